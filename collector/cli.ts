@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// sspx-relay serve|fire|replay|purge|migrate|stats — every command reads the same configuration file.
+import { Command } from 'commander';
+import { ConfigError } from './config.js';
+import { VERSION } from './paths.js';
+import { registerMigrate, registerServe } from './commands/serve.js';
+import { registerFire } from './commands/fire.js';
+import { registerReplay } from './commands/replay.js';
+
+const program = new Command('sspx-relay')
+  .version(VERSION)
+  .description('server-side conversion pixels (sspx) for Microsoft Advertising');
+
+registerServe(program);
+registerFire(program);
+registerReplay(program);
+registerMigrate(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error(err instanceof Error ? err.stack : err);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { VERSION } from '../paths.js';
+import { startCollector } from '../server.js';
+import { describeStore, openStore } from '../store/open.js';
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('run the collector (HTTP API, script, dispatcher)')
+    .option('--config <path>', 'configuration file (default sspx.config.json, else the built-in sample)')
+    .option('--port <port>', 'listen on this port instead of the configured one', (v) => Number(v))
+    .action(async (opts: { config?: string; port?: number }) => {
+      const { config, source } = loadConfig(opts.config);
+      if (opts.port !== undefined) config.port = opts.port;
+      const collector = await startCollector({ config });
+      const keys = Object.entries(config.keys).filter(([, k]) => k.length).map(([role]) => role);
+      console.log(
+        [
+          `sspx-relay ${VERSION} listening on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${collector.port}`,
+          `  configuration: ${source}`,
+          `  store:         ${describeStore(config.store)}`,
+          `  router:        ${config.router}`,
+          `  pixels:        ${Object.entries(config.pixels).map(([n, p]) => `${n} (${p.id})`).join(', ') || 'none'}`,
+          `  keys:          ${keys.length ? keys.join(', ') : 'none: the /v1 routes refuse every request until keys are configured'}`,
+          `  script:        http://127.0.0.1:${collector.port}/sspx.js`,
+        ].join('\n'),
+      );
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        collector.ctx.log.info({ msg: 'stopping', signal });
+        await collector.close(10_000);
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    });
+}
+
+export function registerMigrate(program: Command): void {
+  program
+    .command('migrate')
+    .description('apply pending store migrations')
+    .option('--config <path>', 'configuration file')
+    .action(async (opts: { config?: string }) => {
+      const { config } = loadConfig(opts.config);
+      const store = await openStore(config.store);
+      const applied = await store.migrate();
+      await store.close();
+      console.log(applied.length ? `applied migrations ${applied.join(', ')} to ${describeStore(config.store)}` : `${describeStore(config.store)} is up to date`);
+    });
+}

@@ -1,0 +1,169 @@
+// The one configuration file, validated at start; every top-level scalar may also come from SSPX_* variables.
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+export const MICROSOFT_ROUTER = 'https://sspx-router.adnxs.com/sspx';
+export const DEFAULT_CONFIG_PATH = 'sspx.config.json';
+
+const mins = (max: number) => z.number().int().min(0).max(max);
+
+const pixelSchema = z.strictObject({
+  id: z.number().int().positive(),
+  trigger_type: z.enum(['click', 'view', 'hybrid']).default('click'),
+  post_click_expire_mins: mins(129_600).default(43_200),
+  post_view_expire_mins: mins(43_200).default(1_440),
+  /** null: one conversion per user; 0: every conversion; N: at most one per N minutes */
+  min_minutes_per_conv: mins(32_767).nullable().default(null),
+  sources: z.array(z.enum(['browser', 'server', 'app'])).min(1).default(['browser', 'server', 'app']),
+  /** fire this pixel when an app install binds to its touch (the first open is the conversion) */
+  on_install: z.boolean().default(false),
+});
+
+const siteSchema = z.strictObject({
+  origin: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be a scheme and host, such as https://shop.example'),
+  cookie_domain: z.string().regex(/^\.?[a-z0-9.-]+$/i).optional(),
+});
+
+const keyList = z.array(z.string().min(16, 'keys must be at least 16 characters')).default([]);
+
+export const configSchema = z.strictObject({
+  port: z.number().int().min(0).max(65_535).default(8080),
+  host: z.string().default('0.0.0.0'),
+  public_url: z.url().optional(),
+  store: z.string().regex(/^(sqlite:.+|postgres(ql)?:\/\/.+)$/, 'must be sqlite:PATH or a postgres:// URL').default('sqlite:./data/sspx.db'),
+  router: z.url().default(MICROSOFT_ROUTER),
+  sites: z.array(siteSchema).default([]),
+  token_params: z.array(z.string().regex(/^[\w.-]{1,64}$/)).min(1).default(['sspdata']),
+  pixels: z.record(z.string().regex(/^[\w.-]{1,64}$/), pixelSchema).default({}),
+  keys: z.strictObject({ server: keyList, app: keyList, admin: keyList }).default({ server: [], app: [], admin: [] }),
+  retry_schedule_seconds: z.array(z.number().min(0).max(7 * 86_400)).min(1).default([0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]),
+  retry_jitter: z.number().min(0).max(1).default(0.2),
+  on_ambiguous: z.enum(['retry', 'hold']).default('retry'),
+  allow_insecure_router: z.boolean().default(false),
+  trust_proxy: z.number().int().min(0).max(10).default(0),
+  rate_limit_per_minute: z.number().int().min(0).default(600),
+  honor_gpc: z.boolean().default(true),
+  retention_days: z.number().int().min(1).max(3650).default(95),
+  transcript_retention_days: z.number().int().min(1).max(3650).default(95),
+  cookie_days: z.number().int().min(1).max(400).default(395),
+  connect_timeout_ms: z.number().int().min(1).default(3000),
+  request_timeout_ms: z.number().int().min(1).default(10_000),
+  max_redirects: z.number().int().min(0).max(20).default(5),
+  lease_seconds: z.number().min(0.05).default(60),
+  max_in_flight: z.number().int().min(1).max(1024).default(64),
+  poll_interval_ms: z.number().int().min(5).default(1000),
+  dispatcher: z.boolean().default(true),
+  migrate_on_start: z.boolean().default(true),
+  hint_matching: z.boolean().default(false),
+  hint_window_mins: z.number().int().min(1).max(1440).default(120),
+  log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type PixelConfig = z.infer<typeof pixelSchema> & { name: string };
+export type ConfigInput = z.input<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** The sample the collector runs on when no configuration file exists: the embedded store, one pixel. */
+export const SAMPLE_CONFIG: ConfigInput = {
+  port: 8080,
+  store: 'sqlite:./data/sspx.db',
+  pixels: { purchase: { id: 59633, trigger_type: 'hybrid', post_click_expire_mins: 43_200, post_view_expire_mins: 1440 } },
+};
+
+/** Validates a configuration object; the error names every bad key. */
+export function parseConfig(input: unknown): Config {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(top level)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  checkRouter(config);
+  const ids = new Map<number, string>();
+  for (const [name, pixel] of Object.entries(config.pixels)) {
+    const other = ids.get(pixel.id);
+    if (other) throw new ConfigError(`invalid configuration:\n  pixels.${name}.id: ${pixel.id} is also pixels.${other}.id`);
+    ids.set(pixel.id, name);
+  }
+  return config;
+}
+
+/** The router is fixed by the operator: https, and never a link-local or metadata address. */
+function checkRouter(config: Config): void {
+  const url = new URL(config.router);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const bad = (why: string) => new ConfigError(`invalid configuration:\n  router: ${why}`);
+  if (url.search || url.hash) throw bad('must not carry a query or fragment; the collector adds the parameters');
+  if (url.username || url.password) throw bad('must not carry credentials');
+  if (/^169\.254\.|^fe80:/i.test(host) || host === 'metadata.google.internal' || host === '100.100.100.200') {
+    throw bad(`${host} is a link-local or metadata address`);
+  }
+  if (config.allow_insecure_router) return;
+  if (url.protocol !== 'https:') throw bad('must be https (set allow_insecure_router for local testing)');
+  if (host === 'localhost' || /^127\./.test(host) || host === '::1' || (isIP(host) && /^(10\.|192\.168\.|0\.)/.test(host))) {
+    throw bad(`${host} is a loopback or private address (set allow_insecure_router for local testing)`);
+  }
+}
+
+const scalarKeys = Object.entries(configSchema.shape).filter(([, s]) => {
+  const t = (s as z.ZodType).def.type === 'default' || (s as z.ZodType).def.type === 'optional'
+    ? ((s as z.ZodDefault<z.ZodType>).def.innerType as z.ZodType).def.type
+    : (s as z.ZodType).def.type;
+  return ['string', 'number', 'boolean', 'enum'].includes(t);
+});
+
+/** SSPX_PORT=9000 and friends: every top-level scalar, typed by the schema. */
+export function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, schema] of scalarKeys) {
+    const raw = env[`SSPX_${key.toUpperCase()}`];
+    if (raw === undefined || raw === '') continue;
+    const probe = (schema as z.ZodType).safeParse(raw);
+    if (probe.success) out[key] = raw;
+    else if (raw === 'true' || raw === 'false') out[key] = raw === 'true';
+    else if (/^-?\d+(\.\d+)?$/.test(raw)) out[key] = Number(raw);
+    else out[key] = raw;
+  }
+  return out;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** where it came from, for the start-up line */
+  source: string;
+}
+
+/** Reads the file (or the built-in sample when the default file is absent), then the environment on top. */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const file = path ?? env.SSPX_CONFIG ?? DEFAULT_CONFIG_PATH;
+  let input: unknown;
+  let source: string;
+  if (existsSync(file)) {
+    try {
+      input = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(`invalid configuration: ${file} is not valid JSON (${(err as Error).message})`);
+    }
+    source = file;
+  } else if (path) {
+    throw new ConfigError(`configuration file ${path} does not exist`);
+  } else {
+    input = SAMPLE_CONFIG;
+    source = `built-in sample (no ${file})`;
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError('invalid configuration:\n  (top level): must be a JSON object');
+  }
+  return { config: parseConfig({ ...input, ...envOverrides(env) }), source };
+}
+
+/** Finds a pixel by its config key or its numeric id (as number or digits). */
+export function findPixel(config: Config, ref: unknown): PixelConfig | undefined {
+  if (typeof ref === 'string' && config.pixels[ref]) return { ...config.pixels[ref], name: ref };
+  const id = typeof ref === 'number' ? ref : typeof ref === 'string' && /^\d{1,12}$/.test(ref) ? Number(ref) : NaN;
+  for (const [name, pixel] of Object.entries(config.pixels)) if (pixel.id === id) return { ...pixel, name };
+  return undefined;
+}

@@ -1,0 +1,272 @@
+// The dispatcher: claims due fires with a lease, fires them (at most max_in_flight at once), records every attempt
+// and schedules the next one. A committed conversion wakes it at once; otherwise it sleeps until the next fire is due
+// or poll_interval_ms, whichever is sooner (other processes queue fires too). A crash at any point leaves leased rows
+// that the next claim turns into `lease_expired` attempts and fires again: at least once, never silently lost.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import type { Config } from '../config.js';
+import type { Context } from '../context.js';
+import type { Fire, FireState, NewAttempt } from '../store/store.js';
+import { fireUrl } from './fire-url.js';
+import { FireAgents, httpFire, type FireResult } from './http-fire.js';
+
+export interface NextStep {
+  state: FireState;
+  next_attempt_at: number | null;
+  last_error: string | null;
+}
+
+/** What happened to one attempt: for metrics and tests (`dispatcher.on('attempt', …)`). */
+export interface AttemptEvent {
+  fire: Fire;
+  /** the attempt number (1 for the first) */
+  n: number;
+  attempt: NewAttempt;
+  next: NextStep;
+  /** false when the lease was lost meanwhile (another process took the fire over); the attempt row exists anyway */
+  recorded: boolean;
+}
+
+export interface DispatcherOptions {
+  /** unique per process by default: hostname:pid:random */
+  owner?: string;
+  /** fires per claim query; default max_in_flight */
+  batch?: number;
+  /** injected pools, e.g. with a test CA; by default the dispatcher makes (and on stop destroys) its own */
+  agents?: FireAgents;
+  /** for the jitter; tests pass a constant */
+  random?: () => number;
+}
+
+export interface DispatcherStats {
+  claimed: number;
+  attempts: number;
+  fired: number;
+  retry: number;
+  failed: number;
+  ambiguous: number;
+  lost_leases: number;
+  released: number;
+  errors: number;
+}
+
+/**
+ * The state a fire moves to after an attempt. `attempt_count` is the fire's count before this attempt, so the
+ * attempt just made is number attempt_count + 1 and the next one waits retry_schedule_seconds[attempt_count + 1]:
+ * the schedule lists the delay before each attempt, and its length is the most attempts a fire gets.
+ */
+export function nextStep(result: Pick<FireResult, 'outcome' | 'error' | 'error_class' | 'retry_after_ms'>, attempt_count: number, config: Config, now: number, random: () => number = Math.random): NextStep {
+  const error = result.error ?? result.error_class;
+  if (result.outcome === 'fired') return { state: 'fired', next_attempt_at: null, last_error: null };
+  if (result.outcome === 'failed') return { state: 'failed', next_attempt_at: null, last_error: error };
+  if (result.outcome === 'ambiguous' && config.on_ambiguous === 'hold') {
+    return { state: 'held', next_attempt_at: null, last_error: `${error} (held: on_ambiguous is hold; replay it once the router's logs are checked)` };
+  }
+  const made = attempt_count + 1;
+  const delay = config.retry_schedule_seconds[made];
+  if (delay === undefined) return { state: 'failed', next_attempt_at: null, last_error: `${error} (gave up after ${made} attempts: the retry schedule is exhausted)` };
+  const jittered = delay * 1000 * (1 + config.retry_jitter * (2 * random() - 1));
+  const wait = Math.max(jittered, result.retry_after_ms ?? 0);
+  return { state: 'queued', next_attempt_at: now + Math.round(wait), last_error: error };
+}
+
+export function ownerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+interface InFlight {
+  done: Promise<void>;
+  abort: AbortController;
+}
+
+export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed: [number]; released: [number] }> {
+  readonly owner: string;
+  readonly stats: DispatcherStats = { claimed: 0, attempts: 0, fired: 0, retry: 0, failed: 0, ambiguous: 0, lost_leases: 0, released: 0, errors: 0 };
+  private readonly agents: FireAgents;
+  private readonly ownsAgents: boolean;
+  private readonly random: () => number;
+  private readonly batch: number;
+  private readonly inFlight = new Map<string, InFlight>();
+  private running = false;
+  private loop?: Promise<void>;
+  private unsubscribe?: () => void;
+  private woken = false;
+  private wakeSleeper?: () => void;
+  private waitingForSlot = false;
+
+  constructor(private readonly ctx: Context, opts: DispatcherOptions = {}) {
+    super();
+    this.owner = opts.owner ?? ownerId();
+    this.ownsAgents = !opts.agents;
+    this.agents = opts.agents ?? new FireAgents(ctx.config.max_in_flight);
+    this.random = opts.random ?? Math.random;
+    this.batch = Math.max(1, opts.batch ?? ctx.config.max_in_flight);
+  }
+
+  /** fires leased to this dispatcher that have not finished */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  start(): void {
+    if (this.running || this.loop) return;
+    const { config, log } = this.ctx;
+    if (config.lease_seconds * 1000 < config.request_timeout_ms + 1000) {
+      log.warn({ lease_seconds: config.lease_seconds, request_timeout_ms: config.request_timeout_ms },
+        'lease_seconds is not comfortably longer than request_timeout_ms: a slow attempt may outlive its lease and be fired twice');
+    }
+    this.running = true;
+    this.unsubscribe = this.ctx.store.onFiresQueued(() => this.wake());
+    this.loop = this.run();
+    log.info({ owner: this.owner, max_in_flight: config.max_in_flight, router: config.router }, 'dispatcher started');
+  }
+
+  /** look for due fires now (a conversion committed, an operator replayed a fire) */
+  wake(): void {
+    this.woken = true;
+    this.wakeSleeper?.();
+  }
+
+  /**
+   * Graceful stop (SIGTERM): no more claims; in-flight attempts get `graceMs` to finish and be recorded; the rest are
+   * cut short and their fires released, due now, with no attempt recorded (the next claim, here or elsewhere, fires them).
+   */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.loop) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.wake();
+    await this.loop;
+    if (this.inFlight.size) {
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
+      await Promise.race([Promise.all([...this.inFlight.values()].map((f) => f.done)), grace]);
+      clearTimeout(timer);
+      for (const f of this.inFlight.values()) f.abort.abort();
+      await Promise.all([...this.inFlight.values()].map((f) => f.done));
+    }
+    try {
+      const released = await this.ctx.store.releaseFires(this.owner, this.ctx.clock.now());
+      this.stats.released += released;
+      if (released) this.emit('released', released);
+      this.ctx.log.info({ owner: this.owner, released }, 'dispatcher stopped');
+    } catch (err) {
+      this.ctx.log.error({ err, owner: this.owner }, 'dispatcher stopped but could not release its leases; they expire after lease_seconds');
+    }
+    if (this.ownsAgents) this.agents.destroy();
+  }
+
+  private async run(): Promise<void> {
+    const { store, clock, config, log } = this.ctx;
+    let failures = 0;
+    while (this.running) {
+      this.woken = false;
+      const room = Math.min(config.max_in_flight - this.inFlight.size, this.batch);
+      let claimed = 0;
+      if (room > 0) {
+        try {
+          const fires = await store.claimFires(this.owner, clock.now(), Math.round(config.lease_seconds * 1000), room);
+          failures = 0;
+          claimed = fires.length;
+          if (claimed) {
+            this.stats.claimed += claimed;
+            this.emit('claimed', claimed);
+          }
+          // once stopping, fires claimed by this last query are released by stop(), not fired
+          if (!this.running) break;
+          for (const fire of fires) this.launch(fire);
+        } catch (err) {
+          this.stats.errors++;
+          failures++;
+          log.error({ err, owner: this.owner }, 'claiming fires failed; trying again');
+          await this.sleep(Math.min(config.poll_interval_ms, 100 * 2 ** Math.min(failures, 10)));
+          continue;
+        }
+      }
+      if (room > 0 && claimed === room) continue; // there may be more due right now
+      this.waitingForSlot = room <= 0;
+      await this.sleep(await this.idleMs());
+      this.waitingForSlot = false;
+    }
+  }
+
+  /** until the next fire is due, at most poll_interval_ms (another process may queue or abandon fires) */
+  private async idleMs(): Promise<number> {
+    const { store, clock, config } = this.ctx;
+    try {
+      const due = await store.nextDueAt();
+      if (due == null) return config.poll_interval_ms;
+      return Math.min(config.poll_interval_ms, Math.max(1, due - clock.now()));
+    } catch {
+      return config.poll_interval_ms;
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeSleeper = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wakeSleeper = done;
+    });
+  }
+
+  private launch(fire: Fire): void {
+    const abort = new AbortController();
+    const done = this.attempt(fire, abort.signal)
+      .catch((err) => {
+        this.stats.errors++;
+        this.ctx.log.error({ err, fire_id: fire.id, owner: this.owner }, 'attempt could not be recorded; the lease will expire and the fire be tried again');
+      })
+      .finally(() => {
+        this.inFlight.delete(fire.id);
+        if (this.waitingForSlot) this.wake();
+      });
+    this.inFlight.set(fire.id, { done, abort });
+  }
+
+  private async attempt(fire: Fire, signal: AbortSignal): Promise<void> {
+    const { config, clock, store, log } = this.ctx;
+    const n = fire.attempt_count + 1;
+    const started_at = clock.now();
+    const result = await httpFire(fireUrl(config.router, fire), {
+      connect_timeout_ms: config.connect_timeout_ms,
+      request_timeout_ms: config.request_timeout_ms,
+      max_redirects: config.max_redirects,
+      allow_insecure: config.allow_insecure_router,
+      agents: this.agents,
+      signal,
+      now: () => clock.now(),
+    });
+    if (result.aborted) return; // stop() releases the fire; nothing happened worth an attempt row
+    const next = nextStep(result, fire.attempt_count, config, clock.now(), this.random);
+    const attempt: NewAttempt = {
+      started_at,
+      duration_ms: result.duration_ms,
+      outcome: result.outcome,
+      error_class: result.error_class,
+      status: result.status,
+      url: result.url,
+      hops: result.hops,
+      next_attempt_at: next.next_attempt_at,
+    };
+    const recorded = await store.recordAttempt(fire.id, this.owner, attempt, next);
+    this.stats.attempts++;
+    this.stats[result.outcome]++;
+    if (!recorded) this.stats.lost_leases++;
+    const line = {
+      fire_id: fire.id, attempt: n, outcome: result.outcome, status: result.status, error_class: result.error_class,
+      duration_ms: result.duration_ms, hops: result.hops.length, next_state: next.state, next_attempt_at: next.next_attempt_at,
+    };
+    if (!recorded) log.warn({ ...line, owner: this.owner }, 'attempt recorded, but the lease had been lost: another dispatcher owns this fire now');
+    else if (result.outcome === 'fired') log.info(line, 'attempt');
+    else log.warn({ ...line, error: result.error }, 'attempt');
+    this.emit('attempt', { fire, n, attempt, next, recorded });
+  }
+}

@@ -1,0 +1,356 @@
+// One attempt of a fire, over node:http/https directly: every hop recorded as `curl --verbose -L` would show it,
+// redirects followed (the router's 302 must be followed for the conversion to be logged), and the result
+// classified into what the dispatcher does next. Never throws: every failure is a classified result.
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { TLSSocket } from 'node:tls';
+import type { Hop } from '../store/store.js';
+import { USER_AGENT } from './version.js';
+
+export const BODY_EXCERPT_BYTES = 2048;
+/** a body past this is not worth waiting for: the status already says what happened */
+const BODY_READ_LIMIT = 1 << 20;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** a Retry-After past this is treated as this; the retry schedule decides whether there is a next attempt at all */
+export const MAX_RETRY_AFTER_MS = 24 * 3600_000;
+
+export type FireOutcome = 'fired' | 'retry' | 'failed' | 'ambiguous';
+
+/** A Hop with what else curl prints: connection reuse, TLS, timings. Extra keys ride along in the stored JSON. */
+export interface HopDetail extends Hop {
+  /** curl's `#N`: the same number is the same socket */
+  connection?: number;
+  reused?: boolean;
+  tls?: { protocol: string | null; cipher: string; subject?: string; issuer?: string; valid_to?: string };
+  timings?: { dns_ms?: number; connect_ms?: number; tls_ms?: number; first_byte_ms?: number };
+  /** the connection (and TLS handshake) was up */
+  connected?: boolean;
+  /** the request was fully written to the connection */
+  sent?: boolean;
+  /** body bytes received; the excerpt keeps at most BODY_EXCERPT_BYTES */
+  body_bytes?: number;
+}
+
+export interface FireResult {
+  outcome: FireOutcome;
+  /** the final HTTP status, when an answer came */
+  status: number | null;
+  error_class: string | null;
+  /** one line for last_error and the log */
+  error: string | null;
+  retry_after_ms: number | null;
+  hops: HopDetail[];
+  url: string;
+  duration_ms: number;
+  /** the caller's signal cut the attempt short (graceful stop): there is nothing to record */
+  aborted: boolean;
+}
+
+/** Keep-alive pools with bounded sockets, one per scheme; `tls` is for tests with their own CA. */
+export class FireAgents {
+  readonly http: http.Agent;
+  readonly https: https.Agent;
+  private ids = new WeakMap<Socket, number>();
+  private nextId = 0;
+
+  constructor(maxSockets = 64, readonly tls: https.AgentOptions = {}) {
+    const pool = { keepAlive: true, maxSockets, maxTotalSockets: maxSockets, maxFreeSockets: Math.min(maxSockets, 16), scheduling: 'lifo' as const };
+    this.http = new http.Agent(pool);
+    this.https = new https.Agent({ ...tls, ...pool });
+  }
+
+  /** a pool-less agent for the one retry on a fresh connection after a stale keep-alive socket died */
+  fresh(secure: boolean): http.Agent {
+    return secure ? new https.Agent({ ...this.tls, keepAlive: false }) : new http.Agent({ keepAlive: false });
+  }
+
+  connectionId(socket: Socket): number {
+    let id = this.ids.get(socket);
+    if (id === undefined) this.ids.set(socket, (id = this.nextId++));
+    return id;
+  }
+
+  destroy(): void {
+    this.http.destroy();
+    this.https.destroy();
+  }
+}
+
+export interface HttpFireOptions {
+  connect_timeout_ms: number;
+  /** bounds the whole attempt, every hop included */
+  request_timeout_ms: number;
+  max_redirects: number;
+  agents: FireAgents;
+  /** follow a redirect from https to http; otherwise that is a failure (`redirect_insecure`) */
+  allow_insecure?: boolean;
+  /** aborting ends the attempt at once with `aborted: true` */
+  signal?: AbortSignal;
+  /** the time a Retry-After date is measured from (ms since the epoch) */
+  now?: () => number;
+}
+
+/** Retry-After as delay-seconds or an HTTP date; null when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, now: number): number | null {
+  if (!value) return null;
+  const v = value.trim();
+  let ms: number;
+  if (/^\d+$/.test(v)) ms = Number(v) * 1000;
+  else {
+    const at = Date.parse(v);
+    if (Number.isNaN(at)) return null;
+    ms = Math.max(0, at - now);
+  }
+  return Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
+interface HopResult {
+  hop: HopDetail;
+  status?: number;
+  headers?: http.IncomingHttpHeaders;
+  fail?: { outcome: 'retry' | 'ambiguous' | 'aborted'; error_class: string };
+}
+
+const ms = (t: number) => Math.round(t * 100) / 100;
+
+function headerPairs(raw: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i], raw[i + 1]]);
+  return out;
+}
+
+function remoteOf(socket: Socket): string | undefined {
+  if (!socket.remoteAddress) return undefined;
+  const host = socket.remoteAddress.includes(':') ? `[${socket.remoteAddress}]` : socket.remoteAddress;
+  return `${host}:${socket.remotePort}`;
+}
+
+/** A low-level error as curl would word it, and the class the schedule acts on. */
+function classifyError(err: NodeJS.ErrnoException, url: URL, connected: boolean): { error_class: string; message: string } {
+  const code = err.code ?? '';
+  const host = url.hostname;
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  const tail = code ? ` (${code})` : '';
+  if (code === 'ECONNREFUSED') return { error_class: 'connect_refused', message: `connect to ${host} port ${port} failed: Connection refused${tail}` };
+  if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(code)) return { error_class: 'dns', message: `Could not resolve host: ${host}${tail}` };
+  if (code === 'ETIMEDOUT' && !connected) return { error_class: 'connect_timeout', message: `Failed to connect to ${host} port ${port}: Connection timed out${tail}` };
+  if (['ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL'].includes(code)) return { error_class: 'unreachable', message: `Failed to connect to ${host} port ${port}: ${err.message}${tail}` };
+  if (['ECONNRESET', 'EPIPE', 'ECONNABORTED'].includes(code)) return { error_class: 'reset', message: `Recv failure: Connection reset by peer${tail}` };
+  if (/^(ERR_TLS|ERR_SSL|CERT_|UNABLE_TO|DEPTH_ZERO|SELF_SIGNED|ERR_OSSL)/.test(code) || /certificate|SSL|TLS/i.test(err.message)) {
+    return { error_class: 'tls', message: `SSL: ${err.message}${tail}` };
+  }
+  if (code.startsWith('HPE_')) return { error_class: 'bad_response', message: `Invalid response from server: ${err.message}${tail}` };
+  return { error_class: 'network', message: `${err.message}${tail}` };
+}
+
+/** One request/response exchange; resolves once, whatever happens. */
+function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, fresh: boolean): Promise<HopResult> {
+  return new Promise((resolve) => {
+    const secure = url.protocol === 'https:';
+    const headers: [string, string][] = [['Host', url.host], ['User-Agent', USER_AGENT], ['Accept', '*/*'], ['Connection', 'keep-alive']];
+    const start = performance.now();
+    const timings: NonNullable<HopDetail['timings']> = {};
+    const hop: HopDetail = { request: { method: 'GET', url: url.href, headers }, at_ms: ms(start - t0), duration_ms: 0, timings };
+    let connected = false;
+    let finished = false;
+    let settled = false;
+    let connectTimer: NodeJS.Timeout | undefined;
+    /** set once response headers are in: later errors and the timeout end the body, keeping the status */
+    let endBody: ((err: string) => void) | undefined;
+    const since = () => ms(performance.now() - start);
+    const cleanup = () => {
+      settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(totalTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+      hop.duration_ms = since();
+      hop.connected = connected;
+      hop.sent = connected && finished;
+    };
+    const fail = (outcome: 'retry' | 'ambiguous' | 'aborted', error_class: string, message: string) => {
+      if (settled) return;
+      cleanup();
+      hop.error = message;
+      resolve({ hop, fail: { outcome, error_class } });
+      req.destroy();
+    };
+
+    const req = (secure ? https : http).request({
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port || (secure ? 443 : 80),
+      path: url.pathname + url.search,
+      method: 'GET',
+      headers: Object.fromEntries(headers),
+      agent: fresh ? o.agents.fresh(secure) : secure ? o.agents.https : o.agents.http,
+    });
+    req.on('finish', () => (finished = true));
+
+    req.on('socket', (socket: Socket) => {
+      hop.connection = o.agents.connectionId(socket);
+      hop.reused = req.reusedSocket;
+      const onConnected = () => {
+        connected = true;
+        clearTimeout(connectTimer);
+        hop.remote_address = remoteOf(socket);
+      };
+      if (req.reusedSocket) return onConnected();
+      connectTimer = setTimeout(
+        () => fail('retry', 'connect_timeout', `Connection timed out after ${o.connect_timeout_ms} milliseconds`),
+        o.connect_timeout_ms,
+      );
+      socket.once('lookup', () => (timings.dns_ms = since()));
+      const tcp = () => {
+        timings.connect_ms = since();
+        hop.remote_address = remoteOf(socket);
+        if (!secure) onConnected();
+      };
+      if (socket.connecting) socket.once('connect', tcp);
+      else tcp();
+      if (secure) {
+        socket.once('secureConnect', () => {
+          timings.tls_ms = since();
+          const tls = socket as TLSSocket;
+          const cert = tls.getPeerCertificate();
+          hop.tls = {
+            protocol: tls.getProtocol(),
+            cipher: tls.getCipher()?.name ?? '',
+            ...(cert?.subject ? { subject: String(cert.subject.CN ?? ''), issuer: String(cert.issuer?.CN ?? ''), valid_to: cert.valid_to } : {}),
+          };
+          onConnected();
+        });
+      }
+    });
+
+    req.on('response', (res) => {
+      timings.first_byte_ms = since();
+      hop.response = {
+        http_version: res.httpVersion,
+        status: res.statusCode ?? 0,
+        status_text: res.statusMessage ?? '',
+        headers: headerPairs(res.rawHeaders),
+        body_excerpt: '',
+      };
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      let total = 0;
+      const done = (err?: string) => {
+        if (settled) return;
+        cleanup();
+        hop.response!.body_excerpt = Buffer.concat(chunks).toString('utf8');
+        hop.body_bytes = total;
+        if (err) hop.error = err;
+        resolve({ hop, status: res.statusCode ?? 0, headers: res.headers });
+        if (err) req.destroy();
+      };
+      res.on('data', (chunk: Buffer) => {
+        total += chunk.length;
+        if (kept < BODY_EXCERPT_BYTES) {
+          const part = chunk.subarray(0, BODY_EXCERPT_BYTES - kept);
+          chunks.push(part);
+          kept += part.length;
+        }
+        if (total > BODY_READ_LIMIT) done(`stopped reading the body after ${total} bytes`);
+      });
+      res.on('end', () => done());
+      res.on('error', (err) => done(`the body was cut short: ${err.message}`));
+      res.on('close', () => done(res.complete ? undefined : 'the connection closed before the body was complete'));
+      endBody = done;
+    });
+
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (settled) return;
+      if (endBody) return endBody(`the body was cut short: ${err.message}`);
+      const { error_class, message } = classifyError(err, url, connected);
+      fail('retry', error_class, message);
+    });
+
+    const totalTimer = setTimeout(() => {
+      if (endBody) return endBody(`Operation timed out after ${o.request_timeout_ms} milliseconds while reading the body`);
+      if (connected && finished) {
+        return fail('ambiguous', 'timeout_after_send', `Operation timed out after ${o.request_timeout_ms} milliseconds with 0 bytes received (the request was sent)`);
+      }
+      if (!connected) return fail('retry', 'connect_timeout', `Connection timed out: no connection within the ${o.request_timeout_ms} ms request timeout`);
+      fail('retry', 'timeout', `Operation timed out after ${o.request_timeout_ms} milliseconds before the request was sent`);
+    }, Math.max(0, deadline - performance.now()));
+
+    const onAbort = () => fail('aborted', 'aborted', 'Aborted: the dispatcher is stopping; the fire is released for another attempt');
+    if (o.signal?.aborted) onAbort();
+    else o.signal?.addEventListener('abort', onAbort, { once: true });
+
+    req.end();
+  });
+}
+
+const METADATA_HOST = /^(169\.254\.|fe80:|\[fe80:)|^metadata\.google\.internal$|^100\.100\.100\.200$/i;
+
+/** Fires `url` once, following redirects; the classification the dispatcher schedules on. */
+export async function httpFire(url: string, o: HttpFireOptions): Promise<FireResult> {
+  const t0 = performance.now();
+  const deadline = t0 + o.request_timeout_ms;
+  const hops: HopDetail[] = [];
+  const result = (outcome: FireOutcome, error_class: string | null, error: string | null, status: number | null, retry_after_ms: number | null = null, aborted = false): FireResult =>
+    ({ outcome, status, error_class, error, retry_after_ms, hops, url, duration_ms: ms(performance.now() - t0), aborted });
+
+  let current: URL;
+  try {
+    current = new URL(url);
+  } catch {
+    return result('failed', 'bad_url', `not a URL: ${url}`, null);
+  }
+  const visited = new Set([current.href]);
+  let redirects = 0;
+  for (;;) {
+    let r = await requestHop(current, o, t0, deadline, false);
+    // A keep-alive socket the server had already closed: the request never reached it. Node's documented remedy.
+    if (r.fail?.error_class === 'reset' && r.hop.reused && !r.hop.response && !o.signal?.aborted) {
+      r.hop.error += '; Connection died, retrying a fresh connect';
+      hops.push(r.hop);
+      r = await requestHop(current, o, t0, deadline, true);
+    }
+    hops.push(r.hop);
+    if (r.fail) {
+      if (r.fail.outcome === 'aborted') return result('retry', 'aborted', r.hop.error ?? null, null, null, true);
+      return result(r.fail.outcome, r.fail.error_class, r.hop.error ?? null, null);
+    }
+    const status = r.status!;
+    const statusLine = `HTTP ${status} ${r.hop.response?.status_text ?? ''}`.trim();
+
+    if (REDIRECTS.has(status)) {
+      const refuse = (error_class: string, message: string) => {
+        r.hop.error = message;
+        return result('failed', error_class, message, status);
+      };
+      const location = r.headers?.location;
+      if (!location) return refuse('redirect_without_location', `${statusLine} without a Location header`);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch {
+        return refuse('redirect_bad_location', `the Location '${location}' is not a URL`);
+      }
+      next.hash = '';
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') return refuse('redirect_bad_location', `will not follow a redirect to a ${next.protocol} URL`);
+      if (METADATA_HOST.test(next.hostname)) return refuse('redirect_bad_location', `will not follow a redirect to the link-local or metadata address ${next.hostname}`);
+      if (current.protocol === 'https:' && next.protocol === 'http:' && !o.allow_insecure) {
+        return refuse('redirect_insecure', `will not follow a redirect from https to '${next.href}' (fires are HTTPS only)`);
+      }
+      if (visited.has(next.href)) return refuse('redirect_loop', `Redirect loop: '${next.href}' was already requested in this attempt`);
+      if (redirects >= o.max_redirects) return refuse('too_many_redirects', `Maximum (${o.max_redirects}) redirects followed`);
+      redirects++;
+      visited.add(next.href);
+      current = next;
+      continue;
+    }
+
+    if (status >= 200 && status < 300) return result('fired', null, null, status);
+    if (status === 408 || status === 429 || status >= 500) {
+      const retryAfter = parseRetryAfter(r.headers?.['retry-after'], (o.now ?? Date.now)());
+      const error_class = status >= 500 ? 'http_5xx' : `http_${status}`;
+      return result('retry', error_class, statusLine, status, retryAfter);
+    }
+    if (status >= 400) return result('failed', 'http_4xx', statusLine, status);
+    return result('failed', `http_${Math.floor(status / 100)}xx`, `${statusLine}: not a success and not a redirect`, status);
+  }
+}

@@ -1,0 +1,67 @@
+// The Express app: security headers, one log line per request, the routes, and named errors for everything else.
+import { randomBytes } from 'node:crypto';
+import express, { type RequestHandler, type Router } from 'express';
+import helmet from 'helmet';
+import type { Context } from '../context.js';
+import type { Conversions } from '../ingest/conversions.js';
+import type { Touches } from '../ingest/touches.js';
+import { errorHandler, HttpError } from './errors.js';
+import { healthRoutes } from './routes/health.js';
+import { publicRoutes } from './routes/public.js';
+import { scriptRoute } from './routes/script.js';
+import { serverRoutes } from './routes/server.js';
+
+export interface AppParts {
+  touches: Touches;
+  conversions: Conversions;
+  /** further routers (operators' routes, metrics), mounted after the ingest routes */
+  routers?: Router[];
+  /** runs before everything else, e.g. for latency metrics */
+  before?: RequestHandler[];
+}
+
+/** one JSON line per request, with a request id that is also answered in X-Request-Id */
+function requestLog(ctx: Context): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    const id = randomBytes(8).toString('hex');
+    res.setHeader('X-Request-Id', id);
+    res.on('finish', () => {
+      ctx.log.info({
+        msg: 'request',
+        request_id: id,
+        method: req.method,
+        path: req.path.slice(0, 200),
+        status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - start) / 1e6,
+        error: res.locals.error,
+      });
+    });
+    next();
+  };
+}
+
+export function createApp(ctx: Context, parts: AppParts): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', ctx.config.trust_proxy);
+  app.set('query parser', 'simple');
+  app.set('etag', false);
+  for (const h of parts.before ?? []) app.use(h);
+  app.use(requestLog(ctx));
+  app.use(
+    helmet({
+      crossOriginResourcePolicy: { policy: 'same-site' },
+      contentSecurityPolicy: { directives: { 'default-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'script-src': ["'self'"], 'style-src': ["'self'", "'unsafe-inline'"] } },
+      hsts: ctx.config.public_url?.startsWith('https:') ?? false,
+    }),
+  );
+  app.use(scriptRoute());
+  app.use(healthRoutes(ctx));
+  app.use(publicRoutes(ctx, parts.touches, parts.conversions));
+  app.use(serverRoutes(ctx, parts.touches, parts.conversions));
+  for (const r of parts.routers ?? []) app.use(r);
+  app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path.slice(0, 200)}`)));
+  app.use(errorHandler((err) => ctx.log.error({ msg: 'request failed', err })));
+  return app;
+}

@@ -1,0 +1,50 @@
+// Every refusal is a 4xx with JSON {"error": "<code>", "message": "…"}; a store outage is a 503 with a reason.
+import type { ErrorRequestHandler, Response } from 'express';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (code: string, message: string) => new HttpError(400, code, message);
+
+export function sendError(res: Response, err: HttpError): void {
+  if (res.headersSent) return;
+  res.locals.error = err.code;
+  res.set(err.headers);
+  res.status(err.status).json({ error: err.code, message: err.message });
+}
+
+/** body-parser and friends throw errors with a `type`; they become named refusals instead of 500s */
+const PARSER_ERRORS: Record<string, [number, string]> = {
+  'entity.too.large': [413, 'body_too_large'],
+  'entity.parse.failed': [400, 'malformed_json'],
+  'encoding.unsupported': [415, 'unsupported_encoding'],
+  'charset.unsupported': [415, 'unsupported_charset'],
+  'request.aborted': [400, 'request_aborted'],
+  'entity.verify.failed': [400, 'malformed_body'],
+  'parameters.too.many': [413, 'too_many_parameters'],
+};
+
+export function toHttpError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const e = err as { type?: string; status?: number; message?: string; code?: string };
+  const known = e?.type ? PARSER_ERRORS[e.type] : undefined;
+  if (known) return new HttpError(known[0], known[1], e.message ?? known[1]);
+  if (e?.status && e.status >= 400 && e.status < 500) return new HttpError(e.status, 'bad_request', e.message ?? 'bad request');
+  return new HttpError(503, 'store_unavailable', 'the collector could not commit this request; nothing was stored, retry later');
+}
+
+export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequestHandler {
+  return (err, _req, res, _next) => {
+    const http = toHttpError(err);
+    if (http.status >= 500) onUnexpected(err);
+    sendError(res, http);
+  };
+}

@@ -1,0 +1,105 @@
+// The browser-facing routes: POST /t (a click touch from the script), GET /i (a view touch from an impression
+// tracker), POST /c (a conversion from the thank-you page). Each step may stop the request with a named reason.
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Context } from '../../context.js';
+import { DEVICE_ID_PARAMS, normalizeDeviceId } from '../../ingest/client.js';
+import { conversionInput, type Conversions } from '../../ingest/conversions.js';
+import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/touches.js';
+import { checked, jsonObject, rawBody } from '../body.js';
+import { badRequest } from '../errors.js';
+import { corsForSites, siteOf } from '../cors.js';
+import { rateLimit } from '../rate-limit.js';
+import { ensureVisitor, visitorOf } from '../visitor.js';
+
+/** a transparent 1×1 GIF */
+export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
+
+const browserConversionSchema = z.strictObject({
+  pixel: z.union([z.string().max(64), z.number().int()]),
+  order_id: z.union([z.string().max(256), z.number()]).optional(),
+  value: z.union([z.string().max(256), z.number()]).optional(),
+  other: z.union([z.string().max(256), z.number()]).optional(),
+  cid: z.string().max(256).optional(),
+});
+
+function sendGif(res: Response, status = 200): void {
+  res.status(status).set({ 'Content-Type': 'image/gif', 'Cache-Control': 'no-store', 'Cross-Origin-Resource-Policy': 'cross-origin' }).end(PIXEL_GIF);
+}
+
+function dropped(res: Response, reason: string, gif = false): void {
+  res.set('X-Sspx-Reason', reason);
+  if (gif) return sendGif(res, 202);
+  res.status(202).json({ dropped: reason });
+}
+
+export function publicRoutes(ctx: Context, touches: Touches, conversions: Conversions): Router {
+  const router = Router();
+  const { config } = ctx;
+  const limit = rateLimit(config.rate_limit_per_minute, ctx.clock);
+  const cors = corsForSites(config);
+
+  /** the script's touch (POST body, or GET ?b= from its image fallback) */
+  async function touch(req: Request, res: Response, text: unknown, gif: boolean): Promise<void> {
+    const body = checked(scriptTouchSchema, jsonObject(req, text));
+    const reason = touches.dropReason(req.headers);
+    if (reason) return dropped(res, reason, gif);
+    const site = siteOf(req, config);
+    if (body.e === 'macro' && body.t === undefined) {
+      await touches.countMacro(site?.origin ?? null);
+      res.set('X-Sspx-Reason', 'unreplaced_macro');
+      return void (gif ? sendGif(res) : res.status(204).end());
+    }
+    const visitor_id = ensureVisitor(req, res, config, site);
+    const t = await touches.record({
+      ...scriptTouchFacts(body),
+      kind: 'click',
+      source: 'script',
+      visitor_id,
+      site: site?.origin ?? null,
+      ip: req.ip,
+      user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
+      occurred_at: ctx.clock.now(),
+    });
+    if (gif) return sendGif(res);
+    res.json({ cid: t.cid });
+  }
+
+  router.options(['/t', '/c'], cors);
+  router.post('/t', limit, cors, rawBody('8kb'), (req, res) => touch(req, res, req.body, false));
+  router.get('/t', limit, cors, (req, res) => touch(req, res, typeof req.query.b === 'string' ? req.query.b : '', true));
+
+  router.get('/i', limit, async (req, res) => {
+    const reason = touches.dropReason(req.headers);
+    if (reason) return dropped(res, reason, true);
+    const param = config.token_params.find((p) => typeof req.query[p] === 'string');
+    if (!param) throw badRequest('missing_token', `the impression needs one ${config.token_params.join(' or ')} parameter`);
+    const token = req.query[param];
+    let device_id: string | null = null;
+    for (const name of DEVICE_ID_PARAMS) device_id ??= normalizeDeviceId(req.query[name]);
+    await touches.record({
+      kind: 'view',
+      source: 'impression',
+      token,
+      visitor_id: visitorOf(req),
+      device_id,
+      site: siteOf(req, config)?.origin ?? null,
+      ip: req.ip,
+      user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
+      url: null,
+      referrer: null,
+      hints: null,
+      occurred_at: ctx.clock.now(),
+    });
+    sendGif(res);
+  });
+
+  router.post('/c', limit, cors, rawBody('8kb'), async (req, res) => {
+    const body = checked(browserConversionSchema, jsonObject(req));
+    const input = conversionInput(ctx, body, 'browser', { visitor_id: visitorOf(req) });
+    const result = await conversions.record(input);
+    res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });
+  });
+
+  return router;
+}

@@ -1,0 +1,50 @@
+// Site backends: POST /v1/touches (a touch the backend saw itself) and POST /v1/conversions, with a server key.
+// Apps may post conversions with an app key, for pixels whose sources include `app`.
+import { Router } from 'express';
+import type { Context } from '../../context.js';
+import { cleanUrl, normalizeDeviceId } from '../../ingest/client.js';
+import { conversionInput, conversionSchema, hasIdentity, parseOccurredAt, type Conversions } from '../../ingest/conversions.js';
+import { serverTouchSchema, type Touches } from '../../ingest/touches.js';
+import { randomId } from '../../ids.js';
+import { requireKey } from '../auth.js';
+import { checked, jsonObject, rawBody } from '../body.js';
+import { badRequest } from '../errors.js';
+
+export function serverRoutes(ctx: Context, touches: Touches, conversions: Conversions): Router {
+  const router = Router();
+  const body = rawBody('16kb');
+
+  router.post('/v1/touches', requireKey(ctx.config, 'server'), body, async (req, res) => {
+    const b = checked(serverTouchSchema, jsonObject(req));
+    const device_id = b.device_id === undefined ? null : normalizeDeviceId(b.device_id);
+    if (b.device_id !== undefined && !device_id) throw badRequest('invalid_device_id', 'device_id must be an advertising id (not zeroed), at most 128 characters');
+    const visitor_id = b.visitor_id ?? randomId();
+    const touch = await touches.record({
+      kind: b.kind,
+      source: 'server',
+      token: b.token,
+      visitor_id,
+      device_id,
+      site: null,
+      ip: b.ip,
+      user_agent: b.user_agent ?? null,
+      url: cleanUrl(b.url),
+      referrer: null,
+      hints: null,
+      occurred_at: parseOccurredAt(b.occurred_at, ctx.clock.now()),
+    });
+    res.status(201).json({ touch_id: touch.id, cid: touch.cid, visitor_id });
+  });
+
+  router.post('/v1/conversions', requireKey(ctx.config, 'server', 'app'), body, async (req, res) => {
+    const b = checked(conversionSchema, jsonObject(req));
+    const input = conversionInput(ctx, b, res.locals.role === 'app' ? 'app' : 'server');
+    if (!hasIdentity(input)) {
+      throw badRequest('missing_identity', 'a conversion needs one of visitor_id, token, cid, install_id or device_id');
+    }
+    const result = await conversions.record(input);
+    res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });
+  });
+
+  return router;
+}

@@ -1,0 +1,132 @@
+// Attribution exactly as Microsoft's conversion pixels decide it, run inside one store transaction:
+// the latest click in its window wins, even over a more recent view; with no click, the latest view in
+// its window; otherwise the conversion is unattributed. Then dedup, then the conversion and its fire.
+import { MINUTE } from '../clock.js';
+import type { PixelConfig } from '../config.js';
+import { randomId, rowId } from '../ids.js';
+import type { Conversion, ConversionOutcome, ConversionSource, IdentityKeys, Touch, Tx } from '../store/store.js';
+import { emptyKeys } from '../store/store.js';
+
+export interface ConversionInput {
+  pixel: PixelConfig;
+  source: ConversionSource;
+  order_id: string | null;
+  value: string | null;
+  other: string | null;
+  visitor_id: string | null;
+  token: string | null;
+  cid: string | null;
+  install_id: string | null;
+  device_id: string | null;
+  occurred_at: number;
+}
+
+export interface ConversionResult {
+  outcome: ConversionOutcome;
+  conversion_id: string;
+  fire_id: string | null;
+  touch_id: string | null;
+}
+
+const add = (list: string[], v: string | null | undefined) => {
+  if (v && !list.includes(v)) list.push(v);
+};
+
+/** a touch's identity: its visitor, else its device, else its token */
+function addTouchIdentity(keys: IdentityKeys, t: Touch): void {
+  add(keys.visitor_ids, t.visitor_id);
+  add(keys.device_ids, t.device_id);
+  if (!t.visitor_id && !t.device_id) add(keys.tokens, t.token);
+}
+
+/** everything the conversion is identified by, resolved to the keys touches are stored under */
+export async function identityKeys(tx: Tx, c: ConversionInput): Promise<IdentityKeys> {
+  const keys = emptyKeys();
+  add(keys.visitor_ids, c.visitor_id);
+  add(keys.device_ids, c.device_id);
+  add(keys.tokens, c.token);
+  const byCid = c.cid ? await tx.touchByCid(c.cid) : undefined;
+  if (byCid) addTouchIdentity(keys, byCid);
+  const install = c.install_id ? await tx.installById(c.install_id) : undefined;
+  const bound = install?.touch_id ? await tx.touchById(install.touch_id) : undefined;
+  if (bound) addTouchIdentity(keys, bound);
+  if (install?.device_id) add(keys.device_ids, install.device_id);
+  return keys;
+}
+
+/** the touch that earned the conversion under the pixel's trigger type and windows, if any */
+export async function attributedTouch(tx: Tx, pixel: PixelConfig, keys: IdentityKeys, at: number): Promise<Touch | undefined> {
+  if (pixel.trigger_type !== 'view') {
+    const click = await tx.latestTouch(keys, 'click', at - pixel.post_click_expire_mins * MINUTE, at);
+    if (click) return click;
+  }
+  if (pixel.trigger_type !== 'click') {
+    return tx.latestTouch(keys, 'view', at - pixel.post_view_expire_mins * MINUTE, at);
+  }
+  return undefined;
+}
+
+const userKey = (t: Touch) => (t.visitor_id ? `v:${t.visitor_id}` : t.device_id ? `d:${t.device_id}` : `t:${t.token}`);
+
+/**
+ * A token no touch was recorded for (a backend or app that kept the landing URL's token itself) is its own
+ * evidence of the click: it becomes a click touch at the conversion's time.
+ */
+async function implicitTouch(tx: Tx, c: ConversionInput, now: number): Promise<Touch | undefined> {
+  if (!c.token || c.pixel.trigger_type === 'view') return undefined;
+  const seen = await tx.latestTouch({ visitor_ids: [], device_ids: [], tokens: [c.token] }, 'click', 0, Number.MAX_SAFE_INTEGER)
+    ?? await tx.latestTouch({ visitor_ids: [], device_ids: [], tokens: [c.token] }, 'view', 0, Number.MAX_SAFE_INTEGER);
+  if (seen) return undefined;
+  const touch: Touch = {
+    id: rowId('t'), kind: 'click', token: c.token, cid: randomId(), visitor_id: c.visitor_id, device_id: c.device_id,
+    site: null, source: 'conversion', ip_prefix: null, user_agent: null, url: null, referrer: null, hints: null,
+    hint_key: null, occurred_at: c.occurred_at, created_at: now,
+  };
+  await tx.insertTouch(touch);
+  return touch;
+}
+
+/** decides one conversion and writes it (and its fire) in the caller's transaction */
+export async function decideConversion(tx: Tx, c: ConversionInput, now: number): Promise<ConversionResult> {
+  const keys = await identityKeys(tx, c);
+  const touch = (await attributedTouch(tx, c.pixel, keys, c.occurred_at)) ?? (await implicitTouch(tx, c, now));
+  const pixel_id = c.pixel.id;
+  const user_key = touch ? userKey(touch) : null;
+
+  let dedup_key: string | null = null;
+  let earlier: Conversion | undefined;
+  if (c.order_id) {
+    dedup_key = `o:${pixel_id}:${c.order_id}`;
+    earlier = await tx.conversionByDedupKey(dedup_key);
+  } else if (user_key && c.pixel.min_minutes_per_conv === null) {
+    dedup_key = `u:${pixel_id}:${user_key}`;
+    earlier = await tx.conversionByDedupKey(dedup_key);
+  } else if (user_key && c.pixel.min_minutes_per_conv) {
+    await tx.lockUser(pixel_id, user_key);
+    earlier = await tx.lastAttributedConversion(pixel_id, user_key, c.occurred_at - c.pixel.min_minutes_per_conv * MINUTE + 1);
+  }
+
+  const conversion: Conversion = {
+    id: rowId('c'), pixel_id, pixel: c.pixel.name, source: c.source, order_id: c.order_id, value: c.value, other: c.other,
+    visitor_id: c.visitor_id, token: c.token, cid: c.cid, install_id: c.install_id, device_id: c.device_id,
+    outcome: touch ? 'attributed' : 'unattributed', touch_id: touch?.id ?? null, user_key, dedup_key,
+    duplicate_of: null, occurred_at: c.occurred_at, created_at: now,
+  };
+  if (!earlier && (await tx.insertConversion(conversion))) {
+    if (!touch) return { outcome: 'unattributed', conversion_id: conversion.id, fire_id: null, touch_id: null };
+    const fire_id = rowId('f');
+    await tx.insertFire({
+      id: fire_id, conversion_id: conversion.id, pixel_id, order_id: c.order_id, value: c.value, other: c.other,
+      token: touch.token, state: 'queued', attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
+      last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null,
+    });
+    return { outcome: 'attributed', conversion_id: conversion.id, fire_id, touch_id: touch.id };
+  }
+
+  // A duplicate: kept as evidence, answered with the conversion (and fire) it duplicates, so a retry is idempotent.
+  earlier ??= await tx.conversionByDedupKey(dedup_key!);
+  const original = earlier!;
+  await tx.insertConversion({ ...conversion, id: rowId('c'), outcome: 'duplicate', dedup_key: null, duplicate_of: original.id });
+  const fire = await tx.fireByConversion(original.id);
+  return { outcome: 'duplicate', conversion_id: original.id, fire_id: fire?.id ?? null, touch_id: original.touch_id };
+}

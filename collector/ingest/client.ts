@@ -1,0 +1,58 @@
+// What a request tells us about its client, reduced to what we may keep.
+import { isIP } from 'node:net';
+
+/** /24 for IPv4, /48 for IPv6: enough for hint matching and abuse control, not enough to single out a person */
+export function truncateIp(ip: string | undefined): string | null {
+  if (!ip) return null;
+  const v4 = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  if (isIP(v4) === 4) return v4.split('.').slice(0, 3).join('.') + '.0/24';
+  if (isIP(ip) === 6) {
+    const full = expandIpv6(ip);
+    return full.slice(0, 3).join(':') + '::/48';
+  }
+  return null;
+}
+
+function expandIpv6(ip: string): string[] {
+  const [head, tail] = ip.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail ? tail.split(':') : [];
+  const fill = tail === undefined ? [] : Array(8 - h.length - t.length).fill('0');
+  return [...h, ...fill, ...t].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
+}
+
+const BOT_UA = /bot\b|bot\/|crawl|spider|slurp|facebookexternalhit|embedly|quora link preview|outbrain|pinterest\/|vkshare|w3c_validator|whatsapp|preview|lighthouse|pingdom|uptime|monitor|python-requests|go-http-client|wget|curl\//i;
+
+/** a named reason to drop a browser request before it is stored, or null */
+export function dropReason(headers: Record<string, string | string[] | undefined>, honorGpc: boolean): string | null {
+  const purpose = String(headers['sec-purpose'] ?? headers['purpose'] ?? headers['x-purpose'] ?? headers['x-moz'] ?? '');
+  if (/prefetch|prerender|preview/i.test(purpose)) return 'prefetch';
+  const ua = String(headers['user-agent'] ?? '');
+  if (!ua) return 'no_user_agent';
+  if (BOT_UA.test(ua)) return 'bot';
+  if (honorGpc && headers['sec-gpc'] === '1') return 'gpc';
+  return null;
+}
+
+/** the names under which landing URLs and impression trackers carry advertising ids */
+export const DEVICE_ID_PARAMS = ['idfa', 'aaid', 'gaid', 'adid', 'ifa', 'device_id'] as const;
+
+/** a usable advertising id, lower-cased; zeroed ids (limited ad tracking) and unreplaced macros are none */
+export function normalizeDeviceId(raw: unknown): string | null {
+  if (typeof raw !== 'string' || raw.length > 128 || !/^[A-Za-z0-9._:-]+$/.test(raw)) return null;
+  const id = raw.toLowerCase();
+  return /^[0-]+$/.test(id) ? null : id;
+}
+
+/** a URL or referrer as we keep it: http(s) only, at most 2,048 characters */
+export function cleanUrl(raw: unknown): string | null {
+  if (typeof raw !== 'string' || !raw || raw.length > 2048) return null;
+  try {
+    const u = new URL(raw);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch {
+    return null;
+  }
+}
+
+export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);

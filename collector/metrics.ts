@@ -1,0 +1,148 @@
+// Prometheus metrics, one Registry per collector (tests run several collectors in one process). Counters move
+// through the ingest and dispatcher hooks; queue gauges are read from the store when scraped, so every process
+// sharing a PostgreSQL store reports the same queue.
+import type { RequestHandler } from 'express';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Context } from './context.js';
+import type { AttemptEvent } from './dispatch/dispatcher.js';
+import type { Conversions } from './ingest/conversions.js';
+import type { Touches } from './ingest/touches.js';
+import type { FireState } from './store/store.js';
+
+/** routes whose latency is ingest latency; /v1/* adds the operators' and apps' API routes by their pattern */
+const INGEST_PATHS = new Set(['/t', '/i', '/c']);
+
+const FIRE_STATES: readonly FireState[] = ['queued', 'in_flight', 'fired', 'failed', 'held'];
+
+export interface Metrics {
+  registry: Registry;
+  touches: Counter<'outcome' | 'reason'>;
+  conversions: Counter<'outcome' | 'source'>;
+  fires: Counter<'result' | 'error_class'>;
+  ingestDuration: Histogram<'route'>;
+  commitToFire: Histogram;
+  routerDuration: Histogram;
+}
+
+export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const touches = new Counter({
+    name: 'sspx_touches_total',
+    help: 'Touches by outcome (stored, dropped, refused) and reason (the touch kind when stored, else why not)',
+    labelNames: ['outcome', 'reason'] as const,
+    registers,
+  });
+  const conversions = new Counter({
+    name: 'sspx_conversions_total',
+    help: 'Conversions committed, by outcome (attributed, unattributed, duplicate) and source (browser, server, app)',
+    labelNames: ['outcome', 'source'] as const,
+    registers,
+  });
+  const fires = new Counter({
+    name: 'sspx_fires_total',
+    help: 'Fire attempts made by this process, by result (fired, retry, failed, ambiguous) and error class (none when fired)',
+    labelNames: ['result', 'error_class'] as const,
+    registers,
+  });
+  const ingestDuration = new Histogram({
+    name: 'sspx_ingest_duration_seconds',
+    help: 'Time to answer an ingest request (/t, /i, /c, /v1/*), group commit included, by route',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const commitToFire = new Histogram({
+    name: 'sspx_commit_to_fire_seconds',
+    help: 'Time from a fire being queued (its conversion committed) to the attempt that fired it',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21_600, 86_400],
+    registers,
+  });
+  const routerDuration = new Histogram({
+    name: 'sspx_router_duration_seconds',
+    help: 'Duration of one fire attempt against the router, every redirect hop included',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+
+  const { store, clock, log } = ctx;
+  /** a gauge read from the store on scrape; a store outage leaves the last value (readyz reports the outage) */
+  const fromStore = (read: () => Promise<void>) =>
+    async function collect(): Promise<void> {
+      try {
+        await read();
+      } catch (err) {
+        log.debug({ err }, 'metrics: the store could not be read for a gauge');
+      }
+    };
+  const queueDepth: Gauge = new Gauge({
+    name: 'sspx_queue_depth',
+    help: 'Fires not yet finished: queued (due now or waiting for a retry) or in flight, across every process of the store',
+    registers,
+    collect: fromStore(async () => {
+      const n = await store.countFires();
+      queueDepth.set(n.queued + n.in_flight);
+    }),
+  });
+  const byState: Gauge<'state'> = new Gauge({
+    name: 'sspx_fires_in_state',
+    help: 'Fires in the store by state (queued, in_flight, fired, failed, held)',
+    labelNames: ['state'] as const,
+    registers,
+    collect: fromStore(async () => {
+      const n = await store.countFires();
+      for (const s of FIRE_STATES) byState.set({ state: s }, n[s] ?? 0);
+    }),
+  });
+  const oldestDue: Gauge = new Gauge({
+    name: 'sspx_oldest_due_age_seconds',
+    help: 'How long the earliest due queued fire has been waiting past its due time (0 when none is overdue)',
+    registers,
+    collect: fromStore(async () => {
+      const due = await store.nextDueAt();
+      oldestDue.set(due == null ? 0 : Math.max(0, clock.now() - due) / 1000);
+    }),
+  });
+
+  return { registry, touches, conversions, fires, ingestDuration, commitToFire, routerDuration };
+}
+
+export function observeTouches(m: Metrics, touches: Touches): void {
+  touches.onOutcome = (outcome, reason) => m.touches.inc({ outcome, reason });
+}
+
+export function observeConversions(m: Metrics, conversions: Conversions): void {
+  conversions.onOutcome = (result, input) => m.conversions.inc({ outcome: result.outcome, source: input.source });
+}
+
+/** every attempt the dispatcher makes; commit-to-fire only for the attempt that fired */
+export function observeAttempts(m: Metrics, dispatcher: { on(event: 'attempt', listener: (e: AttemptEvent) => void): unknown }): void {
+  dispatcher.on('attempt', ({ fire, attempt }: AttemptEvent) => {
+    m.fires.inc({ result: attempt.outcome, error_class: attempt.error_class ?? 'none' });
+    if (attempt.duration_ms != null) m.routerDuration.observe(attempt.duration_ms / 1000);
+    if (attempt.outcome === 'fired') {
+      const firedAt = attempt.started_at + (attempt.duration_ms ?? 0);
+      m.commitToFire.observe(Math.max(0, firedAt - fire.created_at) / 1000);
+    }
+  });
+}
+
+/**
+ * Ingest latency, measured from the first middleware to the last byte. The route label is the matched route's
+ * pattern (never the raw path, so ids cannot blow up the label set); unmatched paths are not observed.
+ */
+export function ingestTimer(m: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const path = req.path;
+    if (!INGEST_PATHS.has(path) && !path.startsWith('/v1/')) return next();
+    const end = m.ingestDuration.startTimer();
+    res.on('finish', () => {
+      const pattern = req.route?.path;
+      const route = typeof pattern === 'string' ? pattern : INGEST_PATHS.has(path) ? path : undefined;
+      if (route) end({ route });
+    });
+    next();
+  };
+}

@@ -1,0 +1,340 @@
+// The embedded store: one SQLite file in WAL mode, synchronous=FULL so an acknowledged write survives a power cut.
+// better-sqlite3 is synchronous and has one connection, so every write goes through one serial queue:
+// a transaction is never interleaved with another caller's statements.
+import Database from 'better-sqlite3';
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
+import type {
+  Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+} from './store.js';
+
+type Row = Record<string, unknown>;
+
+const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
+const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
+
+function toTouch(r: Row | undefined): Touch | undefined {
+  return r && ({ ...r, hints: parse(r.hints) } as Touch);
+}
+function toInstall(r: Row | undefined): Install | undefined {
+  return r && ({ ...r, flags: parse(r.flags) } as Install);
+}
+function toAttempt(r: Row): Attempt {
+  return { ...r, hops: parse(r.hops) } as Attempt;
+}
+
+const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at'];
+const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at'];
+const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'];
+const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'];
+
+const insertSql = (table: string, cols: string[], conflict = '') =>
+  `INSERT ${conflict} INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`;
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  private queue: Promise<unknown> = Promise.resolve();
+  private events = new EventEmitter();
+  private firesQueuedInTx = false;
+  private prepared?: ReturnType<SqliteStore['prepareAll']>;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+    this.events.setMaxListeners(0);
+  }
+
+  /** statements are prepared on first use, after migrations made the tables */
+  private get sql() {
+    return (this.prepared ??= this.prepareAll());
+  }
+
+  private prepareAll() {
+    const db = this.db;
+    const latest = (column: string) =>
+      db.prepare(`SELECT * FROM touches WHERE ${column} = ? AND kind = ? AND occurred_at BETWEEN ? AND ?
+                  ORDER BY occurred_at DESC, created_at DESC LIMIT 1`);
+    return {
+      latestByVisitor: latest('visitor_id'),
+      latestByToken: latest('token'),
+      latestByDevice: latest('device_id'),
+      touchByCid: db.prepare('SELECT * FROM touches WHERE cid = ?'),
+      touchById: db.prepare('SELECT * FROM touches WHERE id = ?'),
+      insertTouch: db.prepare(insertSql('touches', TOUCH_COLUMNS)),
+      conversionByDedupKey: db.prepare('SELECT * FROM conversions WHERE dedup_key = ?'),
+      conversionById: db.prepare('SELECT * FROM conversions WHERE id = ?'),
+      lastAttributed: db.prepare(`SELECT * FROM conversions WHERE pixel_id = ? AND user_key = ? AND outcome = 'attributed'
+                                  AND occurred_at >= ? ORDER BY occurred_at DESC LIMIT 1`),
+      insertConversion: db.prepare(insertSql('conversions', CONVERSION_COLUMNS, 'OR IGNORE')),
+      insertFire: db.prepare(insertSql('fires', FIRE_COLUMNS)),
+      fireByConversion: db.prepare('SELECT * FROM fires WHERE conversion_id = ?'),
+      fireById: db.prepare('SELECT * FROM fires WHERE id = ?'),
+      installById: db.prepare('SELECT * FROM installs WHERE install_id = ?'),
+      installByTouch: db.prepare('SELECT * FROM installs WHERE touch_id = ?'),
+      insertInstall: db.prepare(insertSql('installs', INSTALL_COLUMNS, 'OR IGNORE')),
+      bindInstall: db.prepare(`UPDATE OR IGNORE installs SET platform = @platform, touch_id = @touch_id, method = @method, confidence = @confidence,
+                               flags = @flags, device_id = @device_id, bound_at = @bound_at
+                               WHERE install_id = @install_id AND touch_id IS NULL`),
+      touchesByHint: db.prepare(`SELECT t.* FROM touches t WHERE t.hint_key = ? AND t.occurred_at BETWEEN ? AND ?
+                                 AND NOT EXISTS (SELECT 1 FROM installs i WHERE i.touch_id = t.id)
+                                 ORDER BY t.occurred_at DESC LIMIT ?`),
+      keepSecret: db.prepare('INSERT OR IGNORE INTO secrets (name, value, created_at) VALUES (?, ?, ?)'),
+      secret: db.prepare('SELECT value FROM secrets WHERE name = ?'),
+      clearHints: db.prepare('UPDATE touches SET hint_key = NULL WHERE hint_key IS NOT NULL AND occurred_at < ?'),
+      countDiagnostic: db.prepare(`INSERT INTO diagnostics (day, site, kind, count) VALUES (?, ?, ?, ?)
+                                   ON CONFLICT (day, site, kind) DO UPDATE SET count = count + excluded.count`),
+      diagnostics: db.prepare('SELECT day, site, kind, count FROM diagnostics WHERE day BETWEEN ? AND ? ORDER BY day, site, kind'),
+      expiredLeases: db.prepare(`SELECT * FROM fires WHERE state = 'in_flight' AND lease_expires_at <= ?`),
+      insertAttempt: db.prepare(`INSERT INTO attempts (fire_id, n, owner, started_at, duration_ms, outcome, error_class, status, url, hops, next_attempt_at)
+                                 VALUES (@fire_id, @n, @owner, @started_at, @duration_ms, @outcome, @error_class, @status, @url, @hops, @next_attempt_at)`),
+      requeueExpired: db.prepare(`UPDATE fires SET state = 'queued', attempt_count = attempt_count + 1, next_attempt_at = @now,
+                                  lease_owner = NULL, lease_expires_at = NULL, last_outcome = 'lease_expired',
+                                  last_error = 'lease expired before the attempt was recorded', updated_at = @now WHERE id = @id`),
+      claim: db.prepare(`UPDATE fires SET state = 'in_flight', lease_owner = @owner, lease_expires_at = @expires, updated_at = @now
+                         WHERE id IN (SELECT id FROM fires WHERE state = 'queued' AND next_attempt_at <= @now
+                                      ORDER BY next_attempt_at LIMIT @limit) RETURNING *`),
+      nextN: db.prepare('SELECT COALESCE(MAX(n), 0) + 1 AS n FROM attempts WHERE fire_id = ?'),
+      finishAttempt: db.prepare(`UPDATE fires SET state = @state, attempt_count = attempt_count + 1, next_attempt_at = @next_attempt_at,
+                                 lease_owner = NULL, lease_expires_at = NULL, last_outcome = @outcome, last_error = @last_error,
+                                 updated_at = @now, fired_at = CASE WHEN @state = 'fired' THEN @now ELSE fired_at END
+                                 WHERE id = @id AND state = 'in_flight' AND lease_owner = @owner`),
+      release: db.prepare(`UPDATE fires SET state = 'queued', next_attempt_at = @now, lease_owner = NULL, lease_expires_at = NULL,
+                           updated_at = @now WHERE state = 'in_flight' AND lease_owner = @owner`),
+      nextDue: db.prepare(`SELECT MIN(next_attempt_at) AS at FROM fires WHERE state = 'queued'`),
+      replay: db.prepare(`UPDATE fires SET state = 'queued', next_attempt_at = @now, updated_at = @now, last_error = NULL
+                          WHERE id = @id AND state IN ('failed', 'held') RETURNING *`),
+      attemptsOf: db.prepare('SELECT * FROM attempts WHERE fire_id = ? ORDER BY n, id'),
+      countFires: db.prepare('SELECT state, COUNT(*) AS n FROM fires GROUP BY state'),
+    };
+  }
+
+  /** runs fn after every earlier caller's work has finished */
+  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private afterCommit(): void {
+    if (this.firesQueuedInTx) {
+      this.firesQueuedInTx = false;
+      this.events.emit('fires');
+    }
+  }
+
+  async migrate(): Promise<number[]> {
+    return this.serial(() => {
+      const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+      const applied: number[] = [];
+      for (const m of SQLITE_MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        this.db.transaction(() => {
+          this.db.exec(m.sql);
+          this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
+        })();
+        applied.push(m.version);
+      }
+      return applied;
+    });
+  }
+
+  async migrationsCurrent(): Promise<boolean> {
+    const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+    return row.v === SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1].version;
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    await this.serial(() => undefined);
+    if (this.db.open) this.db.close();
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this.tx);
+        this.db.exec('COMMIT');
+        this.afterCommit();
+        return result;
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        this.firesQueuedInTx = false;
+        throw err;
+      }
+    });
+  }
+
+  private readonly tx: Tx = {
+    latestTouch: async (keys: IdentityKeys, kind: TouchKind, from: number, to: number) => {
+      let best: Row | undefined;
+      const consider = (stmt: Database.Statement, values: string[]) => {
+        for (const v of values) {
+          const r = stmt.get(v, kind, from, to) as Row | undefined;
+          if (r && (!best || (r.occurred_at as number) > (best.occurred_at as number))) best = r;
+        }
+      };
+      consider(this.sql.latestByVisitor, keys.visitor_ids);
+      consider(this.sql.latestByToken, keys.tokens);
+      consider(this.sql.latestByDevice, keys.device_ids);
+      return toTouch(best);
+    },
+    touchByCid: async (cid) => toTouch(this.sql.touchByCid.get(cid) as Row | undefined),
+    touchById: async (id) => toTouch(this.sql.touchById.get(id) as Row | undefined),
+    insertTouch: async (touch) => {
+      this.sql.insertTouch.run({ ...touch, hints: json(touch.hints) });
+    },
+    conversionByDedupKey: async (key) => this.sql.conversionByDedupKey.get(key) as Conversion | undefined,
+    lastAttributedConversion: async (pixel_id, user_key, since) =>
+      this.sql.lastAttributed.get(pixel_id, user_key, since) as Conversion | undefined,
+    lockUser: async () => undefined,
+    insertConversion: async (c) => this.sql.insertConversion.run(c).changes === 1,
+    insertFire: async (fire) => {
+      this.sql.insertFire.run(fire);
+      this.firesQueuedInTx = true;
+    },
+    fireByConversion: async (id) => this.sql.fireByConversion.get(id) as Fire | undefined,
+    installById: async (id) => toInstall(this.sql.installById.get(id) as Row | undefined),
+    installByTouch: async (id) => toInstall(this.sql.installByTouch.get(id) as Row | undefined),
+    insertInstall: async (i) => this.sql.insertInstall.run({ ...i, flags: json(i.flags) }).changes === 1,
+    bindInstall: async (i) => this.sql.bindInstall.run({ ...i, flags: json(i.flags) }).changes === 1,
+    touchesByHint: async (key, from, to, limit) =>
+      (this.sql.touchesByHint.all(key, from, to, limit) as Row[]).map((r) => toTouch(r)!),
+  };
+
+  insertTouches(touches: Touch[]): Promise<void> {
+    return this.serial(() => {
+      this.db.transaction(() => {
+        for (const t of touches) this.sql.insertTouch.run({ ...t, hints: json(t.hints) });
+      })();
+    });
+  }
+
+  async touchByCid(cid: string): Promise<Touch | undefined> {
+    return toTouch(this.sql.touchByCid.get(cid) as Row | undefined);
+  }
+
+  secret(name: string, fresh: string): Promise<string> {
+    return this.serial(() => {
+      this.sql.keepSecret.run(name, fresh, Date.now());
+      return (this.sql.secret.get(name) as { value: string }).value;
+    });
+  }
+
+  clearHints(before: number): Promise<number> {
+    return this.serial(() => this.sql.clearHints.run(before).changes);
+  }
+
+  countDiagnostics(rows: { day: string; site: string; kind: string; count: number }[]): Promise<void> {
+    return this.serial(() => {
+      this.db.transaction(() => {
+        for (const r of rows) this.sql.countDiagnostic.run(r.day, r.site, r.kind, r.count);
+      })();
+    });
+  }
+
+  async diagnostics(fromDay: string, toDay: string) {
+    return this.sql.diagnostics.all(fromDay, toDay) as { day: string; site: string; kind: string; count: number }[];
+  }
+
+  claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]> {
+    return this.serial(() =>
+      this.db.transaction(() => {
+        for (const f of this.sql.expiredLeases.all(now) as Fire[]) {
+          this.sql.insertAttempt.run({
+            fire_id: f.id, n: (this.sql.nextN.get(f.id) as { n: number }).n, owner: f.lease_owner, started_at: f.lease_expires_at,
+            duration_ms: null, outcome: 'lease_expired', error_class: 'lease_expired', status: null, url: null, hops: null,
+            next_attempt_at: now,
+          });
+          this.sql.requeueExpired.run({ id: f.id, now });
+        }
+        return this.sql.claim.all({ owner, now, expires: now + lease_ms, limit }) as Fire[];
+      })(),
+    );
+  }
+
+  recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: { state: FireState; next_attempt_at: number | null; last_error: string | null }): Promise<boolean> {
+    return this.serial(() =>
+      this.db.transaction(() => {
+        const n = (this.sql.nextN.get(fire_id) as { n: number }).n;
+        this.sql.insertAttempt.run({ ...attempt, fire_id, n, owner, hops: json(attempt.hops) });
+        const updated = this.sql.finishAttempt.run({
+          id: fire_id, owner, state: next.state, next_attempt_at: next.next_attempt_at, outcome: attempt.outcome,
+          last_error: next.last_error, now: attempt.started_at + (attempt.duration_ms ?? 0),
+        }).changes === 1;
+        return updated;
+      })(),
+    );
+  }
+
+  releaseFires(owner: string, now: number): Promise<number> {
+    return this.serial(() => {
+      const changed = this.sql.release.run({ owner, now }).changes;
+      if (changed) this.events.emit('fires');
+      return changed;
+    });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    return (this.sql.nextDue.get() as { at: number | null }).at;
+  }
+
+  replayFire(id: string, now: number): Promise<Fire | undefined> {
+    return this.serial(() => {
+      const fire = this.sql.replay.get({ id, now }) as Fire | undefined;
+      if (fire) this.events.emit('fires');
+      return fire;
+    });
+  }
+
+  async getFire(id: string): Promise<FireDetail | undefined> {
+    const fire = this.sql.fireById.get(id) as Fire | undefined;
+    if (!fire) return undefined;
+    const conversion = (this.sql.conversionById.get(fire.conversion_id) as Conversion | undefined) ?? null;
+    const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get(conversion.touch_id) as Row | undefined) ?? null : null;
+    const attempts = (this.sql.attemptsOf.all(id) as Row[]).map(toAttempt);
+    return { ...fire, attempts, conversion, touch };
+  }
+
+  async listFires(filter: FireFilter): Promise<Fire[]> {
+    const where: string[] = [];
+    const args: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1000) };
+    if (filter.state) (where.push('state = @state'), (args.state = filter.state));
+    if (filter.pixel_id != null) (where.push('pixel_id = @pixel_id'), (args.pixel_id = filter.pixel_id));
+    if (filter.order_id != null) (where.push('order_id = @order_id'), (args.order_id = filter.order_id));
+    if (filter.last_outcome) (where.push('last_outcome = @last_outcome'), (args.last_outcome = filter.last_outcome));
+    if (filter.from != null) (where.push('created_at >= @from'), (args.from = filter.from));
+    if (filter.to != null) (where.push('created_at < @to'), (args.to = filter.to));
+    if (filter.before) {
+      const cursor = this.sql.fireById.get(filter.before) as Fire | undefined;
+      if (cursor) {
+        where.push('(created_at < @bc OR (created_at = @bc AND id < @bid))');
+        Object.assign(args, { bc: cursor.created_at, bid: cursor.id });
+      }
+    }
+    const sql = `SELECT * FROM fires ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`;
+    return this.db.prepare(sql).all(args) as Fire[];
+  }
+
+  async countFires(): Promise<Record<FireState, number>> {
+    const counts: Record<FireState, number> = { queued: 0, in_flight: 0, fired: 0, failed: 0, held: 0 };
+    for (const r of this.sql.countFires.all() as { state: FireState; n: number }[]) counts[r.state] = r.n;
+    return counts;
+  }
+
+  onFiresQueued(listener: () => void): () => void {
+    this.events.on('fires', listener);
+    return () => this.events.off('fires', listener);
+  }
+}

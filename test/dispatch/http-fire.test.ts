@@ -1,0 +1,188 @@
+// Guards one attempt against every way the router answers: redirects are followed (the conversion is only logged at
+// the end of the chain), each answer is classified into fired / retry / failed / ambiguous with a named error class,
+// and every hop is recorded as sent and as received (headers in order, a bounded body excerpt).
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { FireAgents, httpFire, parseRetryAfter, type FireResult, type HopDetail } from '../../collector/dispatch/http-fire.js';
+import { USER_AGENT } from '../../collector/dispatch/version.js';
+import { startBlackhole, startRouter, TEST_CA, type Step, type TestRouter } from '../support/router.js';
+
+const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
+let router: TestRouter;
+let agents: FireAgents;
+const opts = (o: Partial<Parameters<typeof httpFire>[1]> = {}) => ({
+  connect_timeout_ms: 500, request_timeout_ms: 1500, max_redirects: 5, agents, allow_insecure: true, ...o,
+});
+const fire = (o: Partial<Parameters<typeof httpFire>[1]> = {}, url = `${router.url}?id=1&sspdata=${TOKEN}`) => httpFire(url, opts(o));
+
+beforeAll(async () => {
+  router = await startRouter();
+  agents = new FireAgents(8, { ca: TEST_CA });
+});
+afterEach(() => router.reset());
+afterAll(async () => {
+  agents.destroy();
+  await router.close();
+});
+
+type Case = {
+  name: string;
+  steps?: Step[] | ((r: TestRouter) => Step[]);
+  otherwise?: (r: TestRouter) => Step | ((req: { url: string }) => Step);
+  max_redirects?: number;
+  request_timeout_ms?: number;
+  expect: Partial<Pick<FireResult, 'outcome' | 'status' | 'error_class' | 'retry_after_ms'>> & { hops: number; logged?: number };
+};
+
+const cases: Case[] = [
+  { name: 'the usual relative 302 to /logged, then 200', expect: { outcome: 'fired', status: 200, error_class: null, hops: 2, logged: 1 } },
+  { name: 'an absolute redirect', steps: (r) => [{ redirect: `${r.origin}/logged` }], expect: { outcome: 'fired', status: 200, hops: 2, logged: 1 } },
+  { name: 'a direct 200, no redirect', steps: [{ status: 200, body: 'ok' }], expect: { outcome: 'fired', status: 200, hops: 1, logged: 0 } },
+  { name: 'a 204', steps: [{ status: 204 }], expect: { outcome: 'fired', status: 204, hops: 1 } },
+  { name: 'a chain of 301, 303, 307, 308 redirects', steps: [{ redirect: '/a', status: 301 }, { redirect: '/b', status: 303 }, { redirect: 'c', status: 307 }, { redirect: '/logged', status: 308 }], expect: { outcome: 'fired', status: 200, hops: 5, logged: 1 } },
+  { name: 'more redirects than max_redirects', max_redirects: 2, steps: [{ redirect: '/a' }, { redirect: '/b' }, { redirect: '/c' }], expect: { outcome: 'failed', status: 302, error_class: 'too_many_redirects', hops: 3 } },
+  { name: 'max_redirects 0 refuses the first redirect', max_redirects: 0, expect: { outcome: 'failed', status: 302, error_class: 'too_many_redirects', hops: 1 } },
+  { name: 'a redirect to itself', otherwise: () => (req) => ({ redirect: req.url }), expect: { outcome: 'failed', error_class: 'redirect_loop', hops: 1 } },
+  { name: 'a loop a → b → a', steps: [{ redirect: '/a' }, { redirect: '/b' }, { redirect: '/a' }], expect: { outcome: 'failed', error_class: 'redirect_loop', hops: 3 } },
+  { name: 'a redirect without Location', steps: [{ status: 302 }], expect: { outcome: 'failed', error_class: 'redirect_without_location', hops: 1 } },
+  { name: 'a redirect to a non-http scheme', steps: [{ redirect: 'ftp://127.0.0.1/x' }], expect: { outcome: 'failed', error_class: 'redirect_bad_location', hops: 1 } },
+  { name: '500', steps: [{ status: 500 }], expect: { outcome: 'retry', status: 500, error_class: 'http_5xx', retry_after_ms: null, hops: 1 } },
+  { name: '503 after the redirect', steps: [{ redirect: '/logged' }, { status: 503 }], expect: { outcome: 'retry', status: 503, error_class: 'http_5xx', hops: 2 } },
+  { name: '503 with Retry-After seconds', steps: [{ status: 503, headers: { 'Retry-After': '7' } }], expect: { outcome: 'retry', error_class: 'http_5xx', retry_after_ms: 7000, hops: 1 } },
+  { name: '429 with Retry-After', steps: [{ status: 429, headers: { 'Retry-After': '2' } }], expect: { outcome: 'retry', status: 429, error_class: 'http_429', retry_after_ms: 2000, hops: 1 } },
+  { name: '408', steps: [{ status: 408 }], expect: { outcome: 'retry', status: 408, error_class: 'http_408', hops: 1 } },
+  { name: '404', steps: [{ status: 404 }], expect: { outcome: 'failed', status: 404, error_class: 'http_4xx', hops: 1 } },
+  { name: '400 after a redirect', steps: [{ redirect: '/x' }, { status: 400 }], expect: { outcome: 'failed', status: 400, error_class: 'http_4xx', hops: 2 } },
+  { name: 'a 304 is neither success nor redirect', steps: [{ status: 304 }], expect: { outcome: 'failed', status: 304, error_class: 'http_3xx', hops: 1 } },
+  { name: 'hang after reading the request', request_timeout_ms: 300, steps: [{ hang: true }], expect: { outcome: 'ambiguous', status: null, error_class: 'timeout_after_send', hops: 1 } },
+  { name: 'hang on the redirected hop', request_timeout_ms: 300, steps: [{ redirect: '/logged' }, { hang: true }], expect: { outcome: 'ambiguous', error_class: 'timeout_after_send', hops: 2 } },
+  { name: 'the connection reset after reading the request', steps: [{ reset: true }], expect: { outcome: 'retry', status: null, error_class: 'reset', hops: 1 } },
+  { name: 'a slow answer inside the timeout', steps: [{ status: 200, delay_ms: 100 }], expect: { outcome: 'fired', status: 200, hops: 1 } },
+];
+
+describe('httpFire classifies each router behaviour', () => {
+  it.each(cases)('$name', async (c) => {
+    // a fresh pool per case: a reset or hang must not leave state for the next
+    agents.destroy();
+    agents = new FireAgents(8, { ca: TEST_CA });
+    if (c.steps) router.script(...(typeof c.steps === 'function' ? c.steps(router) : c.steps));
+    if (c.otherwise) router.otherwise(c.otherwise(router));
+    const r = await fire({ max_redirects: c.max_redirects ?? 5, request_timeout_ms: c.request_timeout_ms ?? 1500 });
+    const { hops, logged, ...rest } = c.expect;
+    expect(r).toMatchObject(rest);
+    expect(r.hops).toHaveLength(hops);
+    if (logged !== undefined) expect(router.logged).toHaveLength(logged);
+    expect(r.aborted).toBe(false);
+    if (r.outcome !== 'fired') expect(r.error).toBeTruthy();
+  });
+});
+
+describe('httpFire against connections that fail', () => {
+  it('classifies a refused connection as retry / connect_refused', async () => {
+    const port = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const r = await httpFire(`http://127.0.0.1:${port}/sspx?id=1&sspdata=x`, opts());
+    expect(r).toMatchObject({ outcome: 'retry', error_class: 'connect_refused', status: null });
+    expect(r.hops[0].error).toContain('Connection refused');
+    expect((r.hops[0] as HopDetail).sent).toBe(false);
+  });
+
+  it('a TLS handshake that never completes is a connect timeout (retry); plain http to the same hole is ambiguous', async () => {
+    const hole = await startBlackhole();
+    try {
+      const t0 = Date.now();
+      const tls = await httpFire(`https://127.0.0.1:${hole.port}/sspx?id=1&sspdata=x`, opts({ connect_timeout_ms: 200, request_timeout_ms: 3000 }));
+      expect(tls).toMatchObject({ outcome: 'retry', error_class: 'connect_timeout' });
+      expect(Date.now() - t0).toBeLessThan(2500);
+      const plain = await httpFire(`http://127.0.0.1:${hole.port}/sspx?id=1&sspdata=x`, opts({ request_timeout_ms: 300 }));
+      expect(plain).toMatchObject({ outcome: 'ambiguous', error_class: 'timeout_after_send' });
+    } finally {
+      await hole.close();
+    }
+  });
+
+  it('an abort signal ends the attempt at once, marked aborted', async () => {
+    router.script({ hang: true });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 50);
+    const r = await fire({ signal: ac.signal, request_timeout_ms: 5000 });
+    expect(r.aborted).toBe(true);
+  });
+});
+
+describe('httpFire records each hop as sent and received', () => {
+  it('records the request headers exactly as the router received them, and response headers in order', async () => {
+    const r = await fire();
+    expect(r.hops).toHaveLength(2);
+    for (const [i, hop] of r.hops.entries()) {
+      expect(hop.request.headers).toEqual(router.requests[i].headers);
+      expect(hop.request.headers.map(([k]) => k)).toEqual(['Host', 'User-Agent', 'Accept', 'Connection']);
+      expect(hop.request.headers[1][1]).toBe(USER_AGENT);
+      expect(hop.request.headers[0][1]).toBe(`127.0.0.1:${router.port}`);
+    }
+    expect(r.hops[0].request.url).toBe(`${router.url}?id=1&sspdata=${TOKEN}`);
+    expect(r.hops[1].request.url).toBe(`${router.origin}/logged?id=1&sspdata=${TOKEN}`);
+    const first = r.hops[0] as HopDetail;
+    expect(first.response).toMatchObject({ http_version: '1.1', status: 302, status_text: 'Found' });
+    expect(first.response!.headers[0]).toEqual(['Location', `/logged?id=1&sspdata=${TOKEN}`]);
+    expect(first.remote_address).toBe(`127.0.0.1:${router.port}`);
+    expect(first.sent).toBe(true);
+    // keep-alive: the second hop rides the first hop's connection
+    expect((r.hops[1] as HopDetail).reused).toBe(true);
+    expect((r.hops[1] as HopDetail).connection).toBe(first.connection);
+  });
+
+  it('keeps at most 2 KB of the body and counts the rest', async () => {
+    router.script({ status: 200, body: 'x'.repeat(10_000) });
+    const r = await fire();
+    const hop = r.hops[0] as HopDetail;
+    expect(hop.response!.body_excerpt).toHaveLength(2048);
+    expect(hop.body_bytes).toBe(10_000);
+  });
+
+  it('fires over TLS and records the handshake; refuses a redirect from https down to http', async () => {
+    const secure = await startRouter({ https: true });
+    try {
+      const r = await httpFire(`${secure.url}?id=1&sspdata=${TOKEN}`, opts({ allow_insecure: false }));
+      expect(r).toMatchObject({ outcome: 'fired', status: 200 });
+      expect((r.hops[0] as HopDetail).tls).toMatchObject({ subject: 'sspx-test-router' });
+      expect((r.hops[0] as HopDetail).tls!.protocol).toMatch(/^TLSv1\.[23]$/);
+      secure.script({ redirect: `${router.origin}/logged` });
+      const down = await httpFire(`${secure.url}?id=1&sspdata=${TOKEN}`, opts({ allow_insecure: false }));
+      expect(down).toMatchObject({ outcome: 'failed', error_class: 'redirect_insecure' });
+      expect(router.requests).toHaveLength(0);
+    } finally {
+      await secure.close();
+    }
+  });
+
+  it('retries once on a fresh connection when a kept-alive socket dies before any answer', async () => {
+    await fire(); // leaves a pooled connection
+    router.script({ reset: true }, { status: 200 });
+    const r = await fire();
+    expect(r).toMatchObject({ outcome: 'fired', status: 200 });
+    expect(r.hops).toHaveLength(2);
+    expect((r.hops[0] as HopDetail).reused).toBe(true);
+    expect(r.hops[0].error).toMatch(/retrying a fresh connect/);
+    expect((r.hops[1] as HopDetail).reused).toBe(false);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.UTC(2026, 0, 1);
+  it.each([
+    ['seconds', '120', 120_000],
+    ['zero', '0', 0],
+    ['an HTTP date', new Date(now + 30_000).toUTCString(), 30_000],
+    ['a date in the past', new Date(now - 30_000).toUTCString(), 0],
+    ['absent', undefined, null],
+    ['garbage', 'soon', null],
+    ['capped at a day', String(10 * 86_400), 86_400_000],
+  ])('%s', (_name, value, expected) => {
+    expect(parseRetryAfter(value, now)).toBe(expected);
+  });
+});
