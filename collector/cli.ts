@@ -6,6 +6,8 @@ import { VERSION } from './paths.js';
 import { registerMigrate, registerServe } from './commands/serve.js';
 import { registerFire } from './commands/fire.js';
 import { registerReplay } from './commands/replay.js';
+import { registerPurge } from './commands/purge.js';
+import { registerStats } from './commands/stats.js';
 
 const program = new Command('sspx-relay')
   .version(VERSION)
@@ -15,6 +17,8 @@ registerServe(program);
 registerFire(program);
 registerReplay(program);
 registerMigrate(program);
+registerPurge(program);
+registerStats(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

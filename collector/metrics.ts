@@ -4,8 +4,9 @@
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Context } from './context.js';
-import type { AttemptEvent } from './dispatch/dispatcher.js';
+import type { AttemptEvent, Dispatcher } from './dispatch/dispatcher.js';
 import type { Conversions } from './ingest/conversions.js';
+import type { Installs } from './ingest/installs.js';
 import type { Touches } from './ingest/touches.js';
 import type { FireState } from './store/store.js';
 
@@ -19,6 +20,7 @@ export interface Metrics {
   touches: Counter<'outcome' | 'reason'>;
   conversions: Counter<'outcome' | 'source'>;
   fires: Counter<'result' | 'error_class'>;
+  appOpens: Counter<'method'>;
   ingestDuration: Histogram<'route'>;
   commitToFire: Histogram;
   routerDuration: Histogram;
@@ -45,6 +47,12 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
     name: 'sspx_fires_total',
     help: 'Fire attempts made by this process, by result (fired, retry, failed, ambiguous) and error class (none when fired)',
     labelNames: ['result', 'error_class'] as const,
+    registers,
+  });
+  const appOpens = new Counter({
+    name: 'sspx_app_opens_total',
+    help: 'App opens answered, by how the install was bound (deep_link, referrer, token, device_id, hint) or unbound',
+    labelNames: ['method'] as const,
     registers,
   });
   const ingestDuration = new Histogram({
@@ -106,19 +114,36 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
     }),
   });
 
-  return { registry, touches, conversions, fires, ingestDuration, commitToFire, routerDuration };
+  return { registry, touches, conversions, fires, appOpens, ingestDuration, commitToFire, routerDuration };
 }
 
+/** the hooks are plain properties: chain onto whatever was there, so other observers keep working */
 export function observeTouches(m: Metrics, touches: Touches): void {
-  touches.onOutcome = (outcome, reason) => m.touches.inc({ outcome, reason });
+  const before = touches.onOutcome;
+  touches.onOutcome = (outcome, reason) => {
+    before(outcome, reason);
+    m.touches.inc({ outcome, reason });
+  };
 }
 
 export function observeConversions(m: Metrics, conversions: Conversions): void {
-  conversions.onOutcome = (result, input) => m.conversions.inc({ outcome: result.outcome, source: input.source });
+  const before = conversions.onOutcome;
+  conversions.onOutcome = (result, input) => {
+    before(result, input);
+    m.conversions.inc({ outcome: result.outcome, source: input.source });
+  };
+}
+
+export function observeInstalls(m: Metrics, installs: Installs): void {
+  const before = installs.onOutcome;
+  installs.onOutcome = (answer) => {
+    before(answer);
+    m.appOpens.inc({ method: answer.method ?? 'unbound' });
+  };
 }
 
 /** every attempt the dispatcher makes; commit-to-fire only for the attempt that fired */
-export function observeAttempts(m: Metrics, dispatcher: { on(event: 'attempt', listener: (e: AttemptEvent) => void): unknown }): void {
+export function observeAttempts(m: Metrics, dispatcher: Dispatcher): void {
   dispatcher.on('attempt', ({ fire, attempt }: AttemptEvent) => {
     m.fires.inc({ result: attempt.outcome, error_class: attempt.error_class ?? 'none' });
     if (attempt.duration_ms != null) m.routerDuration.observe(attempt.duration_ms / 1000);
@@ -135,7 +160,10 @@ export function observeAttempts(m: Metrics, dispatcher: { on(event: 'attempt', l
  */
 export function ingestTimer(m: Metrics): RequestHandler {
   return (req, res, next) => {
-    const path = req.path;
+    // from the raw URL, not req.path: the fast path (a plain node:http request) runs this handler too
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
     if (!INGEST_PATHS.has(path) && !path.startsWith('/v1/')) return next();
     const end = m.ingestDuration.startTimer();
     res.on('finish', () => {

@@ -1,17 +1,25 @@
 // A running collector: store, ingest services, HTTP server and dispatcher, started and stopped as one.
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { createApp } from './http/app.js';
+import { createHttpFront } from './http/fast.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { fireRoutes } from './http/routes/fires.js';
+import { appRoutes } from './http/routes/app.js';
+import { adminRoutes } from './http/routes/admin.js';
 import { Conversions } from './ingest/conversions.js';
+import { Installs } from './ingest/installs.js';
 import { Touches } from './ingest/touches.js';
 import { createLogger } from './log.js';
+import { createMetrics, ingestTimer, observeAttempts, observeConversions, observeInstalls, observeTouches, type Metrics } from './metrics.js';
+import { openApiRoutes } from './openapi.js';
 import { openStore } from './store/open.js';
+import { startRetention } from './retention.js';
 import type { Store } from './store/store.js';
 
 export interface CollectorOptions {
@@ -20,6 +28,8 @@ export interface CollectorOptions {
   log?: Logger;
   /** an already open store (tests, bench); otherwise config.store is opened */
   store?: Store;
+  /** the daily retention purge (collector/retention.ts): on unless false; the first run after firstRunMs (default 5 min) */
+  retention?: false | { firstRunMs?: number; everyMs?: number };
 }
 
 export interface Collector {
@@ -27,6 +37,10 @@ export interface Collector {
   url: string;
   port: number;
   server: Server;
+  /** the Express app (route enumeration in tests) */
+  app: Express;
+  /** this collector's Prometheus registry and metrics */
+  metrics: Metrics;
   touches: Touches;
   conversions: Conversions;
   dispatcher?: Dispatcher;
@@ -43,19 +57,36 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const touches = new Touches(ctx);
   const conversions = new Conversions(ctx);
   const dispatcher = config.dispatcher ? new Dispatcher(ctx) : undefined;
-  const app = createApp(ctx, { touches, conversions, routers: [fireRoutes(ctx, dispatcher)] });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(config.port, config.host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  const metrics = createMetrics(ctx);
+  observeTouches(metrics, touches);
+  observeConversions(metrics, conversions);
+  const installs = new Installs(ctx, touches);
+  observeInstalls(metrics, installs);
+  if (dispatcher) observeAttempts(metrics, dispatcher);
+  // POST /t and GET /i are served by http/fast.ts before Express (its header says why); the rest by the app
+  const { app, listener } = createHttpFront(ctx, {
+    touches,
+    conversions,
+    before: [ingestTimer(metrics)],
+    routers: [fireRoutes(ctx, dispatcher), appRoutes(ctx, touches, installs), metricsRoutes(metrics), openApiRoutes(), adminRoutes(ctx, dispatcher)],
+  });
+  const server = createServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => (server.off('error', reject), resolve()));
   });
   server.keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;
   dispatcher?.start();
+  const retention = opts.retention === false ? undefined : startRetention(ctx, opts.retention);
   let closing: Promise<void> | undefined;
   return {
     ctx,
     url: `http://127.0.0.1:${port}`,
     port,
     server,
+    app,
+    metrics,
     touches,
     conversions,
     dispatcher,
@@ -64,6 +95,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await stopped;
+        await retention?.stop();
         await Promise.all([touches.drain(), conversions.drain()]);
         await dispatcher?.stop(graceMs);
         await store.close();

@@ -1,5 +1,5 @@
 // The tag's own data- attributes, read in one place with their defaults beside them, and the one logger.
-// Everything is a module variable (not an object property) so terser can mangle every name.
+// Settings are module variables, not object properties, so terser can mangle every name.
 
 /** Our own <script>: document.currentScript is only set while it runs, so it is captured right away. */
 const tag = (document.currentScript || document.querySelector('script[src*="sspx.js"]')) as HTMLScriptElement;
@@ -23,13 +23,14 @@ export function configure() {
   params = list(p);
   ids = list(i);
   pending = consent != 'granted'; // anything but an explicit grant waits
-  selector = decorate; // checked where it is used: a bad one warns there (see decorate.ts)
+  selector = decorate; // a malformed one warns where it is first used (decorate.ts)
   debug = d != null;
 }
 
-/** `[sspx] why` on the console: warnings always, the reasons for sending or skipping only with data-debug */
+/** `[sspx] why` on the console: warnings always, reasons for sending or skipping only with data-debug.
+ * `why` goes as its own argument: nothing to convert, so nothing can throw here. */
 export function say(why: unknown, warn?: 1) {
-  (warn || debug) && console[warn ? 'warn' : 'log']('[sspx] ' + why);
+  (warn || debug) && console[warn ? 'warn' : 'log']('[sspx]', why);
 }
 
 /** runs a page-supplied callback; whatever it throws stays with us */

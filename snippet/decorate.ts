@@ -5,10 +5,10 @@ import { say, selector } from './config.js';
 /** the id links get: set once it is settled and consented to */
 let cid: unknown;
 
-/** decorates the link that is (or holds) this element, once; anything else is ignored */
+/** decorates the link that is (or holds) this element, once; anything else is left alone */
 export function decorate(element: Element) {
   try {
-    const link = element.closest(selector!) as HTMLAnchorElement, // null (throws below): not one of ours
+    const link = element.closest(selector!) as HTMLAnchorElement, // null throws below: not one of ours
       query = link.search,
       // Google Play hands only its `referrer` parameter to the app, so the id goes inside it, encoded.
       play = link.hostname == 'play.google.com';
@@ -20,7 +20,7 @@ export function decorate(element: Element) {
   } catch {}
 }
 
-/** gives links the id (or none), decorates those on the page now; a malformed selector warns here */
+/** gives links the id (or takes it away) and decorates those on the page now; a malformed selector warns */
 export function decorateAll(id: unknown) {
   cid = id;
   try {

@@ -10,6 +10,7 @@ export function hints() {
     d: devicePixelRatio,
     l: n.language,
     z: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    // Chromium only, and only in secure contexts; elsewhere both are left out
     mo: n.userAgentData?.mobile,
     pf: n.userAgentData?.platform,
   };

@@ -5,12 +5,12 @@ import { ids, params } from './config.js';
 import { decode, isMacro, isToken } from './token.js';
 
 export let token: string | undefined, macro: string | undefined, deviceIds: Record<string, string> | undefined;
-/** location.href with every token param removed, from the query and from the fragment */
+/** location.href without the token params, in the query and in the fragment */
 export let landingUrl: string;
 
 export function readLanding() {
   // Every `name=value` between `?`, `#` and `&` is a piece, so `#sspdata=…` and `#/route?sspdata=…` read
-  // like a query. A token piece goes with its trailing `&`; the separators it leaves dangling are trimmed last.
+  // like a query. A token piece goes with its trailing `&`; separators it leaves dangling are trimmed last.
   landingUrl = location.href
     .replace(/([^?#&=]*)=?([^?#&]*)&?/g, (piece, name: string, raw: string) => {
       const value = decode(raw);

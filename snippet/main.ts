@@ -4,7 +4,7 @@ import { configure, say, selector } from './config.js';
 import { decorate } from './decorate.js';
 import { hints } from './hints.js';
 import { deviceIds, landingUrl, macro, readLanding, token } from './landing.js';
-import { command, ready, settle, startQueue } from './queue.js';
+import { command, startQueue } from './queue.js';
 import { send } from './transport.js';
 
 const w = window as any;
@@ -14,21 +14,17 @@ try {
   if (!w.sspx?.sspx) {
     configure();
     readLanding();
-    startQueue();
     say(token ? 'touch' : macro ? 'macro' : 'no token');
-    // The touch (or the diagnostic) goes first; its answer settles the click id.
-    ready
-      .then(
-        () =>
-          (token || macro) &&
-          send('/t', token ? { t: token, u: landingUrl, ...hints(), ids: deviceIds } : { e: 'macro', p: macro, u: landingUrl }),
-      )
-      .then(settle, settle);
-    // Links added after the id arrived get it just before the browser follows them.
+    startQueue(
+      () =>
+        (token || macro) &&
+        send('/t', token ? { t: token, u: landingUrl, ...hints(), ids: deviceIds } : { e: 'macro', p: macro, u: landingUrl }),
+    );
+    // Links that appear after the id arrived get it just before the browser follows them.
     selector && document.addEventListener('click', (e) => decorate(e.target as Element), true);
     // Replay in order, then take over.
     for (const args of w.sspx?.q || []) command(...(args as [unknown]));
-    (w.sspx = command).sspx = 1;
+    ((w.sspx = command) as any).sspx = 1;
   }
 } catch (e) {
   say(e, 1);

@@ -1,33 +1,34 @@
-// The page's commands (convert, consent, cid), the consent gate that holds every send until it is
-// allowed, and the click id of this visit.
+// The page's commands (convert, consent, cid), the consent gate every send waits behind, and the click
+// id of this visit.
 import { pending, safe, say } from './config.js';
 import { decorateAll } from './decorate.js';
 import { send } from './transport.js';
 
 /** opens the gate */
-let allow: () => void;
-/** what every send waits on: consent, then the touch's answer (so conversions carry its id and cookie) */
-export let ready: Promise<unknown>;
+let allow: (value?: unknown) => void;
+/** what every send waits on: consent, then the touch's answer (so a conversion carries its id and cookie) */
+let ready: Promise<unknown>;
 /** the click id: this visit's from the /t answer, else the one a previous visit stored */
 let cid: string | undefined;
 
 /** a fresh, closed gate; whatever waited on the old one is dropped with it */
 const close = () => (ready = new Promise((resolve) => (allow = resolve)));
 
-export function startQueue() {
+/** chains the first send (the touch) behind consent; its answer, or its failure, settles the click id */
+export function startQueue(first: () => unknown) {
   close();
+  ready = ready.then(first).then(settle, settle);
   pending ? say('pending') : allow();
 }
 
-/** takes the collector's answer to the touch (or its absence) as this visit's click id */
-export function settle(answer?: any) {
+function settle(answer?: any) {
   try {
     (cid = answer?.cid) ? (localStorage.sspx_cid = cid) : (cid = localStorage.sspx_cid);
   } catch {} // storage may be disabled and throw
   decorateAll(cid);
 }
 
-/** the real window.sspx; nothing in it throws synchronously, and what runs later is caught */
+/** the real window.sspx. Nothing in it throws; what runs later is caught on its promise. */
 export function command(name: unknown, arg?: any, callback?: unknown) {
   name == 'convert'
     ? ready
@@ -37,9 +38,9 @@ export function command(name: unknown, arg?: any, callback?: unknown) {
     : name == 'cid'
       ? ready.then(() => safe(arg, cid))
       : name == 'consent'
-        ? // Refused: what was held is dropped, and links stop getting the id.
-          arg === true
+        ? arg === true
           ? allow()
-          : (close(), decorateAll(0))
+          : // Refused: what waits is dropped, nothing more goes out until a later grant, links lose the id.
+            (close(), decorateAll(0))
         : say(name, 1);
 }

@@ -80,7 +80,14 @@ interface InFlight {
   abort: AbortController;
 }
 
-export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed: [number]; released: [number] }> {
+/** `attempt` after each recorded attempt; `claimed` / `released` with how many fires a claim took or a stop gave back */
+export interface DispatcherEvents {
+  attempt: [AttemptEvent];
+  claimed: [number];
+  released: [number];
+}
+
+export class Dispatcher extends EventEmitter<DispatcherEvents> {
   readonly owner: string;
   readonly stats: DispatcherStats = { claimed: 0, attempts: 0, fired: 0, retry: 0, failed: 0, ambiguous: 0, lost_leases: 0, released: 0, errors: 0 };
   private readonly agents: FireAgents;
@@ -90,6 +97,7 @@ export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed:
   private readonly inFlight = new Map<string, InFlight>();
   private running = false;
   private loop?: Promise<void>;
+  private stopping?: Promise<void>;
   private unsubscribe?: () => void;
   private woken = false;
   private wakeSleeper?: () => void;
@@ -132,8 +140,12 @@ export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed:
    * Graceful stop (SIGTERM): no more claims; in-flight attempts get `graceMs` to finish and be recorded; the rest are
    * cut short and their fires released, due now, with no attempt recorded (the next claim, here or elsewhere, fires them).
    */
-  async stop(graceMs = 5000): Promise<void> {
-    if (!this.loop) return;
+  stop(graceMs = 5000): Promise<void> {
+    if (!this.loop) return Promise.resolve();
+    return (this.stopping ??= this.shutdown(graceMs));
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
     this.running = false;
     this.unsubscribe?.();
     this.wake();
@@ -149,7 +161,7 @@ export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed:
     try {
       const released = await this.ctx.store.releaseFires(this.owner, this.ctx.clock.now());
       this.stats.released += released;
-      if (released) this.emit('released', released);
+      if (released) this.notify('released', released);
       this.ctx.log.info({ owner: this.owner, released }, 'dispatcher stopped');
     } catch (err) {
       this.ctx.log.error({ err, owner: this.owner }, 'dispatcher stopped but could not release its leases; they expire after lease_seconds');
@@ -171,7 +183,7 @@ export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed:
           claimed = fires.length;
           if (claimed) {
             this.stats.claimed += claimed;
-            this.emit('claimed', claimed);
+            this.notify('claimed', claimed);
           }
           // once stopping, fires claimed by this last query are released by stop(), not fired
           if (!this.running) break;
@@ -218,6 +230,9 @@ export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed:
   }
 
   private launch(fire: Fire): void {
+    // our own lease ran out while the attempt is still running and our claim took the fire back (lease_seconds too
+    // short for request_timeout_ms): the running attempt records under the same owner; do not send a second request
+    if (this.inFlight.has(fire.id)) return;
     const abort = new AbortController();
     const done = this.attempt(fire, abort.signal)
       .catch((err) => {
@@ -267,6 +282,15 @@ export class Dispatcher extends EventEmitter<{ attempt: [AttemptEvent]; claimed:
     if (!recorded) log.warn({ ...line, owner: this.owner }, 'attempt recorded, but the lease had been lost: another dispatcher owns this fire now');
     else if (result.outcome === 'fired') log.info(line, 'attempt');
     else log.warn({ ...line, error: result.error }, 'attempt');
-    this.emit('attempt', { fire, n, attempt, next, recorded });
+    this.notify('attempt', { fire, n, attempt, next, recorded });
+  }
+
+  /** a listener's mistake (a metrics hook) must not stop the dispatcher */
+  private notify<K extends keyof DispatcherEvents>(event: K, ...args: DispatcherEvents[K]): void {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      this.ctx.log.error({ err, event }, 'a dispatcher event listener threw');
+    }
   }
 }

@@ -1,5 +1,6 @@
 // What a request tells us about its client, reduced to what we may keep.
 import { isIP } from 'node:net';
+import { z } from 'zod';
 
 /** /24 for IPv4, /48 for IPv6: enough for hint matching and abuse control, not enough to single out a person */
 export function truncateIp(ip: string | undefined): string | null {
@@ -56,3 +57,6 @@ export function cleanUrl(raw: unknown): string | null {
 }
 
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** free text we store: capped, and without control characters (no NUL for PostgreSQL, no CR/LF anywhere) */
+export const plainText = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');

@@ -8,22 +8,23 @@ import { Batcher } from '../batcher.js';
 import { HttpError } from '../http/errors.js';
 import { ID_PATTERN, randomId, rowId } from '../ids.js';
 import type { Touch, TouchKind, TouchSource } from '../store/store.js';
-import { cleanUrl, DEVICE_ID_PARAMS, dropReason, normalizeDeviceId, truncateIp, utcDay } from './client.js';
+import { cleanUrl, DEVICE_ID_PARAMS, dropReason, normalizeDeviceId, plainText, truncateIp, utcDay } from './client.js';
+import { touchHintKey } from './hints.js';
 
 /** What the script posts to /t (short keys keep the script small). */
 export const scriptTouchSchema = z.object({
   t: z.string().max(10_000).optional(),
   e: z.literal('macro').optional(),
-  p: z.string().max(64).optional(),
+  p: plainText(64).optional(),
   u: z.string().max(4096).optional(),
   r: z.string().max(4096).optional(),
   w: z.number().int().min(0).max(100_000).optional(),
   h: z.number().int().min(0).max(100_000).optional(),
   d: z.number().min(0).max(100).optional(),
-  l: z.string().max(35).optional(),
-  z: z.string().max(64).optional(),
+  l: plainText(35).optional(),
+  z: plainText(64).optional(),
   mo: z.boolean().optional(),
-  pf: z.string().max(32).optional(),
+  pf: plainText(32).optional(),
   ids: z.record(z.string().max(16), z.string().max(128)).optional(),
 });
 export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
@@ -35,7 +36,7 @@ export const serverTouchSchema = z.strictObject({
   visitor_id: z.string().regex(ID_PATTERN, 'must be 16 to 64 characters of A-Z a-z 0-9 _ -').optional(),
   device_id: z.string().max(128).optional(),
   ip: z.string().max(64).optional(),
-  user_agent: z.string().max(512).optional(),
+  user_agent: plainText(512).optional(),
   url: z.string().max(4096).optional(),
   occurred_at: z.union([z.number(), z.string().max(40)]).optional(),
 });
@@ -112,6 +113,7 @@ export class Touches {
       occurred_at: req.occurred_at,
       created_at: now,
     };
+    if (this.ctx.config.hint_matching) touch.hint_key = await touchHintKey(this.ctx.store, touch);
     await this.writes.add(touch);
     this.onOutcome('stored', req.kind);
     return touch;

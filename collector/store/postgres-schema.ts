@@ -128,6 +128,22 @@ CREATE TABLE secrets (
 CREATE INDEX touches_hint_age ON touches (occurred_at) WHERE hint_key IS NOT NULL;
 `,
   },
+  {
+    // retention (collector/retention.ts): what it deletes is first counted here per UTC day, so the dashboard's charts
+    // over old periods keep their numbers; and the indexes its batches walk
+    version: 3,
+    sql: `
+CREATE TABLE daily_counts (
+  day BIGINT NOT NULL,
+  metric TEXT COLLATE "C" NOT NULL,
+  key TEXT COLLATE "C" NOT NULL,
+  count BIGINT NOT NULL,
+  PRIMARY KEY (day, metric, key)
+);
+CREATE INDEX conversions_touch ON conversions (touch_id) WHERE touch_id IS NOT NULL;
+CREATE INDEX attempts_transcript ON attempts (started_at) WHERE hops IS NOT NULL;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_MIGRATION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1].version;

@@ -8,6 +8,10 @@ import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schem
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
+import {
+  attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
+} from './store.js';
 
 export interface PostgresStoreOptions {
   /** tables live in this schema (created if absent); default: the connection's search_path */
@@ -460,6 +464,58 @@ export class PostgresStore implements Store {
   async whenListening(): Promise<void> {
     await this.listener?.ready;
   }
+
+  // ---- Operators' numbers and retention (the dashboard, collector/retention.ts); SQL in RETENTION_SQL below ----
+
+  async stats(from: number, to: number, bucket_ms: number): Promise<Stats> {
+    const q = named(RETENTION_SQL.stats, { from, to, bucket: bucket_ms });
+    const rows = (await this.query<{ metric: string; key: string | null; b: number; count: number }>(q.text, q.values)).rows;
+    return collectStats(from, to, bucket_ms, rows, await this.diagnostics(...statsDays(from, to)));
+  }
+
+  async queueStats(now: number): Promise<QueueStats> {
+    const q = named(RETENTION_SQL.queue, { now });
+    return (await this.query<QueueStats>(q.text, q.values)).rows[0];
+  }
+
+  async purgeCounts(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
+    const q = named(RETENTION_SQL.counts, purgeArgs(cutoffs));
+    return (await this.query<PurgeCounts>(q.text, q.values)).rows[0];
+  }
+
+  purgeBatch(step: PurgeStep, cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
+    const args = { ...purgeArgs(cutoffs), limit: Math.max(0, Math.floor(limit)) };
+    return this.inTransaction(async (query) => {
+      const run = async <R extends Row>(text: string, values: Record<string, unknown>) => {
+        const q = named(text, values);
+        return query<R>(q.text, q.values);
+      };
+      const done = noPurgeCounts();
+      let rolled: DailyCount[] = [];
+      if (step === 'fires') {
+        const fires = (await run<{ id: string; created_at: number; state: string }>(RETENTION_SQL.deleteFires, args)).rows;
+        const attempts = fires.length
+          ? (await run<{ started_at: number; outcome: string; error_class: string | null }>(RETENTION_SQL.deleteAttemptsOf, { ids: fires.map((f) => f.id) })).rows
+          : [];
+        rolled = dailyCounts([...fires.map((f) => ({ metric: 'fires' as const, key: f.state, at: f.created_at })), ...attempts.flatMap(attemptMetrics)]);
+        (done.fires = fires.length), (done.attempts = attempts.length);
+      } else if (step === 'conversions') {
+        const gone = (await run<{ created_at: number; outcome: string }>(RETENTION_SQL.deleteConversions, args)).rows;
+        rolled = dailyCounts(gone.map((c) => ({ metric: 'conversions' as const, key: c.outcome, at: c.created_at })));
+        done.conversions = gone.length;
+      } else if (step === 'touches') {
+        const gone = (await run<{ occurred_at: number; kind: string }>(RETENTION_SQL.deleteTouches, args)).rows;
+        rolled = dailyCounts(gone.map((t) => ({ metric: 'touches' as const, key: t.kind, at: t.occurred_at })));
+        done.touches = gone.length;
+      } else {
+        done.transcripts = (await run(RETENTION_SQL.clearTranscripts, args)).rowCount ?? 0;
+      }
+      if (rolled.length) {
+        await query(RETENTION_SQL.countDaily, [rolled.map((c) => c.day), rolled.map((c) => c.metric), rolled.map((c) => c.key), rolled.map((c) => c.count)]);
+      }
+      return done;
+    });
+  }
 }
 
 /**
@@ -522,3 +578,78 @@ class FiresListener {
     await this.client?.end().catch(() => undefined);
   }
 }
+
+// ---- Operators' numbers and retention: the SQL of stats(), queueStats(), purgeCounts() and purgeBatch() ----
+// Written with @name parameters (as in sqlite.ts), numbered by `named` at the call.
+
+/** `@name` → `$n`, each name numbered once, in order of first use */
+function named(text: string, args: Record<string, unknown>): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const index = new Map<string, number>();
+  const numbered = text.replace(/@(\w+)/g, (_m, name: string) => {
+    if (!(name in args)) throw new Error(`no value for @${name}`);
+    let i = index.get(name);
+    if (i === undefined) index.set(name, (i = values.push(args[name])));
+    return `$${i}`;
+  });
+  return { text: numbered, values };
+}
+
+/** the cutoffs as named parameters; `touches` is the later of the two touch cutoffs, for the index range */
+const purgeArgs = (c: PurgeCutoffs) => ({
+  records: c.records_before, clicks: c.clicks_before, views: c.views_before, transcripts: c.transcripts_before,
+  touches: Math.max(c.clicks_before, c.views_before),
+});
+
+// What retention may remove. Never a queued or in-flight fire, nor the conversion of one, nor a touch a kept conversion names.
+const FIRE_GONE = `f.created_at < @records AND f.state NOT IN ('queued', 'in_flight')`;
+const CONVERSION_GONE = `c.created_at < @records AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.conversion_id = c.id AND NOT (${FIRE_GONE}))`;
+const TOUCH_GONE = `t.occurred_at < @touches AND ((t.kind = 'click' AND t.occurred_at < @clicks) OR (t.kind = 'view' AND t.occurred_at < @views))
+                    AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.touch_id = t.id AND NOT (${CONVERSION_GONE}))`;
+const TRANSCRIPT_GONE = `a.hops IS NOT NULL AND a.started_at < @transcripts AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.id = a.fire_id AND ${FIRE_GONE})`;
+const bucketOf = (column: string) => `((${column} - @from::bigint) / @bucket::bigint)`;
+
+const RETENTION_SQL = {
+  stats: `
+    SELECT 'touches' AS metric, kind AS key, ${bucketOf('occurred_at')} AS b, COUNT(*) AS count
+      FROM touches WHERE occurred_at >= @from AND occurred_at < @to GROUP BY 3, kind
+    UNION ALL
+    SELECT 'conversions', outcome, ${bucketOf('created_at')}, COUNT(*)
+      FROM conversions WHERE created_at >= @from AND created_at < @to GROUP BY 3, outcome
+    UNION ALL
+    SELECT 'fires', state, ${bucketOf('created_at')}, COUNT(*)
+      FROM fires WHERE created_at >= @from AND created_at < @to GROUP BY 3, state
+    UNION ALL
+    SELECT 'attempts', outcome, ${bucketOf('started_at')}, COUNT(*)
+      FROM attempts WHERE started_at >= @from AND started_at < @to GROUP BY 3, outcome
+    UNION ALL
+    SELECT 'attempt_errors', error_class, ${bucketOf('started_at')}, COUNT(*)
+      FROM attempts WHERE started_at >= @from AND started_at < @to AND outcome <> 'fired' AND error_class IS NOT NULL GROUP BY 3, error_class
+    UNION ALL
+    SELECT metric, key, ${bucketOf('day')}, count FROM daily_counts WHERE day >= @from AND day < @to`,
+  queue: `SELECT
+    (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
+    (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
+    (SELECT COUNT(*) FROM fires WHERE state = 'in_flight') AS in_flight,
+    (SELECT MIN(next_attempt_at) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS oldest_due_at`,
+  counts: `SELECT
+    (SELECT COUNT(*) FROM fires f WHERE ${FIRE_GONE}) AS fires,
+    (SELECT COUNT(*) FROM attempts a WHERE a.fire_id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE})) AS attempts,
+    (SELECT COUNT(*) FROM conversions c WHERE ${CONVERSION_GONE}) AS conversions,
+    (SELECT COUNT(*) FROM touches t WHERE ${TOUCH_GONE}) AS touches,
+    (SELECT COUNT(*) FROM attempts a WHERE ${TRANSCRIPT_GONE}) AS transcripts`,
+  /** rows another transaction holds (a replay, say) are left for the next run */
+  deleteFires: `DELETE FROM fires WHERE id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE} ORDER BY f.created_at LIMIT @limit FOR UPDATE SKIP LOCKED)
+                RETURNING id, created_at, state`,
+  deleteAttemptsOf: 'DELETE FROM attempts WHERE fire_id = ANY(@ids::text[]) RETURNING started_at, outcome, error_class',
+  deleteConversions: `DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
+                      ORDER BY c.created_at LIMIT @limit FOR UPDATE SKIP LOCKED) RETURNING created_at, outcome`,
+  deleteTouches: `DELETE FROM touches WHERE id IN (SELECT t.id FROM touches t WHERE ${TOUCH_GONE}
+                  ORDER BY t.occurred_at LIMIT @limit FOR UPDATE SKIP LOCKED) RETURNING occurred_at, kind`,
+  clearTranscripts: `UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
+                     ORDER BY a.started_at LIMIT @limit FOR UPDATE SKIP LOCKED)`,
+  /** rows arrive summed and sorted (dailyCounts), so concurrent purges take their row locks in one order */
+  countDaily: `INSERT INTO daily_counts (day, metric, key, count)
+               SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])
+               ON CONFLICT (day, metric, key) DO UPDATE SET count = daily_counts.count + EXCLUDED.count`,
+};

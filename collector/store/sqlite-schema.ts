@@ -126,4 +126,20 @@ CREATE TABLE secrets (
 CREATE INDEX touches_hint_age ON touches (occurred_at) WHERE hint_key IS NOT NULL;
 `,
   },
+  {
+    // retention (collector/retention.ts): what it deletes is first counted here per UTC day, so the dashboard's charts
+    // over old periods keep their numbers; and the indexes its batches walk
+    version: 3,
+    sql: `
+CREATE TABLE daily_counts (
+  day INTEGER NOT NULL,
+  metric TEXT NOT NULL,
+  key TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (day, metric, key)
+);
+CREATE INDEX conversions_touch ON conversions (touch_id) WHERE touch_id IS NOT NULL;
+CREATE INDEX attempts_transcript ON attempts (started_at) WHERE hops IS NOT NULL;
+`,
+  },
 ];

@@ -9,6 +9,10 @@ import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
+import {
+  attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
+} from './store.js';
 
 type Row = Record<string, unknown>;
 
@@ -30,8 +34,9 @@ const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'va
 const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'];
 const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'];
 
-const insertSql = (table: string, cols: string[], conflict = '') =>
-  `INSERT ${conflict} INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})`;
+/** `onConflict` skips only uniqueness conflicts; a NOT NULL or CHECK violation still throws */
+const insertSql = (table: string, cols: string[], onConflict = false) =>
+  `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})${onConflict ? ' ON CONFLICT DO NOTHING' : ''}`;
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -73,13 +78,13 @@ export class SqliteStore implements Store {
       conversionById: db.prepare('SELECT * FROM conversions WHERE id = ?'),
       lastAttributed: db.prepare(`SELECT * FROM conversions WHERE pixel_id = ? AND user_key = ? AND outcome = 'attributed'
                                   AND occurred_at >= ? ORDER BY occurred_at DESC LIMIT 1`),
-      insertConversion: db.prepare(insertSql('conversions', CONVERSION_COLUMNS, 'OR IGNORE')),
+      insertConversion: db.prepare(insertSql('conversions', CONVERSION_COLUMNS, true)),
       insertFire: db.prepare(insertSql('fires', FIRE_COLUMNS)),
       fireByConversion: db.prepare('SELECT * FROM fires WHERE conversion_id = ?'),
       fireById: db.prepare('SELECT * FROM fires WHERE id = ?'),
       installById: db.prepare('SELECT * FROM installs WHERE install_id = ?'),
       installByTouch: db.prepare('SELECT * FROM installs WHERE touch_id = ?'),
-      insertInstall: db.prepare(insertSql('installs', INSTALL_COLUMNS, 'OR IGNORE')),
+      insertInstall: db.prepare(insertSql('installs', INSTALL_COLUMNS, true)),
       bindInstall: db.prepare(`UPDATE OR IGNORE installs SET platform = @platform, touch_id = @touch_id, method = @method, confidence = @confidence,
                                flags = @flags, device_id = @device_id, bound_at = @bound_at
                                WHERE install_id = @install_id AND touch_id IS NULL`),
@@ -126,7 +131,18 @@ export class SqliteStore implements Store {
   private afterCommit(): void {
     if (this.firesQueuedInTx) {
       this.firesQueuedInTx = false;
-      this.events.emit('fires');
+      this.notifyFires();
+    }
+  }
+
+  /** a listener's failure must not turn a committed write into a rejected promise */
+  private notifyFires(): void {
+    for (const listener of this.events.listeners('fires') as (() => void)[]) {
+      try {
+        listener();
+      } catch (err) {
+        process.emitWarning(`sspx: a fires-queued listener threw: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -281,7 +297,7 @@ export class SqliteStore implements Store {
   releaseFires(owner: string, now: number): Promise<number> {
     return this.serial(() => {
       const changed = this.sql.release.run({ owner, now }).changes;
-      if (changed) this.events.emit('fires');
+      if (changed) this.notifyFires();
       return changed;
     });
   }
@@ -293,7 +309,7 @@ export class SqliteStore implements Store {
   replayFire(id: string, now: number): Promise<Fire | undefined> {
     return this.serial(() => {
       const fire = this.sql.replay.get({ id, now }) as Fire | undefined;
-      if (fire) this.events.emit('fires');
+      if (fire) this.notifyFires();
       return fire;
     });
   }
@@ -337,4 +353,112 @@ export class SqliteStore implements Store {
     this.events.on('fires', listener);
     return () => this.events.off('fires', listener);
   }
+
+  // ---- Operators' numbers and retention (the dashboard, collector/retention.ts) ----
+
+  private retentionStatements?: ReturnType<typeof prepareRetention>;
+  private get rsql() {
+    return (this.retentionStatements ??= prepareRetention(this.db));
+  }
+
+  async stats(from: number, to: number, bucket_ms: number): Promise<Stats> {
+    const rows = this.rsql.stats.all({ from, to, bucket: bucket_ms }) as { metric: string; key: string | null; b: number; count: number }[];
+    return collectStats(from, to, bucket_ms, rows, await this.diagnostics(...statsDays(from, to)));
+  }
+
+  async queueStats(now: number): Promise<QueueStats> {
+    return this.rsql.queue.get({ now }) as QueueStats;
+  }
+
+  async purgeCounts(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
+    return this.rsql.counts.get(purgeArgs(cutoffs)) as PurgeCounts;
+  }
+
+  purgeBatch(step: PurgeStep, cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
+    const args = { ...purgeArgs(cutoffs), limit: Math.max(0, Math.floor(limit)) };
+    const r = this.rsql;
+    return this.serial(() =>
+      this.db.transaction(() => {
+        const done = noPurgeCounts();
+        let rolled: DailyCount[] = [];
+        if (step === 'fires') {
+          const fires = r.deleteFires.all(args) as { id: string; created_at: number; state: string }[];
+          const attempts = fires.flatMap((f) => r.deleteAttemptsOf.all(f.id) as { started_at: number; outcome: string; error_class: string | null }[]);
+          rolled = dailyCounts([...fires.map((f) => ({ metric: 'fires' as const, key: f.state, at: f.created_at })), ...attempts.flatMap(attemptMetrics)]);
+          (done.fires = fires.length), (done.attempts = attempts.length);
+        } else if (step === 'conversions') {
+          const gone = r.deleteConversions.all(args) as { created_at: number; outcome: string }[];
+          rolled = dailyCounts(gone.map((c) => ({ metric: 'conversions' as const, key: c.outcome, at: c.created_at })));
+          done.conversions = gone.length;
+        } else if (step === 'touches') {
+          const gone = r.deleteTouches.all(args) as { occurred_at: number; kind: string }[];
+          rolled = dailyCounts(gone.map((t) => ({ metric: 'touches' as const, key: t.kind, at: t.occurred_at })));
+          done.touches = gone.length;
+        } else {
+          done.transcripts = r.clearTranscripts.run(args).changes;
+        }
+        for (const c of rolled) r.countDaily.run(c);
+        return done;
+      })(),
+    );
+  }
+}
+
+/** the cutoffs as named parameters; `touches` is the later of the two touch cutoffs, for the index range */
+const purgeArgs = (c: PurgeCutoffs) => ({
+  records: c.records_before, clicks: c.clicks_before, views: c.views_before, transcripts: c.transcripts_before,
+  touches: Math.max(c.clicks_before, c.views_before),
+});
+
+// What retention may remove. Never a queued or in-flight fire, nor the conversion of one, nor a touch a kept conversion names.
+const FIRE_GONE = `f.created_at < @records AND f.state NOT IN ('queued', 'in_flight')`;
+const CONVERSION_GONE = `c.created_at < @records AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.conversion_id = c.id AND NOT (${FIRE_GONE}))`;
+const TOUCH_GONE = `t.occurred_at < @touches AND ((t.kind = 'click' AND t.occurred_at < @clicks) OR (t.kind = 'view' AND t.occurred_at < @views))
+                    AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.touch_id = t.id AND NOT (${CONVERSION_GONE}))`;
+const TRANSCRIPT_GONE = `a.hops IS NOT NULL AND a.started_at < @transcripts AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.id = a.fire_id AND ${FIRE_GONE})`;
+/** a row's bucket index; numbers bind as REAL, so the division is cast back to an integer */
+const bucket = (column: string) => `CAST((${column} - @from) / @bucket AS INTEGER)`;
+
+function prepareRetention(db: Database.Database) {
+  return {
+    stats: db.prepare(`
+      SELECT 'touches' AS metric, kind AS key, ${bucket('occurred_at')} AS b, COUNT(*) AS count
+        FROM touches WHERE occurred_at >= @from AND occurred_at < @to GROUP BY b, kind
+      UNION ALL
+      SELECT 'conversions', outcome, ${bucket('created_at')} AS b, COUNT(*)
+        FROM conversions WHERE created_at >= @from AND created_at < @to GROUP BY b, outcome
+      UNION ALL
+      SELECT 'fires', state, ${bucket('created_at')} AS b, COUNT(*)
+        FROM fires WHERE created_at >= @from AND created_at < @to GROUP BY b, state
+      UNION ALL
+      SELECT 'attempts', outcome, ${bucket('started_at')} AS b, COUNT(*)
+        FROM attempts WHERE started_at >= @from AND started_at < @to GROUP BY b, outcome
+      UNION ALL
+      SELECT 'attempt_errors', error_class, ${bucket('started_at')} AS b, COUNT(*)
+        FROM attempts WHERE started_at >= @from AND started_at < @to AND outcome <> 'fired' AND error_class IS NOT NULL GROUP BY b, error_class
+      UNION ALL
+      SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`),
+    queue: db.prepare(`SELECT
+      (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
+      (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
+      (SELECT COUNT(*) FROM fires WHERE state = 'in_flight') AS in_flight,
+      (SELECT MIN(next_attempt_at) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS oldest_due_at`),
+    counts: db.prepare(`SELECT
+      (SELECT COUNT(*) FROM fires f WHERE ${FIRE_GONE}) AS fires,
+      (SELECT COUNT(*) FROM attempts a WHERE a.fire_id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE})) AS attempts,
+      (SELECT COUNT(*) FROM conversions c WHERE ${CONVERSION_GONE}) AS conversions,
+      (SELECT COUNT(*) FROM touches t WHERE ${TOUCH_GONE}) AS touches,
+      (SELECT COUNT(*) FROM attempts a WHERE ${TRANSCRIPT_GONE}) AS transcripts`),
+    deleteFires: db.prepare(`DELETE FROM fires WHERE id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE} ORDER BY f.created_at LIMIT @limit)
+                             RETURNING id, created_at, state`),
+    deleteAttemptsOf: db.prepare('DELETE FROM attempts WHERE fire_id = ? RETURNING started_at, outcome, error_class'),
+    deleteConversions: db.prepare(`DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
+                                   ORDER BY c.created_at LIMIT @limit) RETURNING created_at, outcome`),
+    deleteTouches: db.prepare(`DELETE FROM touches WHERE id IN (SELECT t.id FROM touches t WHERE ${TOUCH_GONE}
+                               ORDER BY t.occurred_at LIMIT @limit) RETURNING occurred_at, kind`),
+    clearTranscripts: db.prepare(`UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
+                                  ORDER BY a.started_at LIMIT @limit)`),
+    countDaily: db.prepare(`INSERT INTO daily_counts (day, metric, key, count) VALUES (@day, @metric, @key, @count)
+                            ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count`),
+  };
 }

@@ -166,7 +166,10 @@ export interface Tx {
   installByTouch(touch_id: string): Promise<Install | undefined>;
   /** false when the touch is bound to another install already */
   insertInstall(install: Install): Promise<boolean>;
-  /** an unbound install (touch_id null) takes the row's binding; false when it is bound already or the touch is bound to another install */
+  /**
+   * An unbound install (touch_id null) takes this row's binding — or, with touch_id null, its new facts (device id);
+   * false when the install is bound already, or the touch is bound to another install.
+   */
   bindInstall(install: Install): Promise<boolean>;
   /** unbound touches with this hint key in [from, to], newest first, at most `limit` */
   touchesByHint(hint_key: string, from: number, to: number, limit: number): Promise<Touch[]>;
@@ -222,8 +225,161 @@ export interface Store {
   countFires(): Promise<Record<FireState, number>>;
   /** calls back after a commit that queued fires, in this process and (PostgreSQL) in every other one */
   onFiresQueued(listener: () => void): () => void;
+
+  // Operators' numbers and retention (the dashboard, `sspx-relay stats`, `sspx-relay purge`).
+  /** counts of [from, to) in buckets of bucket_ms from `from`: live rows plus what retention rolled up */
+  stats(from: number, to: number, bucket_ms: number): Promise<Stats>;
+  /** the outbox right now: queued fires, those due at `now`, in-flight ones, and when the oldest due one became due */
+  queueStats(now: number): Promise<QueueStats>;
+  /** what a purge with these cutoffs would remove (a dry run) */
+  purgeCounts(cutoffs: PurgeCutoffs): Promise<PurgeCounts>;
+  /**
+   * One batch of one purge step, in one transaction: at most `limit` fires (with their attempts), conversions or
+   * touches are rolled up into the daily counts and deleted, or at most `limit` transcripts cleared. Never a
+   * queued or in-flight fire, its conversion or its touch. The step is finished when it answers fewer than `limit`.
+   */
+  purgeBatch(step: PurgeStep, cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts>;
 }
 
 export function emptyKeys(): IdentityKeys {
   return { visitor_ids: [], tokens: [], device_ids: [] };
+}
+
+// ---- Operators' numbers and retention ----
+
+/** What the charts count. Times: touches by occurred_at, conversions and fires by created_at, attempts by started_at. */
+export type StatsMetric = 'touches' | 'conversions' | 'fires' | 'attempts' | 'attempt_errors';
+
+export interface StatsCount {
+  metric: StatsMetric;
+  /** touches: kind; conversions: outcome; fires: state; attempts: outcome; attempt_errors: error_class (attempts not fired) */
+  key: string;
+  /** the bucket's start, ms */
+  at: number;
+  count: number;
+}
+
+export interface DiagnosticCount {
+  /** the bucket holding the UTC day's start (the first bucket for a day that began before `from`) */
+  at: number;
+  day: string;
+  site: string;
+  kind: string;
+  count: number;
+}
+
+export interface Stats {
+  from: number;
+  to: number;
+  bucket_ms: number;
+  /** one row per (metric, key, bucket) with a count; a rolled-up day counts in the bucket holding its start, when that is in range */
+  counts: StatsCount[];
+  /** unreplaced macros and other diagnostics of the UTC days that overlap [from, to) */
+  diagnostics: DiagnosticCount[];
+}
+
+export interface QueueStats {
+  /** queued fires, due now or scheduled for a retry */
+  queued: number;
+  /** queued fires due at `now` */
+  due: number;
+  in_flight: number;
+  /** when the longest-waiting due fire became due; null when none is due */
+  oldest_due_at: number | null;
+}
+
+/** Everything before these times may go (each a ms time; the retention job computes them from the config). */
+export interface PurgeCutoffs {
+  /** fires (not queued, not in flight), their attempts and conversions created before this */
+  records_before: number;
+  /** click and view touches that occurred before these: past retention and past every pixel's window */
+  clicks_before: number;
+  views_before: number;
+  /** attempts started before this lose their transcript (hops) */
+  transcripts_before: number;
+}
+
+export type PurgeStep = 'fires' | 'conversions' | 'touches' | 'transcripts';
+export const PURGE_STEPS: readonly PurgeStep[] = ['fires', 'conversions', 'touches', 'transcripts'];
+
+export interface PurgeCounts {
+  fires: number;
+  attempts: number;
+  conversions: number;
+  touches: number;
+  /** attempts whose transcript was cleared */
+  transcripts: number;
+}
+
+export const noPurgeCounts = (): PurgeCounts => ({ fires: 0, attempts: 0, conversions: 0, touches: 0, transcripts: 0 });
+
+/** One row of the daily counts table: what retention removed, counted per UTC day, so old charts keep their numbers. */
+export interface DailyCount {
+  /** UTC midnight, ms */
+  day: number;
+  metric: StatsMetric;
+  key: string;
+  count: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Deleted rows → daily counts, with the same metrics and keys the live stats use. Sorted, so concurrent upserts
+ * (PostgreSQL) take their row locks in one order.
+ */
+export function dailyCounts(rows: { metric: StatsMetric; key: string | null; at: number }[]): DailyCount[] {
+  const sums = new Map<string, DailyCount>();
+  for (const r of rows) {
+    if (r.key == null) continue;
+    const day = r.at - (((r.at % DAY_MS) + DAY_MS) % DAY_MS);
+    const id = `${day}\u0000${r.metric}\u0000${r.key}`;
+    const sum = sums.get(id);
+    if (sum) sum.count++;
+    else sums.set(id, { day, metric: r.metric, key: r.key, count: 1 });
+  }
+  return [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, c]) => c);
+}
+
+/** a deleted attempt counts as its outcome and, when it did not fire, as its error class */
+export function attemptMetrics(a: { started_at: number; outcome: string; error_class: string | null }): { metric: StatsMetric; key: string | null; at: number }[] {
+  const rows: { metric: StatsMetric; key: string | null; at: number }[] = [{ metric: 'attempts', key: a.outcome, at: a.started_at }];
+  if (a.outcome !== 'fired' && a.error_class) rows.push({ metric: 'attempt_errors', key: a.error_class, at: a.started_at });
+  return rows;
+}
+
+/** Both stores answer (metric, key, bucket index, count) rows; this sums them (live and rolled up) into Stats. */
+export function collectStats(
+  from: number,
+  to: number,
+  bucket_ms: number,
+  rows: { metric: string; key: string | null; b: number; count: number }[],
+  diagnostics: { day: string; site: string; kind: string; count: number }[],
+): Stats {
+  const sums = new Map<string, StatsCount>();
+  for (const r of rows) {
+    if (r.key == null) continue;
+    const at = from + Math.max(0, Math.floor(Number(r.b))) * bucket_ms;
+    const id = `${r.metric}\u0000${r.key}\u0000${at}`;
+    const sum = sums.get(id);
+    if (sum) sum.count += Number(r.count);
+    else sums.set(id, { metric: r.metric as StatsMetric, key: r.key, at, count: Number(r.count) });
+  }
+  const counts = [...sums.values()].sort((a, b) => a.at - b.at || (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0) || (a.key < b.key ? -1 : 1));
+  return {
+    from,
+    to,
+    bucket_ms,
+    counts,
+    diagnostics: diagnostics.map((d) => {
+      const start = Date.parse(`${d.day}T00:00:00Z`);
+      return { ...d, count: Number(d.count), at: from + Math.max(0, Math.floor((start - from) / bucket_ms)) * bucket_ms };
+    }),
+  };
+}
+
+/** the UTC days (YYYY-MM-DD) that [from, to) overlaps, as the diagnostics table keys them */
+export function statsDays(from: number, to: number): [string, string] {
+  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+  return [day(from), day(Math.max(from, to - 1))];
 }

@@ -2,8 +2,8 @@
 // and the operator API rely on — window bounds, dedup under races, the claim/lease/attempt life of a fire,
 // and that nothing acknowledged is lost across a restart.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Conversion, Fire, FireState, Store, Touch } from '../../collector/store/store.js';
-import { emptyKeys } from '../../collector/store/store.js';
+import type { Conversion, Fire, FireState, PurgeCounts, Store, Touch } from '../../collector/store/store.js';
+import { PURGE_STEPS, emptyKeys, noPurgeCounts } from '../../collector/store/store.js';
 import { T0, attempt, conversion, fire, install, touch } from './rows.js';
 
 /** Where one store lives (a file, a schema). `open()` again after `close()` is a restart. */
@@ -432,6 +432,50 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
         expect(await store.transaction(async (tx) => [await tx.insertInstall(unbound[0]), await tx.insertInstall(unbound[1])])).toEqual([true, true]);
       });
 
+      it('binds an unbound install to a touch once', async () => {
+        const [t, other] = [touch(), touch()];
+        await store.insertTouches([t, other]);
+        const unbound = install({ touch_id: null, method: null, confidence: null, bound_at: null, created_at: T0 - SEC });
+        const second = install({ touch_id: null, method: null, confidence: null, bound_at: null });
+        await store.transaction(async (tx) => {
+          await tx.insertInstall(unbound);
+          await tx.insertInstall(second);
+        });
+        const binding = { ...unbound, platform: 'android', touch_id: t.id, method: 'referrer' as const, confidence: 0.9, flags: { late: true }, device_id: 'aaid-1', bound_at: T0, created_at: T0 };
+        expect(await store.transaction((tx) => tx.bindInstall(binding))).toBe(true);
+        // created_at is the install's, not the binding's
+        expect(await store.transaction((tx) => tx.installByTouch(t.id))).toEqual({ ...binding, created_at: T0 - SEC });
+        // bound already; the touch taken by another install; no such install
+        expect(await store.transaction((tx) => tx.bindInstall({ ...binding, touch_id: other.id }))).toBe(false);
+        expect(await store.transaction((tx) => tx.bindInstall({ ...second, touch_id: t.id, method: 'hint' }))).toBe(false);
+        expect(await store.transaction((tx) => tx.bindInstall(install({ touch_id: other.id })))).toBe(false);
+        expect(await store.transaction((tx) => tx.installById(second.install_id))).toEqual(second);
+        expect((await store.transaction((tx) => tx.installById(unbound.install_id)))?.touch_id).toBe(t.id);
+      });
+
+      it('lets one of several concurrent binders take a touch, the others carrying on', async () => {
+        const t = touch();
+        await insertTouch(t);
+        const installs = Array.from({ length: 6 }, () => install({ touch_id: null, method: null, confidence: null, bound_at: null }));
+        await store.transaction(async (tx) => {
+          for (const i of installs) await tx.insertInstall(i);
+        });
+        // the first binder holds its transaction open while the others try: they must wait for it, then lose
+        let firstBound!: () => void;
+        const bindingHeld = new Promise<void>((r) => (firstBound = r));
+        const bind = (i: (typeof installs)[number], hold: boolean) => store.transaction(async (tx) => {
+          const bound = await tx.bindInstall({ ...i, touch_id: t.id, method: 'token', bound_at: T0 });
+          if (hold) (firstBound(), await new Promise((r) => setTimeout(r, 100)));
+          // the transaction is still usable after losing
+          return [bound, (await tx.installById(i.install_id))!.install_id === i.install_id];
+        });
+        const first = bind(installs[0], true);
+        await bindingHeld;
+        const results = await Promise.all([first, ...installs.slice(1).map((i) => bind(i, false))]);
+        expect(results.map(([bound]) => bound)).toEqual([true, false, false, false, false, false]);
+        expect(results.every(([, usable]) => usable)).toBe(true);
+      });
+
       it('matches unbound touches by hint key in a window, newest first, at most the limit', async () => {
         const hinted = [0, 1, 2, 3].map((i) => touch({ hint_key: 'h1', occurred_at: T0 - i * SEC }));
         await store.insertTouches([...hinted, touch({ hint_key: 'h2' }), touch({ hint_key: 'h1', occurred_at: T0 - 60 * SEC })]);
@@ -442,6 +486,28 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
         expect(await byHint(T0 - 3 * SEC, T0, 2)).toEqual([hinted[0].id, hinted[2].id]);
         expect(await byHint(T0 - 2 * SEC, T0 - SEC, 10)).toEqual([hinted[2].id]);
         expect((await store.transaction((tx) => tx.touchesByHint('h1', T0, T0, 1)))[0]).toEqual(hinted[0]);
+      });
+    });
+
+    describe('secrets and hints', () => {
+      it('keeps the first secret of a name', async () => {
+        expect(await store.secret('hint_salt', 'first')).toBe('first');
+        expect(await store.secret('hint_salt', 'second')).toBe('first');
+        expect(await store.secret('other', 'x')).toBe('x');
+        const raced = await Promise.all(Array.from({ length: 10 }, (_, i) => store.secret('raced', `v${i}`)));
+        expect(new Set(raced).size).toBe(1);
+      });
+
+      it('forgets hint keys of touches that occurred before a time', async () => {
+        const old = [touch({ hint_key: 'h', occurred_at: T0 - 2 * SEC }), touch({ hint_key: 'h', occurred_at: T0 - 1 })];
+        const kept = touch({ hint_key: 'h', occurred_at: T0 });
+        const unhinted = touch({ occurred_at: T0 - 5 * SEC });
+        await store.insertTouches([...old, kept, unhinted]);
+        expect(await store.clearHints(T0)).toBe(2);
+        expect(await store.clearHints(T0)).toBe(0);
+        for (const t of old) expect(await store.touchByCid(t.cid)).toEqual({ ...t, hint_key: null });
+        expect(await store.touchByCid(kept.cid)).toEqual(kept);
+        expect((await store.transaction((tx) => tx.touchesByHint('h', 0, T0, 10))).map((t) => t.id)).toEqual([kept.id]);
       });
     });
 
@@ -471,6 +537,95 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
         const other = { ...row, kind: 'other' };
         await Promise.all(Array.from({ length: 20 }, (_, i) => store.countDiagnostics(i % 2 ? [row, other] : [other, row])));
         expect((await store.diagnostics('2026-01-01', '2026-01-01')).map((r) => r.count)).toEqual([20, 20]);
+      });
+    });
+
+    describe('operators\' numbers and retention', () => {
+      const DAY = 86_400_000;
+      const OLD = T0 - 100 * DAY + 5 * 3_600_000;
+      const cutoffs = { records_before: T0 - 50 * DAY, clicks_before: T0 - 50 * DAY, views_before: T0 - 60 * DAY, transcripts_before: T0 - 10 * DAY };
+
+      /** old rows that may go, old rows a queued fire keeps, and recent ones */
+      const seed = async () => {
+        const oldClick = touch({ occurred_at: OLD, created_at: OLD });
+        const oldView = touch({ kind: 'view', source: 'impression', occurred_at: OLD, created_at: OLD });
+        const keptClick = touch({ occurred_at: OLD, created_at: OLD });
+        const recentClick = touch({ occurred_at: T0, created_at: T0 });
+        const goneConv = conversion({ touch_id: oldClick.id, created_at: OLD, occurred_at: OLD });
+        const unattributed = conversion({ outcome: 'unattributed', created_at: OLD, occurred_at: OLD });
+        const keptConv = conversion({ touch_id: keptClick.id, created_at: OLD, occurred_at: OLD });
+        const recentConv = conversion({ touch_id: recentClick.id, created_at: T0 - 20 * DAY, occurred_at: T0 - 20 * DAY });
+        const goneFire = fire({ conversion_id: goneConv.id, created_at: OLD, next_attempt_at: OLD });
+        const keptFire = fire({ conversion_id: keptConv.id, created_at: OLD, next_attempt_at: T0 + DAY });
+        const recentFire = fire({ conversion_id: recentConv.id, created_at: T0 - 20 * DAY, next_attempt_at: T0 - 20 * DAY });
+        await store.insertTouches([oldClick, oldView, keptClick, recentClick]);
+        await store.transaction(async (tx) => {
+          for (const c of [goneConv, unattributed, keptConv, recentConv]) await tx.insertConversion(c);
+          for (const f of [goneFire, keptFire, recentFire]) await tx.insertFire(f);
+        });
+        await store.claimFires('d1', OLD, DAY, 10);
+        await store.recordAttempt(goneFire.id, 'd1', attempt({ outcome: 'retry', error_class: 'timeout', started_at: OLD }), { state: 'queued', next_attempt_at: OLD + 1, last_error: 'timeout' });
+        await store.claimFires('d1', OLD + 1, DAY, 10);
+        await store.recordAttempt(goneFire.id, 'd1', attempt({ started_at: OLD + 1 }), { state: 'fired', next_attempt_at: null, last_error: null });
+        await store.claimFires('d1', T0 - 20 * DAY, DAY, 10);
+        await store.recordAttempt(recentFire.id, 'd1', attempt({ started_at: T0 - 20 * DAY }), { state: 'fired', next_attempt_at: null, last_error: null });
+        return { goneFire, keptFire, recentFire, keptClick, keptConv, oldClick };
+      };
+
+      it('counts the outbox right now', async () => {
+        await queueFire({ next_attempt_at: T0 - 2 * SEC });
+        await queueFire({ next_attempt_at: T0 });
+        await queueFire({ next_attempt_at: T0 + SEC });
+        await queueFire({ next_attempt_at: T0 - 5 * SEC });
+        await store.claimFires('d1', T0 - 5 * SEC, DAY, 1);
+        expect(await store.queueStats(T0)).toEqual({ queued: 3, due: 2, in_flight: 1, oldest_due_at: T0 - 2 * SEC });
+        expect(await store.queueStats(T0 - 10 * SEC)).toEqual({ queued: 3, due: 0, in_flight: 1, oldest_due_at: null });
+      });
+
+      it('counts rows per metric, key and bucket', async () => {
+        await seed();
+        const stats = await store.stats(OLD - 5 * 3_600_000, T0 + DAY, DAY);
+        const count = (metric: string, key: string, at: number) => stats.counts.find((c) => c.metric === metric && c.key === key && c.at === at)?.count;
+        const oldDay = OLD - 5 * 3_600_000;
+        expect(count('touches', 'click', oldDay)).toBe(2);
+        expect(count('touches', 'view', oldDay)).toBe(1);
+        expect(count('touches', 'click', T0)).toBe(1);
+        expect(count('conversions', 'attributed', oldDay)).toBe(2);
+        expect(count('conversions', 'unattributed', oldDay)).toBe(1);
+        expect(count('fires', 'fired', oldDay)).toBe(1);
+        expect(count('fires', 'queued', oldDay)).toBe(1);
+        expect(count('attempts', 'retry', oldDay)).toBe(1);
+        expect(count('attempts', 'fired', oldDay)).toBe(1);
+        expect(count('attempt_errors', 'timeout', oldDay)).toBe(1);
+        expect(stats.counts.every((c) => c.at >= stats.from && c.at < stats.to && (c.at - stats.from) % DAY === 0)).toBe(true);
+      });
+
+      it('purges what the dry run counted, in batches, and keeps the numbers in daily counts', async () => {
+        const seeded = await seed();
+        const range = [T0 - 120 * DAY, T0 + DAY, DAY] as const;
+        const before = await store.stats(...range);
+        const counted = await store.purgeCounts(cutoffs);
+        expect(counted).toEqual({ fires: 1, attempts: 2, conversions: 2, touches: 2, transcripts: 1 });
+
+        const total = noPurgeCounts();
+        for (const step of PURGE_STEPS) {
+          for (;;) {
+            const done = await store.purgeBatch(step, cutoffs, 1);
+            for (const k of Object.keys(total) as (keyof PurgeCounts)[]) total[k] += done[k];
+            if (done[step] < 1) break;
+          }
+        }
+        expect(total).toEqual(counted);
+        expect(await store.purgeCounts(cutoffs)).toEqual(noPurgeCounts());
+
+        expect(await store.getFire(seeded.goneFire.id)).toBeUndefined();
+        expect(await store.touchByCid(seeded.oldClick.cid)).toBeUndefined();
+        // a queued fire keeps its conversion and touch however old
+        expect(await store.getFire(seeded.keptFire.id)).toMatchObject({ conversion: seeded.keptConv, touch: seeded.keptClick });
+        // a kept fire's old transcript is cleared, its attempt kept
+        expect((await store.getFire(seeded.recentFire.id))!.attempts.map((a) => [a.outcome, a.hops])).toEqual([['fired', null]]);
+        // the charts over the purged period do not change
+        expect(await store.stats(...range)).toEqual(before);
       });
     });
 
@@ -541,6 +696,7 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
       await store.claimFires('d1', T0, SEC, 10);
       await store.recordAttempt(f.id, 'd1', attempt(), { state: 'fired', next_attempt_at: null, last_error: null });
       await store.countDiagnostics([{ day: '2026-01-01', site: 's', kind: 'k', count: 3 }]);
+      await store.secret('hint_salt', 'kept');
       const before = await store.getFire(f.id);
       await store.close();
 
@@ -553,6 +709,7 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
       expect(await reopened.transaction((tx) => tx.insertConversion(conversion({ dedup_key: 'o:59633:A-1' })))).toBe(false);
       expect(await reopened.transaction((tx) => tx.installByTouch(t.id))).toEqual(inst);
       expect(await reopened.diagnostics('2026-01-01', '2026-01-01')).toEqual([{ day: '2026-01-01', site: 's', kind: 'k', count: 3 }]);
+      expect(await reopened.secret('hint_salt', 'new')).toBe('kept');
       expect(await reopened.nextDueAt()).toBe(T0 + 60 * SEC);
       expect(await reopened.countFires()).toEqual({ queued: 1, in_flight: 0, fired: 1, failed: 0, held: 0 });
       expect((await reopened.claimFires('d2', T0 + 60 * SEC, SEC, 10)).map((x) => x.id)).toEqual([queued.id]);

@@ -1,6 +1,6 @@
 // The browser-facing routes: POST /t (a click touch from the script), GET /i (a view touch from an impression
 // tracker), POST /c (a conversion from the thank-you page). Each step may stop the request with a named reason.
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { DEVICE_ID_PARAMS, normalizeDeviceId } from '../../ingest/client.js';
@@ -23,6 +23,9 @@ const browserConversionSchema = z.strictObject({
   cid: z.string().max(256).optional(),
 });
 
+/** the body cap of /t and /c; the fast path (../fast.ts) leaves longer bodies to Express, which refuses them with 413 */
+export const BODY_BYTES = 8192;
+
 function sendGif(res: Response, status = 200): void {
   res.status(status).set({ 'Content-Type': 'image/gif', 'Cache-Control': 'no-store', 'Cross-Origin-Resource-Policy': 'cross-origin' }).end(PIXEL_GIF);
 }
@@ -33,73 +36,94 @@ function dropped(res: Response, reason: string, gif = false): void {
   res.status(202).json({ dropped: reason });
 }
 
-export function publicRoutes(ctx: Context, touches: Touches, conversions: Conversions): Router {
-  const router = Router();
+/**
+ * The browser-facing handlers, built once per collector: the Express routes below and the raw node:http fast path
+ * (../fast.ts) serve the same requests through these same functions, and share one rate limiter (one count per address).
+ */
+export interface PublicIngest {
+  limit: RequestHandler;
+  cors: RequestHandler;
+  /** the script's touch: its body as text (POST), or the image fallback's ?b= (GET, answered with a GIF) */
+  touch(req: Request, res: Response, text: unknown, gif: boolean): Promise<void>;
+  /** GET /i: an impression tracker's view touch */
+  impression(req: Request, res: Response): Promise<void>;
+  /** POST /c: a conversion from the thank-you page */
+  conversion(req: Request, res: Response): Promise<void>;
+}
+
+export function publicIngest(ctx: Context, touches: Touches, conversions: Conversions): PublicIngest {
   const { config } = ctx;
-  const limit = rateLimit(config.rate_limit_per_minute, ctx.clock);
-  const cors = corsForSites(config);
+  return {
+    limit: rateLimit(config.rate_limit_per_minute, ctx.clock),
+    cors: corsForSites(config),
 
-  /** the script's touch (POST body, or GET ?b= from its image fallback) */
-  async function touch(req: Request, res: Response, text: unknown, gif: boolean): Promise<void> {
-    const body = checked(scriptTouchSchema, jsonObject(req, text));
-    const reason = touches.dropReason(req.headers);
-    if (reason) return dropped(res, reason, gif);
-    const site = siteOf(req, config);
-    if (body.e === 'macro' && body.t === undefined) {
-      await touches.countMacro(site?.origin ?? null);
-      res.set('X-Sspx-Reason', 'unreplaced_macro');
-      return void (gif ? sendGif(res) : res.status(204).end());
-    }
-    const visitor_id = ensureVisitor(req, res, config, site);
-    const t = await touches.record({
-      ...scriptTouchFacts(body),
-      kind: 'click',
-      source: 'script',
-      visitor_id,
-      site: site?.origin ?? null,
-      ip: req.ip,
-      user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
-      occurred_at: ctx.clock.now(),
-    });
-    if (gif) return sendGif(res);
-    res.json({ cid: t.cid });
-  }
+    async touch(req, res, text, gif) {
+      const body = checked(scriptTouchSchema, jsonObject(req, text));
+      const reason = touches.dropReason(req.headers);
+      if (reason) return dropped(res, reason, gif);
+      const site = siteOf(req, config);
+      if (body.e === 'macro' && body.t === undefined) {
+        await touches.countMacro(site?.origin ?? null);
+        res.set('X-Sspx-Reason', 'unreplaced_macro');
+        return void (gif ? sendGif(res) : res.status(204).end());
+      }
+      const visitor_id = ensureVisitor(req, res, config, site);
+      const t = await touches.record({
+        ...scriptTouchFacts(body),
+        kind: 'click',
+        source: 'script',
+        visitor_id,
+        site: site?.origin ?? null,
+        ip: req.ip,
+        user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
+        occurred_at: ctx.clock.now(),
+      });
+      if (gif) return sendGif(res);
+      res.json({ cid: t.cid });
+    },
 
+    async impression(req, res) {
+      const reason = touches.dropReason(req.headers);
+      if (reason) return dropped(res, reason, true);
+      const query = req.query; // a getter that parses the query string on every read
+      const param = config.token_params.find((p) => typeof query[p] === 'string');
+      if (!param) throw badRequest('missing_token', `the impression needs one ${config.token_params.join(' or ')} parameter`);
+      const token = query[param];
+      let device_id: string | null = null;
+      for (const name of DEVICE_ID_PARAMS) device_id ??= normalizeDeviceId(query[name]);
+      await touches.record({
+        kind: 'view',
+        source: 'impression',
+        token,
+        visitor_id: visitorOf(req),
+        device_id,
+        site: siteOf(req, config)?.origin ?? null,
+        ip: req.ip,
+        user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
+        url: null,
+        referrer: null,
+        hints: null,
+        occurred_at: ctx.clock.now(),
+      });
+      sendGif(res);
+    },
+
+    async conversion(req, res) {
+      const body = checked(browserConversionSchema, jsonObject(req));
+      const input = conversionInput(ctx, body, 'browser', { visitor_id: visitorOf(req) });
+      const result = await conversions.record(input);
+      res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });
+    },
+  };
+}
+
+export function publicRoutes(ingest: PublicIngest): Router {
+  const router = Router();
+  const { limit, cors } = ingest;
   router.options(['/t', '/c'], cors);
-  router.post('/t', limit, cors, rawBody('8kb'), (req, res) => touch(req, res, req.body, false));
-  router.get('/t', limit, cors, (req, res) => touch(req, res, typeof req.query.b === 'string' ? req.query.b : '', true));
-
-  router.get('/i', limit, async (req, res) => {
-    const reason = touches.dropReason(req.headers);
-    if (reason) return dropped(res, reason, true);
-    const param = config.token_params.find((p) => typeof req.query[p] === 'string');
-    if (!param) throw badRequest('missing_token', `the impression needs one ${config.token_params.join(' or ')} parameter`);
-    const token = req.query[param];
-    let device_id: string | null = null;
-    for (const name of DEVICE_ID_PARAMS) device_id ??= normalizeDeviceId(req.query[name]);
-    await touches.record({
-      kind: 'view',
-      source: 'impression',
-      token,
-      visitor_id: visitorOf(req),
-      device_id,
-      site: siteOf(req, config)?.origin ?? null,
-      ip: req.ip,
-      user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
-      url: null,
-      referrer: null,
-      hints: null,
-      occurred_at: ctx.clock.now(),
-    });
-    sendGif(res);
-  });
-
-  router.post('/c', limit, cors, rawBody('8kb'), async (req, res) => {
-    const body = checked(browserConversionSchema, jsonObject(req));
-    const input = conversionInput(ctx, body, 'browser', { visitor_id: visitorOf(req) });
-    const result = await conversions.record(input);
-    res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });
-  });
-
+  router.post('/t', limit, cors, rawBody(`${BODY_BYTES}b`), (req, res) => ingest.touch(req, res, req.body, false));
+  router.get('/t', limit, cors, (req, res) => ingest.touch(req, res, typeof req.query.b === 'string' ? req.query.b : '', true));
+  router.get('/i', limit, (req, res) => ingest.impression(req, res));
+  router.post('/c', limit, cors, rawBody(`${BODY_BYTES}b`), (req, res) => ingest.conversion(req, res));
   return router;
 }

@@ -1,0 +1,99 @@
+// `sspx-relay purge [--dry-run]`: applies retention now (collector/retention.ts) — the same purge a running
+// collector does daily — in batches, with a progress bar on stderr for long runs, and prints what it removed.
+import type { Command } from 'commander';
+import { systemClock, type Clock } from '../clock.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { DEFAULT_BATCH, purge, type PurgeProgress, type PurgeResult } from '../retention.js';
+import { describeStore, openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import type { Io } from './fire.js';
+
+export interface PurgeCommandOptions {
+  config?: string;
+  dryRun?: boolean;
+  batch?: number;
+  /** draw the progress bar even when stderr is not a terminal (tests) */
+  progress?: boolean;
+}
+
+/** `purge [######--------------]  30%  touches 1500/5000`, redrawn in place at most ten times a second */
+class Bar {
+  private drawn = 0;
+  private last?: PurgeProgress;
+  constructor(private readonly stream: NodeJS.WritableStream, private readonly width = 24) {}
+
+  draw(p: PurgeProgress, force = false): void {
+    this.last = p;
+    const now = Date.now();
+    if (!force && now - this.drawn < 100) return;
+    this.drawn = now;
+    const ratio = p.all_total ? Math.min(1, p.all_done / p.all_total) : 1;
+    const filled = Math.round(ratio * this.width);
+    this.stream.write(`\rpurge [${'#'.repeat(filled)}${'-'.repeat(this.width - filled)}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ${p.step} ${p.done}/${p.total}\x1b[K`);
+  }
+
+  end(): void {
+    if (!this.last) return;
+    this.draw(this.last, true);
+    this.stream.write('\n');
+  }
+}
+
+const utc = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+
+export function purgeSummary(r: PurgeResult, config: Config): string {
+  const c = r.counts;
+  const rows: [string, number, string][] = [
+    ['fires', c.fires, `created before ${utc(r.cutoffs.records_before)}, neither queued nor in flight`],
+    ['attempts', c.attempts, 'of those fires'],
+    ['conversions', c.conversions, `created before ${utc(r.cutoffs.records_before)}, without a pending fire`],
+    ['touches', c.touches, `clicks before ${utc(r.cutoffs.clicks_before)}, views before ${utc(r.cutoffs.views_before)}`],
+    ['transcripts', c.transcripts, `cleared from attempts started before ${utc(r.cutoffs.transcripts_before)}`],
+  ];
+  if (!r.dry_run) rows.push(['hint keys', r.hints, 'install hint keys older than a day, forgotten']);
+  const width = Math.max(...rows.map(([, n]) => String(n).length));
+  const head = r.dry_run
+    ? `dry run: nothing was changed; a purge now would remove (retention_days ${config.retention_days}, transcript_retention_days ${config.transcript_retention_days}):`
+    : `purged (retention_days ${config.retention_days}, transcript_retention_days ${config.transcript_retention_days}):`;
+  const lines = rows.map(([k, n, what]) => `  ${k.padEnd(12)} ${String(n).padStart(width)}  ${what}`);
+  const tail = r.dry_run ? [] : [r.aborted ? 'stopped early; the next purge carries on' : `done in ${(r.duration_ms / 1000).toFixed(1)} s; the removed rows are kept as daily counts for the charts`];
+  return [head, ...lines, ...tail].join('\n') + '\n';
+}
+
+export async function runPurge(opts: PurgeCommandOptions, io: Io = { out: process.stdout, err: process.stderr, env: process.env }, clock: Clock = systemClock): Promise<number> {
+  const say = (line: string) => io.err.write(line + '\n');
+  if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 100_000)) {
+    return (say('--batch must be an integer from 1 to 100000'), 1);
+  }
+  let store: Store | undefined;
+  try {
+    const { config } = loadConfig(opts.config, io.env);
+    store = await openStore(config.store);
+    if (!(await store.migrationsCurrent())) {
+      if (opts.dryRun || !config.migrate_on_start) return (say('the store is not migrated to this version: run `sspx-relay migrate` first'), 1);
+      await store.migrate();
+    }
+    const bar = !opts.dryRun && (opts.progress ?? io.err.isTTY) ? new Bar(io.err) : undefined;
+    const result = await purge({ config, store, clock }, { dryRun: opts.dryRun, batchSize: opts.batch ?? DEFAULT_BATCH, onProgress: (p) => bar?.draw(p) });
+    bar?.end();
+    io.out.write(`${describeStore(config.store)}\n${purgeSummary(result, config)}`);
+    return 0;
+  } catch (err) {
+    say(err instanceof ConfigError ? err.message : `purge failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await store?.close();
+  }
+}
+
+export function registerPurge(program: Command): Command {
+  return program
+    .command('purge')
+    .description('apply retention now: delete what is older than retention_days (rolled up into daily counts first), clear old transcripts')
+    .option('--dry-run', 'count what would be removed, change nothing')
+    .option('--batch <n>', `rows per transaction (default ${DEFAULT_BATCH})`, (v) => Number(v))
+    .option('--config <path>', 'configuration file (default sspx.config.json)')
+    .action(async (opts: PurgeCommandOptions) => {
+      process.exitCode = await runPurge(opts);
+    });
+}

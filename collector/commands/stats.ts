@@ -1,0 +1,80 @@
+// `sspx-relay stats [--period hour|day|30d]`: the dashboard's headline numbers, as an aligned table in the terminal.
+import type { Command } from 'commander';
+import { isPeriod, loadOverview, percent, duration, PERIODS, type Overview, type Period } from '../admin/overview.js';
+import { systemClock, type Clock } from '../clock.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import type { Io } from './fire.js';
+
+export interface StatsOptions {
+  config?: string;
+  period?: string;
+  json?: boolean;
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+const utc = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
+
+/** rows of [label, value, detail]: labels padded, values right-aligned */
+function table(rows: [string, string, string?][]): string[] {
+  const lw = Math.max(...rows.map(([l]) => l.length));
+  const vw = Math.max(...rows.map(([, v]) => v.length));
+  return rows.map(([l, v, d]) => `  ${l.padEnd(lw)}  ${v.padStart(vw)}${d ? `  ${d}` : ''}`.trimEnd());
+}
+
+export function renderStats(o: Overview): string {
+  const t = o.totals;
+  const q = o.queue;
+  const out = [`sspx-relay stats: ${PERIODS[o.period].label} (${utc(o.from)} to ${utc(o.to)} UTC)`, ''];
+  out.push(
+    ...table([
+      ['touches', n(t.touches), `${n(t.clicks)} clicks, ${n(t.views)} views`],
+      ['conversions', n(t.conversions), `${n(t.outcomes.attributed)} attributed, ${n(t.outcomes.unattributed)} unattributed, ${n(t.outcomes.duplicate)} duplicate`],
+      ['attribution rate', percent(t.attribution_rate), 'attributed / (attributed + unattributed)'],
+      ['fires fired', n(t.fires.fired)],
+      ['fires pending', n(t.fires.queued + t.fires.in_flight), 'queued or in flight'],
+      ['fires failed', n(t.fires.failed)],
+      ['fires held', n(t.fires.held), 'ambiguous, waiting for a replay'],
+      ['attempts', n(t.attempts), `${n(t.failed_attempts)} did not fire`],
+      ['queue depth', n(q.queued), `${n(q.due)} due now, ${n(q.in_flight)} in flight`],
+      ['oldest due fire', duration(q.oldest_due_age_ms), q.oldest_due_at == null ? 'nothing is due' : 'waiting since it became due'],
+      ['unreplaced macros', n(t.macros), `last ${o.macros.days.length} days`],
+    ]),
+  );
+  if (o.errors.length) out.push('', 'fire failures by error class:', ...table(o.errors.map((e) => [e.error_class, n(e.count)])));
+  if (o.macros.sites.length) out.push('', `unreplaced macros by site (last ${o.macros.days.length} days):`, ...table(o.macros.sites.map((s) => [s.site, n(s.total)])));
+  return out.join('\n') + '\n';
+}
+
+export async function runStats(opts: StatsOptions, io: Io = { out: process.stdout, err: process.stderr, env: process.env }, clock: Clock = systemClock): Promise<number> {
+  const say = (line: string) => io.err.write(line + '\n');
+  const period = opts.period ?? 'day';
+  if (!isPeriod(period)) return (say('--period must be hour, day or 30d'), 1);
+  let store: Store | undefined;
+  try {
+    const { config } = loadConfig(opts.config, io.env);
+    store = await openStore(config.store);
+    if (!(await store.migrationsCurrent())) return (say('the store is not migrated to this version: run `sspx-relay migrate` first'), 1);
+    const overview = await loadOverview(store, period as Period, clock.now());
+    io.out.write(opts.json ? JSON.stringify(overview, null, 2) + '\n' : renderStats(overview));
+    return 0;
+  } catch (err) {
+    say(err instanceof ConfigError ? err.message : `stats failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await store?.close();
+  }
+}
+
+export function registerStats(program: Command): Command {
+  return program
+    .command('stats')
+    .description("the dashboard's headline numbers: touches, conversions, attribution rate, fires, failures, queue")
+    .option('--period <period>', 'hour, day or 30d', 'day')
+    .option('--json', 'print the numbers as JSON')
+    .option('--config <path>', 'configuration file (default sspx.config.json)')
+    .action(async (opts: StatsOptions) => {
+      process.exitCode = await runStats(opts);
+    });
+}

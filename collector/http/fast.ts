@@ -1,0 +1,103 @@
+// The HTTP front: a node:http listener that serves the two hottest routes, POST /t and GET /i, itself and hands every
+// other request to the Express app.
+//
+// Why: landing-page bursts arrive on exactly these two routes, and `npm run bench` (touch ingest) measured Express's
+// own per-request machinery as the cost: walking the router's layers and the nested routers, and body-parser's
+// read pipeline (type-is, raw-body, iconv), took several times the CPU of the touch itself, far below the issue's
+// goal of 0.6 × a raw node:http server. Express stays the application framework; only its routing and body
+// parsing are skipped here, nothing of its behaviour:
+// - the request and response get Express's own prototypes, as Express's app.handle gives them, so req.ip and
+//   req.secure (trust_proxy), res.cookie, res.json and res.set are Express's code;
+// - the same handlers run in the same order: frontHandlers (metrics hook, request log and X-Request-Id, helmet's
+//   security headers), the shared rate limiter and CORS check, then the route's handler from routes/public.ts, and
+//   any error goes to the app's own error handler, so status codes, JSON errors and headers are the same;
+// - anything but the plain case is handed to Express untouched (nothing read, nothing counted yet): another method
+//   or path spelling, another content type or charset, a compressed, chunked or over-long body.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
+import type { Context } from '../context.js';
+import { appErrors, createApp, frontHandlers, type AppParts } from './app.js';
+import { BODY_BYTES, publicIngest, type PublicIngest } from './routes/public.js';
+
+/** what express.text in rawBody accepts and decodes as UTF-8 without help: the script's text/plain;charset=UTF-8 */
+const PLAIN_TYPE = /^(?:text\/plain|application\/json)\s*(?:;\s*charset=(?:utf-8|"utf-8")\s*)?$/i;
+
+/** a body the fast path may read itself: known length within the cap, plain type, no content coding */
+function plainBody(req: IncomingMessage): boolean {
+  const h = req.headers;
+  if (h['content-encoding'] !== undefined || h['transfer-encoding'] !== undefined || h['content-length'] === undefined) return false;
+  return Number(h['content-length']) <= BODY_BYTES && PLAIN_TYPE.test(h['content-type'] ?? '');
+}
+
+/** `/t` or `/t?…`, exactly: other spellings Express also routes there (`/T`, `/t/`) take the Express path */
+const isPath = (url: string | undefined, path: string) => url === path || (url !== undefined && url.startsWith(path + '?'));
+
+/** the body as text, decoded as body-parser decodes UTF-8 (a leading byte-order mark dropped); nothing if the client goes away */
+function readText(req: IncomingMessage, then: (text: string) => void): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
+    then(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  });
+}
+
+/** runs connect-style handlers in order, as Express's router would: an error, thrown or passed to next, stops the chain */
+function runChain(handlers: RequestHandler[], req: Request, res: Response, fail: (err: unknown) => void, last: () => void): void {
+  let i = 0;
+  const next = (err?: unknown): void => {
+    if (err) return fail(err);
+    const handler = handlers[i++];
+    if (!handler) return last();
+    try {
+      const out: unknown = handler(req, res, next);
+      if (out instanceof Promise) out.catch(fail);
+    } catch (e) {
+      fail(e);
+    }
+  };
+  next();
+}
+
+export interface HttpFront {
+  app: Express;
+  /** the listener for node:http's createServer */
+  listener: RequestListener;
+}
+
+/** the Express app, and the listener that serves POST /t and GET /i before it */
+export function createHttpFront(ctx: Context, parts: AppParts): HttpFront {
+  const ingest: PublicIngest = parts.public ?? publicIngest(ctx, parts.touches, parts.conversions);
+  const app = createApp(ctx, { ...parts, public: ingest });
+  const front = frontHandlers(ctx, parts.before);
+  const touchChain = [...front, ingest.limit, ingest.cors];
+  const impressionChain = [...front, ingest.limit];
+  const errors: ErrorRequestHandler = appErrors(ctx);
+
+  type Handle = (req: Request, res: Response, fail: (err: unknown) => void) => void;
+  const serve = (req: IncomingMessage, res: ServerResponse, chain: RequestHandler[], handle: Handle): void => {
+    // what Express's app.handle does before routing: the same prototypes and locals
+    const request = Object.setPrototypeOf(req, app.request) as Request;
+    const response = Object.setPrototypeOf(res, app.response) as Response;
+    request.res = response;
+    response.req = request;
+    response.locals = Object.create(null);
+    const fail = (err: unknown) => errors(err, request, response, () => undefined);
+    runChain(chain, request, response, fail, () => {
+      try {
+        handle(request, response, fail);
+      } catch (err) {
+        fail(err);
+      }
+    });
+  };
+  const touch: Handle = (req, res, fail) => readText(req, (text) => void ingest.touch(req, res, text, false).catch(fail));
+  const impression: Handle = (req, res, fail) => void ingest.impression(req, res).catch(fail);
+
+  const listener: RequestListener = (req, res) => {
+    if (req.method === 'POST' && isPath(req.url, '/t') && plainBody(req)) return serve(req, res, touchChain, touch);
+    if (req.method === 'GET' && isPath(req.url, '/i')) return serve(req, res, impressionChain, impression);
+    app(req, res);
+  };
+  return { app, listener };
+}

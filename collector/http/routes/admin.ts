@@ -1,0 +1,210 @@
+// GET /admin: the operators' dashboard. Log in with an admin key (compared in constant time) for a signed,
+// HttpOnly, SameSite=Strict session cookie; every POST carries the session's CSRF token and, when the browser names
+// one, our own Origin. Pages: the overview with its charts, the fires table, one fire with its transcripts, the
+// evidence download and the replay button.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { ADMIN_CSS, ADMIN_CSS_ETAG, ADMIN_JS, ADMIN_JS_ETAG } from '../../admin/assets.js';
+import type { Html } from '../../admin/html.js';
+import { query } from '../../admin/html.js';
+import { isPeriod, loadOverview } from '../../admin/overview.js';
+import { errorPage, firePage, firesPage, loginPage, overviewPage } from '../../admin/pages.js';
+import { Sessions, sameOrigin, type Session } from '../../admin/session.js';
+import type { Context } from '../../context.js';
+import { findPixel } from '../../config.js';
+import { invalidOrderId } from '../../dispatch/fields.js';
+import { renderEvidence } from '../../dispatch/transcript.js';
+import type { FireFilter, FireState } from '../../store/store.js';
+import { keyMatches } from '../auth.js';
+import { HttpError, toHttpError } from '../errors.js';
+
+const FIRE_ID = /^[\w.:-]{1,128}$/;
+const STATES: readonly FireState[] = ['queued', 'in_flight', 'fired', 'failed', 'held'];
+const PAGE_SIZE = 50;
+/** the fires-table filters that links carry along */
+const FILTER_KEYS = ['pixel', 'order_id', 'state', 'from', 'to'] as const;
+
+type SessionRes = Response<unknown, { session: Session }>;
+
+function send(res: Response, page: Html, status = 200): void {
+  res.status(status).set('Cache-Control', 'no-store').type('html').send(page.value);
+}
+
+/** the first value of a query parameter, as typed */
+function param(req: Request, name: string): string | undefined {
+  const v = req.query[name];
+  const s = Array.isArray(v) ? v[0] : v;
+  return typeof s === 'string' ? s.slice(0, 200) : undefined;
+}
+
+/** a datetime-local value (read as UTC), an ISO time, or milliseconds since the epoch */
+function parseTime(v: string): number | undefined {
+  if (/^\d{1,15}$/.test(v)) return Number(v);
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(v)) return Date.parse(v + 'Z');
+  if (/^\d{4}-\d{2}-\d{2}/.test(v)) {
+    const t = Date.parse(v);
+    return Number.isNaN(t) ? undefined : t;
+  }
+  return undefined;
+}
+
+/** the table's filters as typed (kept in links), and what they mean for the store; a bad one is named, not a 400 */
+function fireFilters(req: Request, ctx: Context): { shown: Record<string, string>; filter: FireFilter; error?: string } {
+  const shown: Record<string, string> = {};
+  for (const k of FILTER_KEYS) {
+    const v = param(req, k)?.trim();
+    if (v) shown[k] = v;
+  }
+  const filter: FireFilter = { limit: PAGE_SIZE + 1 };
+  const errors: string[] = [];
+  if (shown.pixel) {
+    const id = findPixel(ctx.config, shown.pixel)?.id ?? (/^\d{1,12}$/.test(shown.pixel) ? Number(shown.pixel) : undefined);
+    if (id === undefined) errors.push(`pixel: ${shown.pixel} is neither a configured pixel name nor a numeric id`);
+    else filter.pixel_id = id;
+  }
+  if (shown.order_id) {
+    const why = invalidOrderId(shown.order_id);
+    if (why) errors.push(`order id: ${why}`);
+    else filter.order_id = shown.order_id;
+  }
+  if (shown.state) {
+    if (STATES.includes(shown.state as FireState)) filter.state = shown.state as FireState;
+    else errors.push(`state: must be one of ${STATES.join(', ')}`);
+  }
+  for (const k of ['from', 'to'] as const) {
+    if (!shown[k]) continue;
+    const t = parseTime(shown[k]);
+    if (t === undefined) errors.push(`${k}: not a time (YYYY-MM-DDTHH:MM, UTC)`);
+    else filter[k] = t;
+  }
+  const before = param(req, 'before');
+  if (before && FIRE_ID.test(before)) filter.before = before;
+  return { shown, filter, error: errors.length ? `Filters ignored: ${errors.join('; ')}.` : undefined };
+}
+
+/** only our own pages are a place to return to after logging in */
+const safeNext = (next: unknown) =>
+  typeof next === 'string' && /^\/admin(\/[\w./:-]*)?(\?[^\s\\]*)?$/.test(next) && !next.startsWith('//') ? next : '/admin';
+
+export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }): express.Router {
+  const router = express.Router();
+  const sessions = new Sessions(ctx.store, ctx.config, () => ctx.clock.now());
+  const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
+
+  const asset = (body: string, etag: string, type: string) => (req: Request, res: Response) => {
+    res.set({ 'Content-Type': type, 'Cache-Control': 'public, max-age=86400', ETag: etag });
+    if (req.headers['if-none-match'] === etag) return void res.status(304).end();
+    res.send(body);
+  };
+  router.get('/admin/assets/admin.css', asset(ADMIN_CSS, ADMIN_CSS_ETAG, 'text/css; charset=utf-8'));
+  router.get('/admin/assets/admin.js', asset(ADMIN_JS, ADMIN_JS_ETAG, 'text/javascript; charset=utf-8'));
+
+  router.get('/admin/login', async (req, res) => {
+    if (await sessions.of(req)) return void res.redirect(303, safeNext(param(req, 'next')));
+    send(res, loginPage({ next: safeNext(param(req, 'next')) }));
+  });
+
+  router.post('/admin/login', form, async (req, res) => {
+    const next = safeNext(req.body?.next);
+    if (!sameOrigin(req, ctx.config)) return send(res, errorPage(403, 'This form must be sent from the dashboard itself.'), 403);
+    const key = typeof req.body?.key === 'string' ? req.body.key : '';
+    if (!ctx.config.keys.admin.length) {
+      return send(res, loginPage({ next, error: 'No admin key is configured: add one under keys.admin in the configuration.' }), 401);
+    }
+    if (!key || key.length > 512 || !keyMatches(key, ctx.config.keys.admin)) {
+      ctx.log.warn({ msg: 'admin login refused', ip: req.ip });
+      return send(res, loginPage({ next, error: 'That is not an admin key.' }), 401);
+    }
+    await sessions.start(req, res);
+    ctx.log.info({ msg: 'admin login', ip: req.ip });
+    res.redirect(303, next);
+  });
+
+  // Everything below needs a session; every POST below needs the CSRF token too.
+  router.use('/admin', async (req: Request, res: SessionRes, next: NextFunction) => {
+    const session = await sessions.of(req);
+    if (!session) {
+      if (req.method === 'GET' || req.method === 'HEAD') return void res.redirect(303, `/admin/login${query({ next: req.originalUrl.slice(0, 500) })}`);
+      return send(res, errorPage(403, 'Your session has ended: log in again.'), 403);
+    }
+    res.locals.session = session;
+    next();
+  });
+  const csrf = (req: Request, res: SessionRes, next: NextFunction) => {
+    if (!sameOrigin(req, ctx.config) || !sessions.checkCsrf(res.locals.session, req.body?._csrf)) {
+      ctx.log.warn({ msg: 'admin request refused: CSRF check failed', path: req.path.slice(0, 200) });
+      return send(res, errorPage(403, 'This form is stale or was not sent from the dashboard: reload the page and try again.', res.locals.session.csrf), 403);
+    }
+    next();
+  };
+
+  router.post('/admin/logout', form, csrf, (req, res: SessionRes) => {
+    sessions.end(req, res, res.locals.session);
+    res.redirect(303, '/admin/login');
+  });
+
+  router.get('/admin', async (req, res: SessionRes) => {
+    const p = param(req, 'period');
+    const overview = await loadOverview(ctx.store, isPeriod(p) ? p : 'day', ctx.clock.now());
+    send(res, overviewPage(overview, res.locals.session.csrf));
+  });
+
+  router.get('/admin/fires', async (req, res: SessionRes) => {
+    const { shown, filter, error } = fireFilters(req, ctx);
+    const fires = await ctx.store.listFires(filter);
+    const more = fires.length > PAGE_SIZE;
+    const page = fires.slice(0, PAGE_SIZE);
+    send(res, firesPage({ fires: page, filters: shown, error, next: more ? page[page.length - 1].id : undefined, config: ctx.config, csrf: res.locals.session.csrf }));
+  });
+
+  const fireId = (req: Request) => {
+    const id = String(req.params.id);
+    if (!FIRE_ID.test(id)) throw new HttpError(404, 'fire_not_found', 'No fire has this id.');
+    return id;
+  };
+  const loadFire = async (req: Request) => {
+    const fire = await ctx.store.getFire(fireId(req));
+    if (!fire) throw new HttpError(404, 'fire_not_found', 'No fire has this id.');
+    return fire;
+  };
+  const back = (req: Request) => query(fireFilters(req, ctx).shown);
+
+  router.get('/admin/fires/:id', async (req, res: SessionRes) => {
+    const fire = await loadFire(req);
+    const notice = param(req, 'replayed') ? 'Replayed: the fire is queued again and due now.' : undefined;
+    send(res, firePage({ fire, config: ctx.config, csrf: res.locals.session.csrf, back: back(req), notice }));
+  });
+
+  router.get('/admin/fires/:id/evidence', async (req, res) => {
+    const fire = await loadFire(req);
+    res
+      .set('Cache-Control', 'no-store')
+      .type('text/plain; charset=utf-8')
+      .attachment(`sspx-fire-${fire.id}.txt`)
+      .send(renderEvidence(fire, findPixel(ctx.config, fire.pixel_id)?.name, ctx.clock.now()));
+  });
+
+  router.post('/admin/fires/:id/replay', form, csrf, async (req, res: SessionRes) => {
+    const id = fireId(req);
+    const replayed = await ctx.store.replayFire(id, ctx.clock.now());
+    if (!replayed) {
+      const fire = await loadFire(req);
+      const error = `Only failed or held fires can be replayed; this one is ${fire.state.replace('_', ' ')}.`;
+      return send(res, firePage({ fire, config: ctx.config, csrf: res.locals.session.csrf, back: back(req), error }), 409);
+    }
+    ctx.log.info({ fire_id: id, by: 'admin dashboard' }, 'fire replayed');
+    dispatcher?.wake();
+    res.redirect(303, `/admin/fires/${encodeURIComponent(id)}${query({ ...fireFilters(req, ctx).shown, replayed: 1 })}`);
+  });
+
+  router.use('/admin', (req: Request) => {
+    throw new HttpError(404, 'not_found', `No dashboard page at ${req.path.slice(0, 200)}.`);
+  });
+  router.use('/admin', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const http = toHttpError(err);
+    if (http.status >= 500) ctx.log.error({ msg: 'admin page failed', err });
+    res.locals.error = http.code;
+    send(res, errorPage(http.status, http.status >= 500 ? 'The store could not be read; try again in a moment.' : http.message, res.locals.session?.csrf), http.status);
+  });
+
+  return router;
+}

@@ -1,0 +1,120 @@
+// Guards the built script in a real Chromium: on a landing page served over real HTTP, a URL with a token
+// (trailing period, a `+`) and an idfa sends exactly one touch to POST /t with the token byte for byte, the
+// hints, the id and the landing URL without the token, as a CORS-simple text/plain body; the page's own
+// script keeps working and gets the click id; and a URL with an unreplaced ${SSP_DATA} sends only the
+// diagnostic.
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { launchChromium, skipBrowser, type LaunchedChromium } from '../support/browser.js';
+
+const SCRIPT = new URL('../../dist/sspx.js', import.meta.url);
+const LANDING = new URL('../fixtures/landing.html', import.meta.url);
+const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGU+LAAA3AAAAUQIAAD4AAA.';
+const IDFA = '6D92078A-8246-4BA4-AE5B-76104861E7DC';
+
+interface Received {
+  method: string;
+  path: string;
+  contentType: string | undefined;
+  body: any;
+}
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => (text += chunk));
+    req.on('end', () => resolve(text));
+  });
+
+/** a stand-in collector: serves the landing page and the script, records what reaches /t and /c */
+function startServer(received: Received[]): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url!, 'http://localhost');
+    if (url.pathname === '/landing') return res.writeHead(200, { 'content-type': 'text/html' }).end(readFileSync(LANDING));
+    if (url.pathname === '/sspx.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(SCRIPT));
+    if (url.pathname === '/t' || url.pathname === '/c') {
+      const text = req.method === 'POST' ? await readBody(req) : (url.searchParams.get('b') ?? '');
+      received.push({ method: req.method!, path: url.pathname, contentType: req.headers['content-type'], body: JSON.parse(text) });
+      if (received.at(-1)!.body.e) return res.writeHead(204).end(); // the collector answers a diagnostic with no body
+      const answer = url.pathname === '/t' ? { cid: 'e2e-cid-0123456789' } : { outcome: 'attributed' };
+      return res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'sspx_vid=e2e-visitor; Path=/; HttpOnly; SameSite=Lax' }).end(JSON.stringify(answer));
+    }
+    res.writeHead(404).end();
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+describe.skipIf(skipBrowser)('sspx.js in Chromium', () => {
+  const received: Received[] = [];
+  let server: Server;
+  let origin: string;
+  let chromium: LaunchedChromium;
+
+  beforeAll(async () => {
+    server = await startServer(received);
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    chromium = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await chromium?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  test('a landing URL with a token sends one touch, byte-exact, and the page runs undisturbed', async () => {
+    received.length = 0;
+    const page = await chromium.context.newPage();
+    const pageErrors: Error[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e));
+    await page.goto(`${origin}/landing?sspdata=${TOKEN}&idfa=${IDFA}`);
+    await page.waitForFunction(() => (window as any).clickId !== undefined);
+
+    const seen = await page.evaluate(() => ({
+      title: document.title,
+      loaded: document.body.getAttribute('data-loaded'),
+      clickId: (window as any).clickId,
+      stored: localStorage.getItem('sspx_cid'),
+      w: screen.width,
+      h: screen.height,
+      d: devicePixelRatio,
+      l: navigator.language,
+      z: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      ua: (navigator as any).userAgentData && { mo: (navigator as any).userAgentData.mobile, pf: (navigator as any).userAgentData.platform },
+    }));
+    expect(seen.title).toBe('page script ran');
+    expect(seen.loaded).toBe('yes');
+    expect(seen.clickId).toBe('e2e-cid-0123456789');
+    expect(seen.stored).toBe('e2e-cid-0123456789');
+    expect(pageErrors).toEqual([]);
+
+    expect(received).toHaveLength(1);
+    const [touch] = received;
+    expect(touch).toMatchObject({ method: 'POST', path: '/t', contentType: 'text/plain;charset=UTF-8' });
+    expect(touch.body).toEqual({
+      t: TOKEN,
+      u: `${origin}/landing?idfa=${IDFA}`,
+      w: seen.w,
+      h: seen.h,
+      d: seen.d,
+      l: seen.l,
+      z: seen.z,
+      ...(seen.ua ?? {}),
+      ids: { idfa: IDFA },
+    });
+    expect(touch.body.t.endsWith('.')).toBe(true);
+    await page.close();
+  });
+
+  test('a landing URL with an unreplaced ${SSP_DATA} sends only the diagnostic', async () => {
+    received.length = 0;
+    const page = await chromium.context.newPage();
+    await page.goto(`${origin}/landing?sspdata=\${SSP_DATA}&utm_source=ads`);
+    await page.waitForFunction(() => (window as any).clickId !== undefined);
+    await page.waitForTimeout(300); // room for anything else it might (wrongly) send
+    expect(received.map((r) => [r.path, r.body])).toEqual([['/t', { e: 'macro', p: 'sspdata', u: `${origin}/landing?utm_source=ads` }]]);
+    await page.close();
+  });
+});

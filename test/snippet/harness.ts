@@ -1,0 +1,161 @@
+// A landing page in jsdom that loads the built dist/sspx.js through a real <script src> tag (so
+// document.currentScript and the tag's data- attributes work as in a browser), with the page's network
+// (fetch, sendBeacon, Image) replaced by recorders. Shared by the snippet suites; not a test itself.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { JSDOM, ResourceLoader, VirtualConsole } from 'jsdom';
+
+export const SCRIPT_PATH = fileURLToPath(new URL('../../dist/sspx.js', import.meta.url));
+export const COLLECTOR = 'https://collect.example';
+const script = readFileSync(SCRIPT_PATH);
+
+/** one request the script made, with its JSON body parsed */
+export interface Sent {
+  via: 'fetch' | 'beacon' | 'image';
+  /** collector path: /t or /c */
+  path: string;
+  url: string;
+  body: any;
+  /** the raw body string (fetch, beacon) */
+  raw?: string;
+  init?: RequestInit;
+}
+
+export interface PageOptions {
+  /** the landing URL, with the token and friends */
+  url: string;
+  /** data- attributes of the tag, without the `data-` prefix */
+  attrs?: Record<string, string>;
+  /** inline page script that runs before the tag: the queue stub, queued calls, the page's own code */
+  before?: string;
+  /** body HTML (links to decorate) */
+  body?: string;
+  /** how many copies of the tag the page carries */
+  tags?: number;
+  /** which transports the browser has */
+  transport?: 'fetch' | 'fetch-throws' | 'fetch-rejects' | 'beacon' | 'beacon-false' | 'none';
+  /** the collector's JSON answer per path */
+  answers?: Record<string, unknown>;
+  /** localStorage content before the page loads, or 'throws' for disabled storage */
+  storage?: Record<string, string> | 'throws';
+  referrer?: string;
+  userAgentData?: { mobile: boolean; platform: string };
+}
+
+export interface Page {
+  window: any;
+  sent: Sent[];
+  /** console.log lines */
+  logs: string[];
+  /** console.warn lines */
+  warnings: string[];
+  /** exceptions that escaped into the page */
+  errors: unknown[];
+  /** lets pending promises and timers run */
+  flush(): Promise<void>;
+  close(): void;
+}
+
+export const STUB = 'window.sspx=window.sspx||function(){(sspx.q=sspx.q||[]).push(arguments)};';
+
+const DEFAULT_ANSWERS: Record<string, unknown> = {
+  '/t': { cid: 'cid-1' },
+  '/c': { outcome: 'attributed', conversion_id: 'conv-1', fire_id: 'fire-1' },
+};
+
+class ScriptLoader extends ResourceLoader {
+  override fetch(url: string, options: any) {
+    if (url.endsWith('/sspx.js')) return Promise.resolve(script) as any;
+    return super.fetch(url, options);
+  }
+}
+
+const escapeAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
+
+/** opens the landing page and resolves once the script has run and its first sends have settled */
+export async function openLanding(opts: PageOptions): Promise<Page> {
+  const sent: Sent[] = [];
+  const logs: string[] = [];
+  const warnings: string[] = [];
+  const errors: unknown[] = [];
+  const answers = { ...DEFAULT_ANSWERS, ...opts.answers };
+  const transport = opts.transport ?? 'fetch';
+
+  const virtualConsole = new VirtualConsole();
+  virtualConsole.on('log', (...a: unknown[]) => logs.push(a.join(' ')));
+  virtualConsole.on('warn', (...a: unknown[]) => warnings.push(a.join(' ')));
+  virtualConsole.on('jsdomError', (e: Error) => errors.push(e));
+
+  const attrs = Object.entries(opts.attrs ?? {})
+    .map(([k, v]) => ` data-${k}="${escapeAttr(v)}"`)
+    .join('');
+  const tag = `<script async src="${COLLECTOR}/sspx.js"${attrs}></script>`;
+  const html =
+    `<!doctype html><html><head><script>${opts.before ?? ''}</script>` +
+    tag.repeat(opts.tags ?? 1) +
+    `</head><body>${opts.body ?? ''}</body></html>`;
+
+  const record = (via: Sent['via'], url: string, raw: string, init?: RequestInit) => {
+    const path = new URL(url).pathname;
+    sent.push({ via, path, url, raw, body: JSON.parse(raw), init });
+  };
+
+  const dom = new JSDOM(html, {
+    url: opts.url,
+    referrer: opts.referrer,
+    runScripts: 'dangerously',
+    resources: new ScriptLoader(),
+    virtualConsole,
+    beforeParse(window: any) {
+      if (transport === 'fetch' || transport === 'fetch-rejects')
+        window.fetch = (url: string, init: RequestInit) => {
+          record('fetch', url, init.body as string, init);
+          if (transport === 'fetch-rejects') return Promise.reject(new TypeError('Failed to fetch'));
+          const answer = answers[new URL(url).pathname];
+          return Promise.resolve({ json: () => Promise.resolve(answer) });
+        };
+      if (transport === 'fetch-throws')
+        window.fetch = () => {
+          throw new TypeError('fetch is blocked');
+        };
+      if (transport !== 'none')
+        window.navigator.sendBeacon = (url: string, body: string) => {
+          if (transport === 'beacon-false') return false;
+          record('beacon', url, body);
+          return true;
+        };
+      window.Image = class {
+        set src(url: string) {
+          const b = new URL(url).searchParams.get('b') ?? '';
+          const u = new URL(url);
+          u.search = '';
+          sent.push({ via: 'image', path: u.pathname, url, body: JSON.parse(b) });
+        }
+      };
+      if (opts.storage === 'throws')
+        Object.defineProperty(window, 'localStorage', {
+          get() {
+            throw new window.DOMException('The operation is insecure.', 'SecurityError');
+          },
+        });
+      else for (const [k, v] of Object.entries(opts.storage ?? {})) window.localStorage.setItem(k, v);
+      if (opts.userAgentData) Object.defineProperty(window.navigator, 'userAgentData', { value: opts.userAgentData });
+      window.addEventListener('error', (e: any) => errors.push(e.error ?? e.message));
+    },
+  });
+
+  const window = dom.window as any;
+  const flush = async () => {
+    for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+  };
+  await new Promise((resolve) => window.addEventListener('load', resolve));
+  await flush();
+  return { window, sent, logs, warnings, errors, flush, close: () => window.close() };
+}
+
+/** the touches (not the diagnostics) a page sent */
+export const touches = (page: Page) => page.sent.filter((s) => s.path === '/t' && 't' in s.body);
+/** the macro diagnostics a page sent */
+export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/t' && 'e' in s.body);
+/** the conversions a page sent */
+export const conversions = (page: Page) => page.sent.filter((s) => s.path === '/c');

@@ -1,0 +1,105 @@
+// Guards how the script reads the auction token from the landing URL: byte-exact tokens from the query or
+// the fragment, the first valid one winning, and every unreplaced-macro form answered by exactly one
+// diagnostic and no touch. Also that the landing URL it reports has the token params removed.
+import { describe, expect, test } from 'vitest';
+import { diagnostics, openLanding, touches } from './harness.js';
+
+const LANDING = 'https://shop.example/landing';
+const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
+
+describe('a valid token is sent byte for byte', () => {
+  const cases: { name: string; url: string; params?: string; token: string; u?: string }[] = [
+    { name: 'plain, trailing period kept', url: `${LANDING}?sspdata=${TOKEN}`, token: TOKEN, u: LANDING },
+    { name: 'a $ inside the token', url: `${LANDING}?sspdata=ams1$AB.`, token: 'ams1$AB.' },
+    { name: 'percent-encoded, decoded once', url: `${LANDING}?sspdata=ams1%2BAB%2FCD%3D.`, token: 'ams1+AB/CD=.' },
+    { name: '+ stays +, not a space', url: `${LANDING}?sspdata=ams1+AB+.`, token: 'ams1+AB+.' },
+    { name: '= inside the value', url: `${LANDING}?sspdata=ams1AB==.`, token: 'ams1AB==.' },
+    { name: 'a second configured param', url: `${LANDING}?token=${TOKEN}`, params: 'sspdata,token', token: TOKEN },
+    { name: 'params list with spaces', url: `${LANDING}?token=${TOKEN}`, params: ' sspdata , token ', token: TOKEN },
+    { name: 'first valid token wins', url: `${LANDING}?token=first.&sspdata=second.`, params: 'sspdata,token', token: 'first.' },
+    { name: 'a macro beside a valid token: the token', url: `${LANDING}?sspdata=\${SSP_DATA}&token=${TOKEN}`, params: 'sspdata,token', token: TOKEN },
+    { name: 'in the fragment', url: `${LANDING}#sspdata=${TOKEN}`, token: TOKEN, u: LANDING },
+    { name: 'in a fragment route', url: `${LANDING}#/offer?sspdata=${TOKEN}&x=1`, token: TOKEN, u: `${LANDING}#/offer?x=1` },
+    { name: 'query before fragment', url: `${LANDING}?sspdata=query.#sspdata=fragment.`, token: 'query.' },
+  ];
+  test.each(cases)('$name', async ({ url, params, token }) => {
+    const page = await openLanding({ url, attrs: params ? { params } : {} });
+    expect(touches(page).map((s) => s.body.t)).toEqual([token]);
+    expect(diagnostics(page)).toEqual([]);
+    expect(page.errors).toEqual([]);
+  });
+  test.each(cases.filter((c) => c.u))('$name: u has no token', async ({ url, params, u }) => {
+    const page = await openLanding({ url, attrs: params ? { params } : {} });
+    expect(touches(page)[0].body.u).toBe(u);
+  });
+});
+
+describe('the landing URL (u) loses only the token params', () => {
+  const cases = [
+    { url: `${LANDING}?a=1&sspdata=${TOKEN}&b=2#top`, u: `${LANDING}?a=1&b=2#top` },
+    { url: `${LANDING}?sspdata=${TOKEN}&b=2`, u: `${LANDING}?b=2` },
+    { url: `${LANDING}?a=1&sspdata=${TOKEN}`, u: `${LANDING}?a=1` },
+    { url: `${LANDING}?sspdata=${TOKEN}#top`, u: `${LANDING}#top` },
+    { url: `${LANDING}?q=a+b%20c&sspdata=${TOKEN}`, u: `${LANDING}?q=a+b%20c` },
+    { url: `${LANDING}?sspdata=${TOKEN}&token=x.&idfa=X1`, u: `${LANDING}?idfa=X1`, params: 'sspdata,token' },
+  ];
+  test.each(cases)('$url', async ({ url, u, params }) => {
+    const page = await openLanding({ url, attrs: params ? { params } : {} });
+    expect(touches(page)[0].body.u).toBe(u);
+  });
+});
+
+describe('no token, no touch', () => {
+  const cases = [
+    { name: 'no parameter at all', url: LANDING },
+    { name: 'an unrelated parameter', url: `${LANDING}?utm_source=ads` },
+    { name: 'a token under a param that is not configured', url: `${LANDING}?token=${TOKEN}` },
+    { name: 'a 10,000-character value', url: `${LANDING}?sspdata=${'A'.repeat(10_000)}` },
+    { name: 'a value with a space', url: `${LANDING}?sspdata=ams1%20AB.` },
+    { name: 'a value with a quote', url: `${LANDING}?sspdata=ams1%22AB.` },
+  ];
+  test.each(cases)('$name: nothing is sent', async ({ url }) => {
+    const page = await openLanding({ url, attrs: { debug: '' } });
+    expect(page.sent).toEqual([]);
+    expect(page.logs).toContain('[sspx] no token');
+  });
+});
+
+describe('an unreplaced macro sends one diagnostic and no touch', () => {
+  const forms = [
+    { name: '${SSP_DATA}', value: '${SSP_DATA}' },
+    { name: '[SSPDATA]', value: '[SSPDATA]' },
+    { name: 'percent-encoded ${SSP_DATA}', value: '%24%7BSSP_DATA%7D' },
+    { name: 'percent-encoded [SSPDATA]', value: '%5BSSPDATA%5D' },
+    { name: 'double-encoded ${SSP_DATA}', value: '%2524%257BSSP_DATA%257D' },
+    { name: 'double-encoded [SSPDATA]', value: '%255BSSPDATA%255D' },
+    { name: 'empty value', value: '' },
+  ];
+  test.each(forms)('$name', async ({ value }) => {
+    const url = `${LANDING}?a=1&sspdata=${value}`;
+    const page = await openLanding({ url, attrs: { debug: '' } });
+    expect(touches(page)).toEqual([]);
+    expect(diagnostics(page).map((s) => s.body)).toEqual([{ e: 'macro', p: 'sspdata', u: `${LANDING}?a=1` }]);
+    expect(page.logs).toContain('[sspx] macro');
+  });
+
+  test('a parameter without = counts as empty', async () => {
+    const page = await openLanding({ url: `${LANDING}?sspdata` });
+    expect(diagnostics(page)).toHaveLength(1);
+  });
+
+  test('two macro params still send a single diagnostic, naming the first', async () => {
+    const page = await openLanding({
+      url: `${LANDING}?token=[SSPDATA]#sspdata=\${SSP_DATA}`,
+      attrs: { params: 'sspdata,token' },
+    });
+    expect(page.sent.map((s) => s.body)).toEqual([{ e: 'macro', p: 'token', u: LANDING }]);
+  });
+
+  test('the diagnostic goes out once even when the page calls the script again', async () => {
+    const page = await openLanding({ url: `${LANDING}?sspdata=\${SSP_DATA}`, before: 'window.sspx=function(){(sspx.q=sspx.q||[]).push(arguments)}', tags: 2 });
+    page.window.sspx('cid', () => {});
+    await page.flush();
+    expect(diagnostics(page)).toHaveLength(1);
+  });
+});

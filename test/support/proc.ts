@@ -1,0 +1,193 @@
+/**
+ * A collector as a child process, the way operators run it: `node dist/collector/cli.js serve --config X`.
+ * For the suites that need a real process boundary: SIGKILL in the middle of a write, SIGTERM draining.
+ *
+ *   const dir = tempDir();
+ *   const proc = await spawnCollector({ dir, config: { ...BASE_CONFIG, store: `sqlite:${dir}/sspx.db` } });
+ *   await send(proc.url + '/healthz');
+ *   proc.kill('SIGKILL');                 // by its pid, nothing else
+ *   const { code, signal } = await proc.exited;
+ *   proc.stdout(); proc.stderr();         // everything it printed
+ *
+ * The port is read from the start-up line `listening on http://HOST:PORT` (config.port 0 picks a free one).
+ * dist/collector/cli.js must be built (`npm test` builds it). SSPX_* variables of the test's environment are not
+ * passed on, so the file alone configures the child. Every child still running when the test process exits
+ * is killed by its pid.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConfigInput } from '../../collector/config.js';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI_PATH = join(REPO_ROOT, 'dist', 'collector', 'cli.js');
+
+const LISTENING = /listening on (http:\/\/[^\s:/]+):(\d+)/;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CollectorProcess {
+  url: string;
+  port: number;
+  pid: number;
+  child: ChildProcess;
+  configPath: string;
+  stdout(): string;
+  stderr(): string;
+  /** resolves once the process has exited */
+  exited: Promise<Exit>;
+  /** sends a signal to this child only (by its pid) */
+  kill(signal?: NodeJS.Signals): void;
+  /** SIGTERM, then SIGKILL if it is still running after `ms` */
+  stop(ms?: number): Promise<Exit>;
+}
+
+export interface SpawnOptions {
+  /** the configuration: an object written to `<dir>/sspx.config.json`, or the path of an existing file */
+  config: ConfigInput | string;
+  /** working directory of the child and home of the written config; default a new temporary directory */
+  dir?: string;
+  /** extra environment variables (SSPX_* among them are passed on, unlike the test's own) */
+  env?: Record<string, string>;
+  /** how long to wait for the start-up line */
+  startTimeoutMs?: number;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+});
+
+export const tempDir = (prefix = 'sspx-proc-'): string => mkdtempSync(join(tmpdir(), prefix));
+
+/** writes a configuration file and answers its path */
+export function writeConfig(dir: string, config: ConfigInput, name = 'sspx.config.json'): string {
+  const path = join(dir, name);
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+export async function spawnCollector(opts: SpawnOptions): Promise<CollectorProcess> {
+  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build`);
+  const dir = opts.dir ?? tempDir();
+  const configPath = typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSPX_')) env[k] = v;
+  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--config', configPath], {
+    cwd: dir,
+    env: { ...env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<Exit>((done) =>
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      done({ code, signal });
+    }),
+  );
+  const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, signal);
+  };
+
+  const listening = await new Promise<{ url: string; port: number }>((ok, fail) => {
+    const timer = setTimeout(() => {
+      kill('SIGKILL');
+      fail(new Error(`collector did not print its start-up line within ${opts.startTimeoutMs ?? 20_000} ms\nstdout: ${out}\nstderr: ${err}`));
+    }, opts.startTimeoutMs ?? 20_000);
+    const check = () => {
+      const m = LISTENING.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      child.stdout!.off('data', check);
+      ok({ url: `${m[1]}:${m[2]}`, port: Number(m[2]) });
+    };
+    child.stdout!.on('data', check);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      fail(new Error(`collector exited (code ${code}, signal ${signal}) before listening\nstdout: ${out}\nstderr: ${err}`));
+    });
+  });
+
+  return {
+    ...listening,
+    pid: child.pid!,
+    child,
+    configPath,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    kill,
+    async stop(ms = 15_000) {
+      kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+      const first = await Promise.race([exited, late.then(() => undefined)]);
+      clearTimeout(timer);
+      if (first) return first;
+      kill('SIGKILL');
+      return exited;
+    },
+  };
+}
+
+export interface Sent {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+export interface SendOptions {
+  method?: string;
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer;
+  agent?: http.Agent;
+  timeoutMs?: number;
+}
+
+/**
+ * One HTTP request over node:http (no fetch: it would refuse many of the hostile inputs tests need to send,
+ * and it is heavy for load). Rejects on a network error or after timeoutMs; any status resolves.
+ */
+export function send(url: string, opts: SendOptions = {}): Promise<Sent> {
+  return new Promise((ok, fail) => {
+    const u = new URL(url);
+    const req = http.request(
+      {
+        hostname: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: opts.method ?? (opts.body === undefined ? 'GET' : 'POST'),
+        headers: opts.headers,
+        agent: opts.agent,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => ok({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', fail);
+      },
+    );
+    req.setTimeout(opts.timeoutMs ?? 10_000, () => req.destroy(new Error(`no answer within ${opts.timeoutMs ?? 10_000} ms`)));
+    req.on('error', fail);
+    req.end(opts.body);
+  });
+}
+
+/** the body of a Sent as JSON, or undefined */
+export function json(sent: Sent): any {
+  try {
+    return JSON.parse(sent.body);
+  } catch {
+    return undefined;
+  }
+}
