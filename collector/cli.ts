@@ -8,6 +8,7 @@ import { registerFire } from './commands/fire.js';
 import { registerReplay } from './commands/replay.js';
 import { registerPurge } from './commands/purge.js';
 import { registerStats } from './commands/stats.js';
+import { registerOpenApi } from './commands/openapi.js';
 
 const program = new Command('sspx-relay')
   .version(VERSION)
@@ -19,6 +20,7 @@ registerReplay(program);
 registerMigrate(program);
 registerPurge(program);
 registerStats(program);
+registerOpenApi(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

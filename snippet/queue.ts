@@ -21,6 +21,7 @@ export function startQueue(first: () => unknown) {
   pending ? say('pending') : allow();
 }
 
+/** the /t answer's click id (kept for later pages), else the stored one; then links get it */
 function settle(answer?: any) {
   try {
     (cid = answer?.cid) ? (localStorage.sspx_cid = cid) : (cid = localStorage.sspx_cid);

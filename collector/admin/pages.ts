@@ -26,6 +26,7 @@ export function layout(opts: { title: string; nav?: 'overview' | 'fires'; csrf?:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
+<link rel="icon" href="data:,">
 <title>${opts.title} · sspx-relay</title>
 <link rel="stylesheet" href="${asset('admin.css', ADMIN_CSS_ETAG)}">
 <script src="${asset('admin.js', ADMIN_JS_ETAG)}" defer></script>

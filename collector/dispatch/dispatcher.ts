@@ -174,7 +174,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     let failures = 0;
     while (this.running) {
       this.woken = false;
-      const room = Math.min(config.max_in_flight - this.inFlight.size, this.batch);
+      const room = this.room();
       let claimed = 0;
       if (room > 0) {
         try {
@@ -197,10 +197,22 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
         }
       }
       if (room > 0 && claimed === room) continue; // there may be more due right now
+      // busy: a finishing attempt wakes the loop once there is room for a worthwhile claim
       this.waitingForSlot = room <= 0;
-      await this.sleep(await this.idleMs());
+      await this.sleep(room <= 0 ? config.poll_interval_ms : await this.idleMs());
       this.waitingForSlot = false;
     }
+  }
+
+  /**
+   * How many fires to claim now. While busy, claim only once at least half of max_in_flight is free: one claim
+   * per finished attempt would double the store's write transactions under a backlog.
+   */
+  private room(): number {
+    const max = this.ctx.config.max_in_flight;
+    const free = max - this.inFlight.size;
+    if (this.inFlight.size > 0 && free < Math.ceil(max / 2)) return 0;
+    return Math.min(free, this.batch);
   }
 
   /** until the next fire is due, at most poll_interval_ms (another process may queue or abandon fires) */
@@ -241,7 +253,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       })
       .finally(() => {
         this.inFlight.delete(fire.id);
-        if (this.waitingForSlot) this.wake();
+        if (this.waitingForSlot && this.room() > 0) this.wake();
       });
     this.inFlight.set(fire.id, { done, abort });
   }

@@ -76,7 +76,9 @@ async function implicitTouch(tx: Tx, c: ConversionInput, now: number): Promise<T
   if (!c.token || c.pixel.trigger_type === 'view') return undefined;
   const seen = await tx.latestTouch({ visitor_ids: [], device_ids: [], tokens: [c.token] }, 'click', 0, Number.MAX_SAFE_INTEGER)
     ?? await tx.latestTouch({ visitor_ids: [], device_ids: [], tokens: [c.token] }, 'view', 0, Number.MAX_SAFE_INTEGER);
-  if (seen) return undefined;
+  // a click of this very token recorded after the conversion's time is the same click reported late (the landing
+  // page's touch racing the backend's conversion): a click precedes its conversion, so it earns it
+  if (seen) return seen.kind === 'click' && seen.occurred_at > c.occurred_at ? seen : undefined;
   const touch: Touch = {
     id: rowId('t'), kind: 'click', token: c.token, cid: randomId(), visitor_id: c.visitor_id, device_id: c.device_id,
     site: null, source: 'conversion', ip_prefix: null, user_agent: null, url: null, referrer: null, hints: null,

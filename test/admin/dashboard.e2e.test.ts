@@ -102,6 +102,7 @@ describe.skipIf(skipBrowser)('the operators dashboard', () => {
 
     chromium = await launchChromium();
     page = await chromium.context.newPage();
+    page.setDefaultTimeout(10_000);
     page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
   });

@@ -12,8 +12,8 @@ import { startRouter, type TestRouter } from '../support/router.js';
 import { fireStates, readDb, until, type Rows } from './db.js';
 import { loadItems, runLoad, type Ack } from './load.js';
 
-const ITEMS = 3000;
-const KILL_AFTER_ACKS = 1000;
+const ITEMS = 2000;
+const KILL_AFTER_ACKS = 700;
 
 let router: TestRouter;
 const procs: CollectorProcess[] = [];
@@ -62,6 +62,8 @@ async function crashAndRecover(tag: string, dispatcherBeforeCrash: boolean) {
       }
     },
   });
+  const stage = (what: string) => process.env.SSPX_TEST_VERBOSE && console.log(`[crash ${tag}] ${Date.now() - started} ms: ${what}`);
+  stage(`phase 1 done ${JSON.stringify(phase1.statuses)}`);
   const exit = await first.exited;
   expect(exit.signal).toBe('SIGKILL');
   const firesAtKill = router.fires.length - routerBefore;
@@ -69,7 +71,9 @@ async function crashAndRecover(tag: string, dispatcherBeforeCrash: boolean) {
   // the clients send again everything that got no answer; the second life has the dispatcher on
   const second = await spawnCollector({ dir, config: config(dir, true) });
   procs.push(second);
+  stage('second process up');
   const phase2 = await runLoad(phase1.failed, { target: () => second.url, concurrency: 32 });
+  stage(`phase 2 done ${JSON.stringify(phase2.statuses)}`);
   expect(phase2.failed, JSON.stringify(phase2.statuses)).toHaveLength(0);
   const acked: Ack[] = [...phase1.acked, ...phase2.acked];
   const loadMs = Date.now() - started;
@@ -79,6 +83,7 @@ async function crashAndRecover(tag: string, dispatcherBeforeCrash: boolean) {
     const s = fireStates(dbPath);
     return (s.fired ?? 0) === orderIds.size && !s.queued && !s.in_flight;
   }, 60_000, () => fireStates(dbPath));
+  stage('all fired');
   await router.waitFor((r) => new Set(r.logged.filter((q) => q.params.order_id?.startsWith(`${tag}-`)).map((q) => q.params.order_id)).size === orderIds.size, 10_000);
 
   const db = readDb(dbPath, (d) => ({

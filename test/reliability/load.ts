@@ -74,7 +74,7 @@ export async function runLoad(items: LoadItem[], opts: LoadOptions): Promise<Loa
       } else {
         const r = request(item);
         try {
-          const res = await send(base + r.path, { method: 'POST', headers: r.headers, body: r.body, agent, timeoutMs: opts.timeoutMs ?? 15_000 });
+          const res = await send(base + r.path, { method: 'POST', headers: r.headers, body: r.body, agent, timeoutMs: opts.timeoutMs ?? 30_000 });
           count(String(res.status));
           const body = JSON.parse(res.body || '{}');
           if (res.status >= 200 && res.status < 300) result.acked.push({ item, status: res.status, ...body });

@@ -19,7 +19,7 @@ import { describePg } from '../support/pg.js';
 import { json, send, spawnCollector, type CollectorProcess } from '../support/proc.js';
 import { startRouter, type RouterRequest, type TestRouter } from '../support/router.js';
 
-const CONVERSIONS = 5_000;
+const CONVERSIONS = Number(process.env.DBG_N ?? 5_000);
 /** the first TWICE conversions of the first run are each sent to two processes at once */
 const TWICE = 500;
 /** requests in flight from the test, over all processes */
@@ -187,11 +187,17 @@ describePg('several collector processes on one PostgreSQL', (pgc) => {
     const c = await cluster(store, r, { lease_seconds: 30, request_timeout_ms: 5_000 });
     const convs = conversions('a');
     const answers: Answer[][] = [];
+    let dn = 0;
+    const tick = setInterval(async () => console.error('DEBUG', Date.now() - t0, dn, r.fires.length, JSON.stringify(await fireStates(rows)), JSON.stringify(await rows('SELECT wait_event_type, wait_event, state, count(*) FROM pg_stat_activity GROUP BY 1,2,3'))), 2000);
+    cleanups.push(() => clearInterval(tick));
     await pool(CONVERSIONS, CONCURRENCY, async (i) => {
+      dn++;
       const targets = i < TWICE ? [i % PROCESSES, (i + 1) % PROCESSES] : [i % PROCESSES];
       answers[i] = await Promise.all(targets.map((p) => c.convert(convs[i], p)));
     });
     const sentMs = Date.now() - t0;
+    console.error('DEBUG sent', sentMs, answers.flat().filter((a) => a.status !== 200).length, JSON.stringify(answers.flat().filter((a) => a.status !== 200).slice(0, 3)));
+    for (const p of c.procs) console.error('DEBUG out', p.stdout().slice(-3000), p.stderr().slice(-3000));
     await allFired(rows, CONVERSIONS, 45_000);
     await sleep(300); // nothing more may arrive at the router once all are fired
 

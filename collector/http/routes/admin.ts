@@ -90,6 +90,13 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }): expres
   const sessions = new Sessions(ctx.store, ctx.config, () => ctx.clock.now());
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
 
+  // helmet's no-referrer makes browsers send `Origin: null` on our own form POSTs; same-origin keeps the Origin check
+  // possible and still sends nothing to other sites
+  router.use('/admin', (_req, res, next) => {
+    res.set('Referrer-Policy', 'same-origin');
+    next();
+  });
+
   const asset = (body: string, etag: string, type: string) => (req: Request, res: Response) => {
     res.set({ 'Content-Type': type, 'Cache-Control': 'public, max-age=86400', ETag: etag });
     if (req.headers['if-none-match'] === etag) return void res.status(304).end();

@@ -1,0 +1,73 @@
+// Straight into the SQLite file, around the collector: the schema made by the collector's own migrations, bulk
+// seeds (stored touches, queued fires) written before a collector starts, and row counts read after it stopped.
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../collector/store/sqlite.js';
+
+export const PIXEL_ID = 59633;
+
+/** a token shaped like Microsoft's, unique per n, with the trailing period */
+export const tokenOf = (n: number): string => `ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAG${n.toString(36).padStart(8, '0')}.`;
+
+/** creates the file with the collector's schema */
+export async function migrate(path: string): Promise<void> {
+  const store = new SqliteStore(path);
+  await store.migrate();
+  await store.close();
+}
+
+export function countRows(path: string, table: string, where = ''): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare(`SELECT COUNT(*) AS n FROM ${table} ${where}`).get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * `n` stored touches in one transaction, the way a month of traffic leaves them: distinct tokens, visitors and click
+ * ids, 9 clicks to 1 view, spread over the last 29 days. The touch indexes are dropped for the insert and rebuilt
+ * after it (their definitions read back from the file), which is many times faster than inserting into them.
+ */
+export function seedTouches(path: string, n: number, now: number): void {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = DELETE');
+    db.pragma('synchronous = OFF');
+    db.pragma('cache_size = -262144');
+    const indexes = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'touches' AND sql IS NOT NULL`).all() as { name: string; sql: string }[];
+    const insert = db.prepare(`INSERT INTO touches (id, kind, token, cid, visitor_id, device_id, site, source, ip_prefix, user_agent, url, referrer, hints, hint_key, occurred_at, created_at)
+                               VALUES (?, ?, ?, ?, ?, NULL, 'https://shop.example', 'script', '203.0.113.0/24', ?, 'https://shop.example/landing', NULL, ?, NULL, ?, ?)`);
+    const ua = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
+    const hints = JSON.stringify({ w: 390, h: 844, d: 3, l: 'en-US', z: 'Europe/Berlin' });
+    const span = 29 * 86_400_000;
+    db.transaction(() => {
+      for (const ix of indexes) db.exec(`DROP INDEX ${ix.name}`);
+      for (let i = 0; i < n; i++) {
+        const id = i.toString(36).padStart(8, '0');
+        const at = now - span + Math.floor((i / n) * span);
+        insert.run(`t_seed${id}`, i % 10 === 9 ? 'view' : 'click', tokenOf(i), `cseed${id}AAAAAAAAAAAAAA`.slice(0, 22), `vseed${id}AAAAAAAAAAAAAA`.slice(0, 22), ua, hints, at, at);
+      }
+      for (const ix of indexes) db.exec(ix.sql);
+    })();
+    db.exec('ANALYZE');
+    db.pragma('journal_mode = WAL');
+  } finally {
+    db.close();
+  }
+}
+
+/** `n` fires queued and due now, as attributed conversions leave them */
+export function seedFires(path: string, n: number, now: number): void {
+  const db = new Database(path);
+  try {
+    db.pragma('synchronous = OFF');
+    const insert = db.prepare(`INSERT INTO fires (id, conversion_id, pixel_id, order_id, value, other, token, state, attempt_count, next_attempt_at, created_at, updated_at)
+                               VALUES (?, ?, ${PIXEL_ID}, ?, '10.50', NULL, ?, 'queued', 0, ?, ?, ?)`);
+    db.transaction(() => {
+      for (let i = 0; i < n; i++) insert.run(`f_seed${i}`, `c_seed${i}`, `B-${i}`, tokenOf(i), now - 1000, now - 1000, now - 1000);
+    })();
+  } finally {
+    db.close();
+  }
+}
