@@ -91,21 +91,45 @@ export function parseConfig(input: unknown): Config {
   return config;
 }
 
+/** the IPv4 address an IPv6 one carries (IPv4-mapped, IPv4-compatible or NAT64), as URL normalises them */
+function embeddedIpv4(host: string): string | undefined {
+  const m = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host) ?? undefined;
+  if (!m) return /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
+  const [hi, lo] = [parseInt(m[1], 16), parseInt(m[2], 16)];
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+}
+
+const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
+
+/**
+ * What a URL's host is, for the places the collector fetches: `metadata` (link-local, cloud metadata services: never),
+ * `local` (loopback, private, unspecified: only with allow_insecure_router) or `public`. Takes `url.hostname`, which
+ * URL has already normalised (decimal and hex IPv4 spelled out, IPv6 compressed and lower-cased).
+ */
+export function hostClass(hostname: string): 'metadata' | 'local' | 'public' {
+  let host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  host = embeddedIpv4(host) ?? host;
+  if (METADATA_NAMES.has(host) || /^169\.254\./.test(host) || host === '100.100.100.200') return 'metadata';
+  if (/^fe[89ab][0-9a-f]:/.test(host) || host === 'fd00:ec2::254') return 'metadata';
+  if (host === 'localhost' || host.endsWith('.localhost') || host === '::1' || host === '::') return 'local';
+  if (isIP(host) === 4 && /^(127\.|10\.|192\.168\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)) return 'local';
+  if (isIP(host) === 6 && /^f[cd][0-9a-f]{2}:/.test(host)) return 'local';
+  return 'public';
+}
+
 /** The router is fixed by the operator: https, and never a link-local or metadata address. */
 function checkRouter(config: Config): void {
   const url = new URL(config.router);
-  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const host = url.hostname;
   const bad = (why: string) => new ConfigError(`invalid configuration:\n  router: ${why}`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw bad(`must be an https:// URL, not ${url.protocol}`);
   if (url.search || url.hash) throw bad('must not carry a query or fragment; the collector adds the parameters');
   if (url.username || url.password) throw bad('must not carry credentials');
-  if (/^169\.254\.|^fe80:/i.test(host) || host === 'metadata.google.internal' || host === '100.100.100.200') {
-    throw bad(`${host} is a link-local or metadata address`);
-  }
+  const kind = hostClass(host);
+  if (kind === 'metadata') throw bad(`${host} is a link-local or metadata address`);
   if (config.allow_insecure_router) return;
   if (url.protocol !== 'https:') throw bad('must be https (set allow_insecure_router for local testing)');
-  if (host === 'localhost' || /^127\./.test(host) || host === '::1' || (isIP(host) && /^(10\.|192\.168\.|0\.)/.test(host))) {
-    throw bad(`${host} is a loopback or private address (set allow_insecure_router for local testing)`);
-  }
+  if (kind === 'local') throw bad(`${host} is a loopback or private address (set allow_insecure_router for local testing)`);
 }
 
 const scalarKeys = Object.entries(configSchema.shape).filter(([, s]) => {
@@ -162,7 +186,8 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
 
 /** Finds a pixel by its config key or its numeric id (as number or digits). */
 export function findPixel(config: Config, ref: unknown): PixelConfig | undefined {
-  if (typeof ref === 'string' && config.pixels[ref]) return { ...config.pixels[ref], name: ref };
+  // own keys only: `toString` or `__proto__` from a request must not find Object.prototype's members
+  if (typeof ref === 'string' && Object.hasOwn(config.pixels, ref)) return { ...config.pixels[ref], name: ref };
   const id = typeof ref === 'number' ? ref : typeof ref === 'string' && /^\d{1,12}$/.test(ref) ? Number(ref) : NaN;
   for (const [name, pixel] of Object.entries(config.pixels)) if (pixel.id === id) return { ...pixel, name };
   return undefined;

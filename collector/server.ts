@@ -64,13 +64,13 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   observeInstalls(metrics, installs);
   if (dispatcher) observeAttempts(metrics, dispatcher);
   // POST /t and GET /i are served by http/fast.ts before Express (its header says why); the rest by the app
-  const { app, listener } = createHttpFront(ctx, {
+  const { app, options, listener } = createHttpFront(ctx, {
     touches,
     conversions,
     before: [ingestTimer(metrics)],
     routers: [fireRoutes(ctx, dispatcher), appRoutes(ctx, touches, installs), metricsRoutes(metrics), openApiRoutes(), adminRoutes(ctx, dispatcher)],
   });
-  const server = createServer(listener);
+  const server = createServer(options, listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => (server.off('error', reject), resolve()));

@@ -76,7 +76,7 @@ export async function commitToFire(): Promise<{ rows: Section['rows']; data: Rec
           body: JSON.stringify({ pixel: 'purchase', token: tokenOf(1), order_id: order }),
         });
         answers.push(performance.now() - sent);
-        if (res.status !== 200 || (await res.json()).outcome !== 'attributed') throw new Error(`conversion ${order}: ${res.status}`);
+        if (res.status !== 200 || ((await res.json()) as { outcome?: string }).outcome !== 'attributed') throw new Error(`conversion ${order}: ${res.status}`);
         await router.waitLogged(i + 1, 5_000);
         latencies.push(router.arrivals.get(order)! - sent);
         await sleep(20); // idle between conversions: each one wakes a sleeping dispatcher

@@ -1,28 +1,38 @@
 // 1. Script size: the landing-page script as built (dist/sspx.js, minified), compressed as servers send it, and the
 // same bundle before minification (the project's own rollup configuration, without its output plugins).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import type { OutputOptions } from 'rollup';
 import { packageRoot } from '../../collector/paths.js';
 import { fmt, goalRow, type Section } from '../lib/report.js';
 
 const S = 'script size';
 
-/** the bundle rollup.config.mjs makes, before terser: the size the minifier starts from */
+/**
+ * The same bundle as rollup.config.mjs makes (its input and output format), before terser: the size the minifier
+ * starts from. Types are stripped file by file (no type check, so a work-in-progress snippet still measures).
+ */
 async function unminified(): Promise<number> {
   const { rollup } = await import('rollup');
-  const config = (await import(pathToFileURL(join(packageRoot, 'rollup.config.mjs')).href)).default;
-  const cwd = process.cwd();
-  process.chdir(packageRoot); // the configuration's paths are relative to the package
-  try {
-    const bundle = await rollup({ input: config.input, plugins: config.plugins.filter((p: { name?: string }) => p?.name !== 'report-size') });
-    const { output } = await bundle.generate({ ...config.output, plugins: [], file: undefined });
-    await bundle.close();
-    return Buffer.byteLength(output[0].code);
-  } finally {
-    process.chdir(cwd);
-  }
+  const ts = (await import('typescript')).default;
+  const config = (await import(pathToFileURL(join(packageRoot, 'rollup.config.mjs')).href)).default as { input: string; output: OutputOptions };
+  const bundle = await rollup({
+    input: join(packageRoot, config.input),
+    plugins: [
+      {
+        name: 'strip-types',
+        resolveId: (source, importer) =>
+          importer && source.startsWith('.') && source.endsWith('.js') ? join(dirname(importer), source.replace(/\.js$/, '.ts')) : null,
+        transform: (code, id) =>
+          id.endsWith('.ts') ? ts.transpileModule(code, { compilerOptions: { target: ts.ScriptTarget.ES2020, module: ts.ModuleKind.ESNext } }).outputText : null,
+      },
+    ],
+  });
+  const { output } = await bundle.generate({ format: config.output.format, strict: config.output.strict });
+  await bundle.close();
+  return Buffer.byteLength(output[0].code);
 }
 
 export async function scriptSize(): Promise<Section> {

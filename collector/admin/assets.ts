@@ -21,7 +21,8 @@ h2 { font-size: 14px; font-weight: 600; margin: 0 0 8px; }
 .periods a { padding: 5px 12px; text-decoration: none; color: var(--muted); border-right: 1px solid var(--line); }
 .periods a:last-child { border-right: 0; }
 .periods a.on { background: var(--accent); color: #fff; }
-.tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 12px; margin-bottom: 16px; }
+.tiles { display: grid; grid-template-columns: repeat(4, 1fr); gap: 12px; margin-bottom: 16px; }
+@media (max-width: 900px) { .tiles { grid-template-columns: repeat(2, 1fr); } }
 .tile { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; }
 .tile .k { color: var(--muted); font-size: 12px; }
 .tile .v { font-size: 24px; font-weight: 600; font-variant-numeric: tabular-nums; }

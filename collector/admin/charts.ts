@@ -51,7 +51,7 @@ function axes(max: number, buckets: number[], bucket_ms: number, format: (n: num
   const every = Math.ceil(buckets.length / 6);
   const step = PLOT_W / buckets.length;
   buckets.forEach((at, i) => {
-    if (i % every) return;
+    if ((buckets.length - 1 - i) % every) return; // the latest bucket always has its label
     out.push(`<text class="tick" x="${r1(M.left + step * (i + 0.5))}" y="${H - 6}" text-anchor="middle">${esc(bucketLabel(at, bucket_ms))}</text>`);
   });
   return out.join('');

@@ -18,6 +18,8 @@ const when = (t: number | null | undefined): Html => {
 };
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+/** 1 → "1 click", 4 → "4 clicks" */
+const count = (n: number, one: string, many = one + 's') => `${fmt(n)} ${n === 1 ? one : many}`;
 
 export function layout(opts: { title: string; nav?: 'overview' | 'fires'; csrf?: string; body: Html }): Html {
   return html`<!doctype html>
@@ -88,11 +90,11 @@ export function overviewPage(o: Overview, csrf: string): Html {
 <p class="sub">${PERIODS[o.period].label}: ${when(o.from)} to ${when(o.to)} UTC, one bar per ${bucketWord}.</p>
 <nav class="periods" aria-label="period">${periodLinks}</nav>
 <section class="tiles">
-  ${tile('touches', 'Touches', fmt(t.touches), `${fmt(t.clicks)} clicks · ${fmt(t.views)} views`)}
+  ${tile('touches', 'Touches', fmt(t.touches), `${count(t.clicks, 'click')} · ${count(t.views, 'view')}`)}
   ${tile('conversions', 'Conversions', fmt(t.conversions), `${fmt(t.outcomes.attributed)} attributed · ${fmt(t.outcomes.unattributed)} unattributed · ${fmt(t.outcomes.duplicate)} duplicate`)}
   ${tile('attribution', 'Attribution rate', percent(t.attribution_rate), 'attributed ÷ (attributed + unattributed)')}
   ${tile('fired', 'Fires fired', fmt(fired), `${fmt(t.fires.queued + t.fires.in_flight)} pending · ${fmt(stuck)} failed or held`, false)}
-  ${tile('failed_attempts', 'Failed attempts', fmt(t.failed_attempts), `of ${fmt(t.attempts)} attempts`, t.failed_attempts > 0)}
+  ${tile('failed_attempts', 'Failed attempts', fmt(t.failed_attempts), `of ${count(t.attempts, 'attempt')}`, t.failed_attempts > 0)}
   ${tile('queue', 'Queue depth', fmt(o.queue.queued), `${fmt(o.queue.due)} due now · ${fmt(o.queue.in_flight)} in flight`)}
   ${tile('oldest_due', 'Oldest due fire waits', duration(o.queue.oldest_due_age_ms), o.queue.oldest_due_at == null ? 'nothing is due' : 'since it became due', (o.queue.oldest_due_age_ms ?? 0) > 5 * 60_000)}
   ${tile('macros', 'Unreplaced macros', fmt(t.macros), `last ${o.macros.days.length} days`, t.macros > 0)}
@@ -125,7 +127,7 @@ export function overviewPage(o: Overview, csrf: string): Html {
   <section class="card" data-chart="errors">
     <h2>Fire failures by error class</h2>
     ${horizontalBars('Failed attempts by error class', o.errors.map((e) => ({ label: e.error_class, value: e.count })))}
-    <p class="note">Attempts that did not fire: retried, failed, ambiguous, or whose lease expired. ${fmt(t.failed_attempts)} of ${fmt(t.attempts)} attempts.</p>
+    <p class="note">Attempts that did not fire: retried, failed, ambiguous, or whose lease expired. ${fmt(t.failed_attempts)} of ${count(t.attempts, 'attempt')}.</p>
   </section>
   <section class="card" data-chart="macros">
     <h2>Unreplaced macros per site and day</h2>

@@ -14,6 +14,8 @@ export interface StatsOptions {
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
+/** 1 → "1 click", 3 → "3 clicks" */
+const count = (v: number, one: string, many = one + 's') => `${n(v)} ${v === 1 ? one : many}`;
 const utc = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
 /** rows of [label, value, detail]: labels padded, values right-aligned */
@@ -29,7 +31,7 @@ export function renderStats(o: Overview): string {
   const out = [`sspx-relay stats: ${PERIODS[o.period].label} (${utc(o.from)} to ${utc(o.to)} UTC)`, ''];
   out.push(
     ...table([
-      ['touches', n(t.touches), `${n(t.clicks)} clicks, ${n(t.views)} views`],
+      ['touches', n(t.touches), `${count(t.clicks, 'click')}, ${count(t.views, 'view')}`],
       ['conversions', n(t.conversions), `${n(t.outcomes.attributed)} attributed, ${n(t.outcomes.unattributed)} unattributed, ${n(t.outcomes.duplicate)} duplicate`],
       ['attribution rate', percent(t.attribution_rate), 'attributed / (attributed + unattributed)'],
       ['fires fired', n(t.fires.fired)],

@@ -6,6 +6,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
+import { hostClass } from '../config.js';
 import type { Hop } from '../store/store.js';
 import { USER_AGENT } from './version.js';
 
@@ -283,7 +284,6 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
   });
 }
 
-const METADATA_HOST = /^(169\.254\.|fe80:|\[fe80:)|^metadata\.google\.internal$|^100\.100\.100\.200$/i;
 
 /** Fires `url` once, following redirects; the classification the dispatcher schedules on. */
 export async function httpFire(url: string, o: HttpFireOptions): Promise<FireResult> {
@@ -332,7 +332,7 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
       }
       next.hash = '';
       if (next.protocol !== 'http:' && next.protocol !== 'https:') return refuse('redirect_bad_location', `will not follow a redirect to a ${next.protocol} URL`);
-      if (METADATA_HOST.test(next.hostname)) return refuse('redirect_bad_location', `will not follow a redirect to the link-local or metadata address ${next.hostname}`);
+      if (hostClass(next.hostname) === 'metadata') return refuse('redirect_bad_location', `will not follow a redirect to the link-local or metadata address ${next.hostname}`);
       if (current.protocol === 'https:' && next.protocol === 'http:' && !o.allow_insecure) {
         return refuse('redirect_insecure', `will not follow a redirect from https to '${next.href}' (fires are HTTPS only)`);
       }

@@ -1,19 +1,21 @@
-// The HTTP front: a node:http listener that serves the two hottest routes, POST /t and GET /i, itself and hands every
-// other request to the Express app.
+// The HTTP front: a node:http server whose requests and responses are Express's from birth, and a listener that
+// serves the two hottest routes, POST /t and GET /i, itself and hands every other request to the Express app.
 //
-// Why: landing-page bursts arrive on exactly these two routes, and `npm run bench` (touch ingest) measured Express's
-// own per-request machinery as the cost: walking the router's layers and the nested routers, and body-parser's
-// read pipeline (type-is, raw-body, iconv), took several times the CPU of the touch itself, far below the issue's
-// goal of 0.6 × a raw node:http server. Express stays the application framework; only its routing and body
-// parsing are skipped here, nothing of its behaviour:
-// - the request and response get Express's own prototypes, as Express's app.handle gives them, so req.ip and
-//   req.secure (trust_proxy), res.cookie, res.json and res.set are Express's code;
-// - the same handlers run in the same order: frontHandlers (metrics hook, request log and X-Request-Id, helmet's
-//   security headers), the shared rate limiter and CORS check, then the route's handler from routes/public.ts, and
-//   any error goes to the app's own error handler, so status codes, JSON errors and headers are the same;
+// Why: landing-page bursts arrive on exactly these two routes, and `npm run bench` (touch ingest; CPU time per
+// request, which stays comparable on a busy machine) measured Express's own per-request machinery as the cost:
+// - app.handle re-parents every request and response (Object.setPrototypeOf onto Express's request and response),
+//   which V8 makes expensive: on its own about as much CPU as a whole request of a bare node:http server. Here both
+//   objects are constructed with those prototypes already (createServer's IncomingMessage/ServerResponse options), so
+//   Express's re-parenting becomes a no-op, for every route, and nothing else about them changes;
+// - the router walking its layers and nested routers, and body-parser's read pipeline (type-is, raw-body, iconv),
+//   cost several times the touch itself. The two routes skip those, nothing else:
+//   the same handlers run in the same order — frontHandlers (metrics hook, request log and X-Request-Id, helmet's
+//   security headers), the shared rate limiter and CORS check, then the route's own handler from routes/public.ts —
+//   on the same Express request and response (req.ip and req.secure from trust_proxy, res.cookie, res.json), and an
+//   error goes to the app's own error handler: status codes, JSON errors, headers and the cookie are the same;
 // - anything but the plain case is handed to Express untouched (nothing read, nothing counted yet): another method
 //   or path spelling, another content type or charset, a compressed, chunked or over-long body.
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { IncomingMessage, ServerResponse, type RequestListener, type ServerOptions } from 'node:http';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
 import type { Context } from '../context.js';
 import { appErrors, createApp, frontHandlers, type AppParts } from './app.js';
@@ -61,11 +63,24 @@ function runChain(handlers: RequestHandler[], req: Request, res: Response, fail:
 
 export interface HttpFront {
   app: Express;
-  /** the listener for node:http's createServer */
+  /** for node:http's createServer: requests and responses constructed with Express's prototypes */
+  options: ServerOptions;
   listener: RequestListener;
 }
 
-/** the Express app, and the listener that serves POST /t and GET /i before it */
+/**
+ * A constructor for createServer's IncomingMessage or ServerResponse option whose objects are node's own, built by
+ * node's constructor, with `proto` (Express's app.request or app.response) as their prototype from the start.
+ */
+function bornWith<T extends object>(Base: new (...args: any[]) => T, proto: object): new (...args: any[]) => T {
+  function Born(...args: unknown[]): T {
+    return Reflect.construct(Base, args, Born);
+  }
+  Born.prototype = proto;
+  return Born as unknown as new (...args: any[]) => T;
+}
+
+/** the Express app, the server options that construct its requests, and the listener that serves POST /t and GET /i before it */
 export function createHttpFront(ctx: Context, parts: AppParts): HttpFront {
   const ingest: PublicIngest = parts.public ?? publicIngest(ctx, parts.touches, parts.conversions);
   const app = createApp(ctx, { ...parts, public: ingest });
@@ -76,9 +91,9 @@ export function createHttpFront(ctx: Context, parts: AppParts): HttpFront {
 
   type Handle = (req: Request, res: Response, fail: (err: unknown) => void) => void;
   const serve = (req: IncomingMessage, res: ServerResponse, chain: RequestHandler[], handle: Handle): void => {
-    // what Express's app.handle does before routing: the same prototypes and locals
-    const request = Object.setPrototypeOf(req, app.request) as Request;
-    const response = Object.setPrototypeOf(res, app.response) as Response;
+    // what Express's app.handle does before routing (the prototypes are there since construction)
+    const request = req as Request;
+    const response = res as Response;
     request.res = response;
     response.req = request;
     response.locals = Object.create(null);
@@ -99,5 +114,9 @@ export function createHttpFront(ctx: Context, parts: AppParts): HttpFront {
     if (req.method === 'GET' && isPath(req.url, '/i')) return serve(req, res, impressionChain, impression);
     app(req, res);
   };
-  return { app, listener };
+  const options: ServerOptions = {
+    IncomingMessage: bornWith(IncomingMessage, app.request) as typeof IncomingMessage,
+    ServerResponse: bornWith(ServerResponse, app.response) as typeof ServerResponse,
+  };
+  return { app, options, listener };
 }

@@ -4,22 +4,13 @@
 import { MINUTE } from '../clock.js';
 import type { PixelConfig } from '../config.js';
 import { randomId, rowId } from '../ids.js';
-import type { Conversion, ConversionOutcome, ConversionSource, IdentityKeys, Touch, Tx } from '../store/store.js';
+import type { Conversion, ConversionOutcome, IdentityKeys, Touch, Tx } from '../store/store.js';
 import { emptyKeys } from '../store/store.js';
 
-export interface ConversionInput {
+/** a conversion as validated at the edge, before attribution decides its outcome */
+export type ConversionInput = Pick<Conversion, 'source' | 'order_id' | 'value' | 'other' | 'visitor_id' | 'token' | 'cid' | 'install_id' | 'device_id' | 'occurred_at'> & {
   pixel: PixelConfig;
-  source: ConversionSource;
-  order_id: string | null;
-  value: string | null;
-  other: string | null;
-  visitor_id: string | null;
-  token: string | null;
-  cid: string | null;
-  install_id: string | null;
-  device_id: string | null;
-  occurred_at: number;
-}
+};
 
 export interface ConversionResult {
   outcome: ConversionOutcome;

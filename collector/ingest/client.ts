@@ -58,5 +58,17 @@ export function cleanUrl(raw: unknown): string | null {
 
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
-/** free text we store: capped, and without control characters (no NUL for PostgreSQL, no CR/LF anywhere) */
-export const plainText = (max: number) => z.string().max(max).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters');
+/**
+ * free text we store: capped, and without control characters, C1 included (no NUL for PostgreSQL, no CR/LF or NEL
+ * anywhere), nor unpaired surrogates (not UTF-8: PostgreSQL refuses them in JSONB, and they are never real text)
+ */
+export const plainText = (max: number) =>
+  z.string().max(max).regex(/^[^\u0000-\u001f\u007f-\u009f\ud800-\udfff]*$/u, 'must not contain control characters or unpaired surrogates');
+
+/**
+ * a header's text as we keep it (the user agent): Node decodes obs-text bytes as latin1, so a header can carry C1
+ * controls such as U+009B (an 8-bit terminal escape) or U+0085 (a line break to some readers); they are dropped
+ */
+export function headerText(raw: unknown, max: number): string | null {
+  return String(raw ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').slice(0, max) || null;
+}

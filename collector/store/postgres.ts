@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
+import { CONVERSION_GONE, FIRE_GONE, purgeArgs, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -186,6 +187,10 @@ export class PostgresStore implements Store {
     const client = await this.pool.connect();
     let done = false;
     let broken: Error | undefined;
+    // a checked-out client has no pool listener: a connection lost now would be an uncaught 'error' that ends the
+    // process. The pending query rejects anyway; remember the loss so the client is discarded, not reused.
+    const onError = (err: Error) => (broken ??= err);
+    client.on('error', onError);
     const query: Query = (text, values) => {
       if (done) return Promise.reject(new Error('the transaction has already finished'));
       return client.query(text, values);
@@ -200,6 +205,7 @@ export class PostgresStore implements Store {
       throw err;
     } finally {
       done = true;
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -595,18 +601,6 @@ function named(text: string, args: Record<string, unknown>): { text: string; val
   return { text: numbered, values };
 }
 
-/** the cutoffs as named parameters; `touches` is the later of the two touch cutoffs, for the index range */
-const purgeArgs = (c: PurgeCutoffs) => ({
-  records: c.records_before, clicks: c.clicks_before, views: c.views_before, transcripts: c.transcripts_before,
-  touches: Math.max(c.clicks_before, c.views_before),
-});
-
-// What retention may remove. Never a queued or in-flight fire, nor the conversion of one, nor a touch a kept conversion names.
-const FIRE_GONE = `f.created_at < @records AND f.state NOT IN ('queued', 'in_flight')`;
-const CONVERSION_GONE = `c.created_at < @records AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.conversion_id = c.id AND NOT (${FIRE_GONE}))`;
-const TOUCH_GONE = `t.occurred_at < @touches AND ((t.kind = 'click' AND t.occurred_at < @clicks) OR (t.kind = 'view' AND t.occurred_at < @views))
-                    AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.touch_id = t.id AND NOT (${CONVERSION_GONE}))`;
-const TRANSCRIPT_GONE = `a.hops IS NOT NULL AND a.started_at < @transcripts AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.id = a.fire_id AND ${FIRE_GONE})`;
 const bucketOf = (column: string) => `((${column} - @from::bigint) / @bucket::bigint)`;
 
 const RETENTION_SQL = {

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
+import { CONVERSION_GONE, FIRE_GONE, purgeArgs, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -404,18 +405,6 @@ export class SqliteStore implements Store {
   }
 }
 
-/** the cutoffs as named parameters; `touches` is the later of the two touch cutoffs, for the index range */
-const purgeArgs = (c: PurgeCutoffs) => ({
-  records: c.records_before, clicks: c.clicks_before, views: c.views_before, transcripts: c.transcripts_before,
-  touches: Math.max(c.clicks_before, c.views_before),
-});
-
-// What retention may remove. Never a queued or in-flight fire, nor the conversion of one, nor a touch a kept conversion names.
-const FIRE_GONE = `f.created_at < @records AND f.state NOT IN ('queued', 'in_flight')`;
-const CONVERSION_GONE = `c.created_at < @records AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.conversion_id = c.id AND NOT (${FIRE_GONE}))`;
-const TOUCH_GONE = `t.occurred_at < @touches AND ((t.kind = 'click' AND t.occurred_at < @clicks) OR (t.kind = 'view' AND t.occurred_at < @views))
-                    AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.touch_id = t.id AND NOT (${CONVERSION_GONE}))`;
-const TRANSCRIPT_GONE = `a.hops IS NOT NULL AND a.started_at < @transcripts AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.id = a.fire_id AND ${FIRE_GONE})`;
 /** a row's bucket index; numbers bind as REAL, so the division is cast back to an integer */
 const bucket = (column: string) => `CAST((${column} - @from) / @bucket AS INTEGER)`;
 

@@ -157,7 +157,7 @@ describe.skipIf(skipBrowser)('the operators dashboard', () => {
     // the bars carry their numbers too
     expect(await page.locator('[data-chart="conversions"] svg rect title').allTextContents()).toContain('12:30 UTC · attributed: 5');
     const errors = await page.textContent('[data-chart="errors"] svg');
-    for (const cls of ['http_400', 'timeout_after_send', 'http_5xx']) expect(errors).toContain(cls);
+    for (const cls of ['http_4xx', 'timeout_after_send', 'http_5xx']) expect(errors).toContain(cls);
     const macros = await page.textContent('[data-chart="macros"] svg');
     expect(macros).toContain('https://shop.example');
     expect(macros).toContain('41');

@@ -5,22 +5,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { registerFire, runFire, type Io } from '../../collector/commands/fire.js';
 import { registerReplay, runReplay } from '../../collector/commands/replay.js';
 import type { AttemptOutcome, Fire, FireState } from '../../collector/store/store.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 import { harness, queueFire, TOKEN, type Harness } from './fixture.js';
+import { captureIo } from '../support/io.js';
 
-function io(): Io & { stdout: () => string; stderr: () => string } {
-  const sink = () => {
-    const chunks: string[] = [];
-    return { w: new Writable({ write: (c, _e, cb) => (chunks.push(String(c)), cb()) }), text: () => chunks.join('') };
-  };
-  const out = sink();
-  const err = sink();
-  return { out: out.w, err: err.w, env: {}, stdout: out.text, stderr: err.text };
-}
+const io = captureIo;
 
 let router: TestRouter;
 let h: Harness;

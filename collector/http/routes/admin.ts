@@ -83,7 +83,7 @@ function fireFilters(req: Request, ctx: Context): { shown: Record<string, string
 
 /** only our own pages are a place to return to after logging in */
 const safeNext = (next: unknown) =>
-  typeof next === 'string' && /^\/admin(\/[\w./:-]*)?(\?[^\s\\]*)?$/.test(next) && !next.startsWith('//') ? next : '/admin';
+  typeof next === 'string' && /^\/admin(\/[\w./:-]*)?(\?[^\s\\]*)?$/.test(next) && !next.includes('..') ? next : '/admin';
 
 export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }): express.Router {
   const router = express.Router();

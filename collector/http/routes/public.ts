@@ -3,7 +3,7 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
-import { DEVICE_ID_PARAMS, normalizeDeviceId } from '../../ingest/client.js';
+import { DEVICE_ID_PARAMS, headerText, normalizeDeviceId } from '../../ingest/client.js';
 import { conversionInput, type Conversions } from '../../ingest/conversions.js';
 import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/touches.js';
 import { checked, jsonObject, rawBody } from '../body.js';
@@ -75,7 +75,7 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
         visitor_id,
         site: site?.origin ?? null,
         ip: req.ip,
-        user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
+        user_agent: headerText(req.headers['user-agent'], 512),
         occurred_at: ctx.clock.now(),
       });
       if (gif) return sendGif(res);
@@ -99,7 +99,7 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
         device_id,
         site: siteOf(req, config)?.origin ?? null,
         ip: req.ip,
-        user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
+        user_agent: headerText(req.headers['user-agent'], 512),
         url: null,
         referrer: null,
         hints: null,

@@ -1,0 +1,221 @@
+// Guards what browsers see. CORS: only the configured site origins, byte-exact, get Access-Control-Allow-Origin and
+// credentials; any other origin (look-alikes, scheme downgrades, `null`) is refused with 403 and gets neither; the
+// server-to-server and operators' APIs are never opened to browsers; the script is readable by all but without
+// credentials. Security headers (helmet) on every response; Cross-Origin-Resource-Policy `cross-origin` only on what
+// other sites must embed (the script and the 1×1 GIF of /i and the image fallback), `same-site` on the rest. The
+// sspx_vid cookie with exactly the contract's attributes, Secure on HTTPS (public_url https, or X-Forwarded-Proto
+// https from a trusted proxy — never from an untrusted one), 128 random bits, forged values replaced.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ID_PATTERN } from '../../collector/ids.js';
+import { ADMIN_KEY, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
+import { json, send, type Sent } from '../support/proc.js';
+
+const UA = 'Mozilla/5.0 (browser surface)';
+const T = token('surface');
+const touchReq = (headers: Record<string, string> = {}) => ({ method: 'POST', headers: { origin: SITE, 'user-agent': UA, 'content-type': 'text/plain', ...headers }, body: JSON.stringify({ t: T }) });
+
+const running: TestCollector[] = [];
+afterAll(async () => {
+  for (const c of running) await c.stop();
+});
+async function collector(overrides: Parameters<typeof startTestCollector>[0] = {}) {
+  const c = await startTestCollector({ ...overrides });
+  running.push(c);
+  return c;
+}
+
+describe('CORS', () => {
+  let c: TestCollector;
+  beforeAll(async () => {
+    c = await collector({ sites: [{ origin: SITE, cookie_domain: '.shop.example' }, { origin: 'https://other-brand.example' }] });
+  });
+
+  it('a configured origin gets its exact origin back, with credentials, on /t and /c and their preflights', async () => {
+    for (const origin of [SITE, 'https://other-brand.example']) {
+      const t = await send(c.url + '/t', touchReq({ origin }));
+      expect(t.status).toBe(200);
+      expect(t.headers['access-control-allow-origin']).toBe(origin);
+      expect(t.headers['access-control-allow-credentials']).toBe('true');
+      expect(String(t.headers.vary)).toMatch(/Origin/i);
+      const cv = await send(c.url + '/c', { method: 'POST', headers: { origin, 'user-agent': UA, 'content-type': 'text/plain' }, body: JSON.stringify({ pixel: 'purchase' }) });
+      expect(cv.headers['access-control-allow-origin']).toBe(origin);
+      for (const path of ['/t', '/c']) {
+        const pre = await send(c.url + path, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' } });
+        expect(pre.status).toBe(204);
+        expect(pre.headers['access-control-allow-origin']).toBe(origin);
+        expect(pre.headers['access-control-allow-credentials']).toBe('true');
+        expect(pre.headers['access-control-allow-methods']).toMatch(/POST/);
+        expect(String(pre.headers['access-control-allow-headers']).toLowerCase()).toContain('content-type');
+      }
+    }
+  });
+
+  const refused = [
+    'null', 'https://evil.example', 'http://shop.example', 'https://shop.example.evil.example', 'https://evil-shop.example', 'https://SHOP.EXAMPLE',
+    'https://shop.example:443', 'https://shop.example/', 'https://shop.example.', 'https://sub.shop.example', 'https://shop.example, https://evil.example', 'https://shop.example\t.evil.example',
+  ];
+  it.each(refused)('origin %j is refused: 403, no CORS headers, no cookie', async (origin) => {
+    for (const path of ['/t', '/c']) {
+      const res = await send(c.url + path, { ...touchReq({ origin }), body: path === '/t' ? JSON.stringify({ t: T }) : JSON.stringify({ pixel: 'purchase' }) });
+      expect(res.status).toBe(403);
+      expect(json(res).error).toBe('origin_not_allowed');
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+      expect(res.headers['set-cookie']).toBeUndefined();
+      const pre = await send(c.url + path, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST' } });
+      expect(pre.status).toBe(403);
+      expect(pre.headers['access-control-allow-origin']).toBeUndefined();
+    }
+  });
+
+  it('the APIs for backends, apps and operators are never opened to browsers', async () => {
+    const h = { origin: SITE, 'content-type': 'application/json' };
+    const answers: Sent[] = [
+      await send(c.url + '/v1/conversions', { method: 'POST', headers: { ...h, authorization: `Bearer ${SERVER_KEY}` }, body: JSON.stringify({ pixel: 'purchase', token: T, order_id: 'CORS-1' }) }),
+      await send(c.url + '/v1/touches', { method: 'POST', headers: { ...h, authorization: `Bearer ${SERVER_KEY}` }, body: JSON.stringify({ token: T }) }),
+      await send(c.url + '/v1/fires', { headers: { origin: SITE, authorization: `Bearer ${ADMIN_KEY}` } }),
+      await send(c.url + '/v1/conversions', { method: 'OPTIONS', headers: { origin: SITE, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } }),
+      await send(c.url + '/v1/fires', { method: 'OPTIONS', headers: { origin: SITE, 'access-control-request-method': 'GET' } }),
+      await send(`${c.url}/i?sspdata=${T}`, { headers: { origin: SITE, 'user-agent': UA } }),
+      await send(c.url + '/healthz', { headers: { origin: SITE } }),
+    ];
+    for (const res of answers) {
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+      expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+    }
+  });
+
+  it('the script is readable by any site, without credentials', async () => {
+    const res = await send(c.url + '/sspx.js', { headers: { origin: 'https://anyone.example' } });
+    expect(res.status).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+    expect(res.headers['access-control-allow-credentials']).toBeUndefined();
+  });
+});
+
+describe('security headers', () => {
+  let c: TestCollector;
+  beforeAll(async () => {
+    c = await collector();
+  });
+
+  const requests: [string, string, Parameters<typeof send>[1]][] = [
+    ['healthz', '/healthz', {}],
+    ['readyz', '/readyz', {}],
+    ['script', '/sspx.js', {}],
+    ['impression GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': UA } }],
+    ['impression dropped (bot) GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': 'Googlebot/2.1' } }],
+    ['impression refused', '/i', { headers: { 'user-agent': UA } }],
+    ['image fallback GIF', `/t?b=${encodeURIComponent(JSON.stringify({ t: T }))}`, { headers: { 'user-agent': UA } }],
+    ['touch', '/t', touchReq()],
+    ['touch refused origin', '/t', touchReq({ origin: 'https://evil.example' })],
+    ['touch too large', '/t', { ...touchReq(), body: JSON.stringify({ t: T, u: 'x'.repeat(9000) }) }],
+    ['conversion without key', '/v1/conversions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
+    ['fires', '/v1/fires', { headers: { authorization: `Bearer ${ADMIN_KEY}` } }],
+    ['not found', '/nope', {}],
+    ['metrics', '/metrics', {}],
+    ['dashboard login', '/admin/login', {}],
+  ];
+
+  it.each(requests)('%s: helmet headers, no X-Powered-By, CORP as decided', async (name, path, opts) => {
+    const res = await send(c.url + path, opts);
+    expect(res.status).toBeLessThan(500);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBe('SAMEORIGIN');
+    // the dashboard keeps the Origin of its own form posts (admin.ts says why); everything else sends no referrer
+    expect(res.headers['referrer-policy']).toBe(path.startsWith('/admin') ? 'same-origin' : 'no-referrer');
+    expect(res.headers['content-security-policy']).toMatch(/default-src 'self'/);
+    expect(res.headers['cross-origin-opener-policy']).toBe('same-origin');
+    expect(res.headers['x-dns-prefetch-control']).toBe('off');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+    expect(res.headers['strict-transport-security']).toBeUndefined(); // plain http here
+    // only what other sites must embed may be loaded cross-origin: the script and the GIFs
+    const embeddable = res.headers['content-type'] === 'image/gif' || path === '/sspx.js';
+    expect(res.headers['cross-origin-resource-policy'], name).toBe(embeddable ? 'cross-origin' : 'same-site');
+  });
+
+  it('HSTS when the collector is served over https', async () => {
+    const https = await collector({ public_url: 'https://collect.shop.example' });
+    const res = await send(https.url + '/healthz');
+    expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+  });
+});
+
+const cookieOf = (res: Sent) => {
+  const all = res.headers['set-cookie'] ?? [];
+  expect(all).toHaveLength(1);
+  const [pair, ...attrs] = all[0].split(/;\s*/);
+  const [name, value] = pair.split('=');
+  return { name, value, attrs: attrs.map((a) => a.toLowerCase()) };
+};
+
+describe('the sspx_vid cookie', () => {
+  it('has exactly the contract attributes over http: HttpOnly, SameSite=Lax, Path=/, Domain, lifetime; not Secure', async () => {
+    const c = await collector({ cookie_days: 30 });
+    const k = cookieOf(await send(c.url + '/t', touchReq()));
+    expect(k.name).toBe('sspx_vid');
+    expect(k.value).toMatch(/^[A-Za-z0-9_-]{22}$/); // 128 random bits, base64url
+    expect(k.attrs).toContain('httponly');
+    expect(k.attrs).toContain('samesite=lax');
+    expect(k.attrs).toContain('path=/');
+    expect(k.attrs).toContain('domain=.shop.example');
+    expect(k.attrs).toContain(`max-age=${30 * 86_400}`);
+    expect(k.attrs.some((a) => a.startsWith('expires='))).toBe(true);
+    expect(k.attrs).not.toContain('secure');
+  });
+
+  it('Secure when public_url is https', async () => {
+    const c = await collector({ public_url: 'https://collect.shop.example' });
+    expect(cookieOf(await send(c.url + '/t', touchReq())).attrs).toContain('secure');
+  });
+
+  it('Secure behind a trusted proxy that says https; an untrusted X-Forwarded-Proto changes nothing', async () => {
+    const trusted = await collector({ trust_proxy: 1 });
+    expect(cookieOf(await send(trusted.url + '/t', touchReq({ 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.1' }))).attrs).toContain('secure');
+    expect(cookieOf(await send(trusted.url + '/t', touchReq({ 'x-forwarded-proto': 'http' }))).attrs).not.toContain('secure');
+    const direct = await collector({ trust_proxy: 0 });
+    expect(cookieOf(await send(direct.url + '/t', touchReq({ 'x-forwarded-proto': 'https' }))).attrs).not.toContain('secure');
+  });
+
+  it('host-only when the site names no cookie_domain; the Domain never comes from the request', async () => {
+    const c = await collector({ sites: [{ origin: SITE }] });
+    const k = cookieOf(await send(c.url + '/t', touchReq({ host: 'evil.example', 'x-forwarded-host': 'evil.example' })));
+    expect(k.attrs.some((a) => a.startsWith('domain='))).toBe(false);
+  });
+
+  it('random: 200 visitors get 200 distinct ids of our shape', async () => {
+    const c = await collector();
+    const ids = new Set<string>();
+    for (let i = 0; i < 200; i += 20) {
+      const batch = await Promise.all(Array.from({ length: 20 }, () => send(c.url + '/t', touchReq())));
+      for (const r of batch) ids.add(cookieOf(r).value);
+    }
+    expect(ids.size).toBe(200);
+    for (const id of ids) expect(ID_PATTERN.test(id)).toBe(true);
+  });
+
+  it('a forged value that is not ours is replaced; one of our shape is kept (it only ever names that browser)', async () => {
+    const c = await collector();
+    for (const forged of ['../../x', 'A'.repeat(200), 'short', 'has%20space', '"quoted"']) {
+      const k = cookieOf(await send(c.url + '/t', touchReq({ cookie: `sspx_vid=${forged}` })));
+      expect(k.value).not.toBe(forged);
+      expect(k.value).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    }
+    const ours = 'WellFormedVisitorId0123';
+    expect(cookieOf(await send(c.url + '/t', touchReq({ cookie: `sspx_vid=${ours}` }))).value).toBe(ours);
+  });
+
+  it('no cookie from impressions, refusals, bots or Sec-GPC', async () => {
+    const c = await collector();
+    const none = [
+      await send(`${c.url}/i?sspdata=${T}`, { headers: { 'user-agent': UA } }),
+      await send(c.url + '/t', touchReq({ origin: 'https://evil.example' })),
+      await send(c.url + '/t', touchReq({ 'user-agent': 'Googlebot/2.1' })),
+      await send(c.url + '/t', touchReq({ 'sec-gpc': '1' })),
+      await send(c.url + '/t', { ...touchReq(), body: '{' }),
+    ];
+    for (const res of none) expect(res.headers['set-cookie']).toBeUndefined();
+    expect(none[3].status).toBe(202);
+    expect(none[3].headers['x-sspx-reason']).toBe('gpc');
+  });
+});

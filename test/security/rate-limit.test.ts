@@ -1,0 +1,96 @@
+// Guards the rate limit of the public routes (/t, /i, /c): one budget per client address per minute, shared by the
+// three routes (and by the fast path and Express, which serve /t and /i alike), answered with 429, the standard
+// RateLimit-* headers and Retry-After. Behind `trust_proxy: 1` the client address is the entry the proxy appended
+// to X-Forwarded-For, so a client that sends its own X-Forwarded-For (one entry or many) is still counted as
+// itself; with `trust_proxy: 0` the header is ignored altogether. The window moves with the (injected) clock, and
+// the keyed server routes are not limited by it.
+import { afterAll, describe, expect, it } from 'vitest';
+import { SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
+import { json, send, type Sent } from '../support/proc.js';
+
+const LIMIT = 5;
+const T = token('rate');
+const UA = 'Mozilla/5.0 (rate)';
+
+const running: TestCollector[] = [];
+afterAll(async () => {
+  for (const c of running) await c.stop();
+});
+
+/** what the proxy forwards: the client's own X-Forwarded-For (if any), then the address the proxy saw */
+const via = (client: string, spoofed?: string) => ({ 'x-forwarded-for': spoofed ? `${spoofed}, ${client}` : client });
+
+function touch(c: TestCollector, headers: Record<string, string>, chunked = false): Promise<Sent> {
+  const h: Record<string, string> = { origin: SITE, 'user-agent': UA, 'content-type': 'text/plain', ...headers };
+  // chunked: no Content-Length, so Express serves it instead of the fast path
+  if (chunked) h['transfer-encoding'] = 'chunked';
+  return send(c.url + '/t', { method: 'POST', headers: h, body: JSON.stringify({ t: T }) });
+}
+const impression = (c: TestCollector, headers: Record<string, string>) => send(`${c.url}/i?sspdata=${T}`, { headers: { 'user-agent': UA, ...headers } });
+const conversion = (c: TestCollector, headers: Record<string, string>) =>
+  send(c.url + '/c', { method: 'POST', headers: { origin: SITE, 'user-agent': UA, 'content-type': 'text/plain', ...headers }, body: JSON.stringify({ pixel: 'purchase' }) });
+
+function expectLimited(res: Sent) {
+  expect(res.status).toBe(429);
+  expect(json(res)?.error).toBe('rate_limited');
+  expect(res.headers['ratelimit-limit']).toBe(String(LIMIT));
+  expect(res.headers['ratelimit-remaining']).toBe('0');
+  expect(Number(res.headers['ratelimit-reset'])).toBeGreaterThan(0);
+  expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+  expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(60);
+}
+
+describe('rate limits on the public routes', () => {
+  it('behind one proxy: a spoofed X-Forwarded-For entry does not escape the budget', async () => {
+    const c = await startTestCollector({ rate_limit_per_minute: LIMIT, trust_proxy: 1 });
+    running.push(c);
+    const client = '198.51.100.7';
+    const remaining: string[] = [];
+    for (let i = 0; i < LIMIT; i++) {
+      // a fresh forged entry every time, through both HTTP paths
+      const res = await touch(c, via(client, `10.0.0.${i}`), i % 2 === 1);
+      expect(res.status).toBe(200);
+      remaining.push(String(res.headers['ratelimit-remaining']));
+    }
+    expect(remaining).toEqual(['4', '3', '2', '1', '0']);
+    expectLimited(await touch(c, via(client, '203.0.113.99')));
+    expectLimited(await touch(c, via(client, '1.1.1.1, 2.2.2.2, 3.3.3.3')));
+    expectLimited(await touch(c, via(client), true));
+    // the budget is the address's, across /t, /i and /c
+    expectLimited(await impression(c, via(client, '10.9.9.9')));
+    expectLimited(await conversion(c, via(client, '10.9.9.9')));
+    // another client is not affected, nor is the proxy's own address
+    expect((await touch(c, via('198.51.100.8', client))).status).toBe(200);
+    expect((await touch(c, {})).status).toBe(200);
+    // the server-to-server API is keyed, not limited by address
+    for (let i = 0; i < LIMIT + 3; i++) {
+      const res = await send(c.url + '/v1/conversions', {
+        headers: { authorization: `Bearer ${SERVER_KEY}`, 'content-type': 'application/json', ...via(client) },
+        body: JSON.stringify({ pixel: 'purchase', token: T, order_id: `RL-${i}` }),
+      });
+      expect(res.status).toBe(200);
+    }
+    // a minute later the window has moved
+    c.clock.advance(60_000);
+    expect((await touch(c, via(client, 'x'))).status).toBe(200);
+  });
+
+  it('with no proxy trusted, X-Forwarded-For is ignored: every request counts for the socket address', async () => {
+    const c = await startTestCollector({ rate_limit_per_minute: LIMIT, trust_proxy: 0 });
+    running.push(c);
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT + 2; i++) statuses.push((await impression(c, { 'x-forwarded-for': `203.0.113.${i}` })).status);
+    expect(statuses).toEqual([...Array(LIMIT).fill(200), 429, 429]);
+    expectLimited(await impression(c, { 'x-forwarded-for': '198.51.100.200' }));
+  });
+
+  it('0 turns the limit off (load tests behind a limiting proxy)', async () => {
+    const c = await startTestCollector({ rate_limit_per_minute: 0 });
+    running.push(c);
+    for (let i = 0; i < 3 * LIMIT; i++) {
+      const res = await impression(c, {});
+      expect(res.status).toBe(200);
+      expect(res.headers['ratelimit-limit']).toBeUndefined();
+    }
+  });
+});
