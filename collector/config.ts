@@ -184,6 +184,11 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   return { config: parseConfig({ ...input, ...envOverrides(env) }), source };
 }
 
+/** the pixel id a command-line reference means: a configured name or id, or any numeric id */
+export function pixelIdOf(config: Config, ref: string): number | undefined {
+  return findPixel(config, ref)?.id ?? (/^\d{1,12}$/.test(ref) ? Number(ref) : undefined);
+}
+
 /** Finds a pixel by its config key or its numeric id (as number or digits). */
 export function findPixel(config: Config, ref: unknown): PixelConfig | undefined {
   // own keys only: `toString` or `__proto__` from a request must not find Object.prototype's members

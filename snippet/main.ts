@@ -1,101 +1,115 @@
-import { decode, isMacro, isToken } from './token.js';
+// The landing-page script, one closure: reads the tag's data- attributes and the landing URL, sends the touch
+// (or the macro diagnostic) once consent allows, remembers the click id, decorates links with it, and
+// answers the page's sspx(...) calls, replaying those the stub queued before it loaded.
+// Every byte ships on every landing page, so this is written for the minifier and gzip: state lives in
+// module variables (terser mangles them), helpers are arrows, and no exception ever escapes into the page.
+import { decode, isMacro, isTokenText } from './token.js';
 
-const W = window as any;
-const D = document;
-const N = navigator as any;
-const tag = D.currentScript as HTMLScriptElement;
+var tag = document.currentScript as HTMLScriptElement;
+var stub = (window as any).sspx;
 
-let debug: any, collector: string, selector: any, token: any, macro: any, ids: any, cid: any, linkCid: any;
-let allow: any, ready: Promise<any>;
+var /** console method for reasons: 'log' with data-debug, else nothing */ debug: any,
+  /** where /t and /c go */ collector: string,
+  /** data-decorate, or 0 once it proved malformed */ selector: any,
+  /** the first valid token, or the name of the first param that held a macro */ token: any,
+  macro: any,
+  /** the configured device ids found in the URL, if any */ ids: any,
+  /** the click id links get and conversions carry */ cid: any,
+  /** opens the consent gate; the gate, then the touch's answer, is what every send waits on */ allow: any,
+  ready: Promise<any>,
+  // scratch for decorate()
+  play: boolean,
+  query: string;
 
-const say = (why: unknown, warn?: 1) => (warn || debug) && console[warn ? 'warn' : 'log']('[sspx]', why);
+/** `[sspx] why` on the console: reasons only with data-debug; `why` goes as its own argument, so nothing
+ * is converted and nothing can throw here */
+var say = (why: unknown, method = debug) => method && (console as any)[method]('[sspx]', why);
+var warn = (why: unknown) => say(why, 'warn');
 
-const safe = (callback: any, value?: unknown) => {
-  try {
-    callback && callback(value);
-  } catch (e) {
-    say(e, 1);
-  }
-};
+/** a comma (or space) separated list, empty entries dropped */
+var list = (value?: string): string[] => (value || '').match(/[^\s,]+/g) || [];
 
-const list = (value = ''): string[] => value.match(/[^\s,]+/g) || [];
-
-const send = (path: string, body: object): any => {
-  const url = collector + path,
+/** POSTs a JSON body as text/plain (CORS-simple, no preflight) and survives navigation; gives the answer.
+ * Without fetch, a beacon, else an image (GET ?b=); neither has an answer, so it rejects with 'beacon'. */
+var send = (path: string, body: object): Promise<any> => {
+  const url = collector.replace(/\/?$/, path),
     text = JSON.stringify(body);
   try {
     return fetch(url, { method: 'POST', body: text, keepalive: true, credentials: 'include' }).then((r) => r.json());
   } catch {
-    N.sendBeacon?.(url, text) || (new Image().src = url + '?b=' + encodeURIComponent(text));
-    return { error: 'beacon' };
+    throw (navigator.sendBeacon?.(url, text) || (new Image().src = url + '?b=' + encodeURIComponent(text)), 'beacon');
   }
 };
 
-/** appends the click id to one link, once */
-const decorate = (link: HTMLAnchorElement) => {
-  const query = link.search,
-    play = link.host == 'play.google.com';
-  query.includes('sspx_cid') ||
-    (link.search = query.replace(play ? /[?&]referrer=[^&]*|$/ : /$/, (referrer) =>
-      referrer ? referrer + '%26sspx_cid%3D' + linkCid : (query && '&') + (play ? 'referrer=sspx_cid%3D' : 'sspx_cid=') + linkCid,
-    ));
-};
-
-/** gives links the id (or takes it away) and decorates those on the page; a malformed selector warns once */
-const decorateAll = (id?: unknown) => {
-  linkCid = id;
+/** appends the click id to every link matching data-decorate that lacks it; Google Play hands only its
+ * `referrer` parameter to the app, so there it goes inside that, encoded. A malformed selector warns once. */
+var decorate = (_?: unknown) => {
   try {
-    selector && id && D.querySelectorAll(selector).forEach(decorate);
+    selector &&
+      cid &&
+      document.querySelectorAll<HTMLAnchorElement>(selector).forEach(
+        (link) => (
+          (play = link.host == 'play.google.com'),
+          (query = link.search).includes('sspx_cid') ||
+            // the match is an existing referrer parameter (any link), else the end of the query
+            (link.search = query.replace(
+              /[?#&]referrer=[^?#&]*|$/,
+              (referrer) => (referrer ? referrer + (play ? '%26' : '&') : (query && '&') + (play ? 'referrer=' : '')) + 'sspx_cid' + (play ? '%3D' : '=') + cid,
+            ))
+        ),
+      );
   } catch (e) {
-    say(e, 1);
+    warn(e);
     selector = 0;
   }
 };
 
-const close = (): Promise<any> => (ready = new Promise((resolve) => (allow = resolve)));
+/** a fresh, closed gate; whatever waited on the old one is dropped with it */
+var close = () => (ready = new Promise((resolve) => (allow = resolve)));
 
-const settle = (answer?: any) => {
+/** the touch's answer (or failure): its click id, kept for later pages, else the one kept before */
+var settle = (answer?: any) => {
   try {
     (cid = answer?.cid) ? (localStorage.sspx_cid = cid) : (cid = localStorage.sspx_cid);
-  } catch {}
-  decorateAll(cid);
+  } catch {} // storage may be disabled and throw
+  decorate();
 };
 
-const command = (name: unknown, arg?: any, callback?: unknown): any =>
-  name == 'convert'
-    ? ready
-        .then(() => send('/c', { ...arg, cid }))
+/** the real window.sspx. A refusal drops what waits, and this page's id with it. Callbacks run on the
+ * promise, so what they throw (or a callback that is no function) stays with us. */
+var command = (name: unknown, arg?: any, callback?: any) =>
+  name == 'consent'
+    ? arg === true
+      ? allow()
+      : (close(), decorate((cid = undefined)))
+    : ready
+        .then(() => (name == 'cid' ? cid : name == 'convert' ? send('/c', { ...arg, cid }) : warn(name)))
         .catch((e) => ({ error: '' + e }))
-        .then((answer) => safe(callback, answer))
-    : name == 'cid'
-      ? ready.then(() => safe(arg, cid))
-      : name == 'consent'
-        ? arg === true
-          ? allow()
-          : (close(), decorateAll())
-        : say(name, 1);
+        .then(name == 'cid' ? arg : callback)
+        .catch(warn);
 
 try {
-  const old = W.sspx;
-  if (!old?.sspx) {
+  // The real function carries a mark: a second copy of the tag finds it and stays quiet.
+  if (!stub?.sspx) {
     const data = tag.dataset,
       params = list(data.params || 'sspdata'),
-      idList = list(data.ids);
-    collector = (data.collector || new URL(tag.src).origin).replace(/\/$/, '');
+      idNames = list(data.ids);
+    // The collector serves the script, so by default it is where sspx.js came from (an inline copy throws).
+    collector = data.collector || new URL(tag.src).origin;
     selector = data.decorate;
-    debug = data.debug != null;
-    const url = location.href
+    debug = 'debug' in data && 'log';
+    // Every `name=value` between `?`, `#` and `&` is a piece, so `#sspdata=…` and `#/route?sspdata=…` read
+    // like a query; parsed by hand because URLSearchParams turns `+` into a space. A token param goes with
+    // its trailing `&`; the separators it leaves dangling are trimmed last.
+    const landing = location.href
       .replace(/([^?#&=]*)=?([^?#&]*)&?/g, (piece, name: string, raw: string) => {
         const value = decode(raw);
-        if (!params.includes(name)) {
-          if (idList.includes(name) && value.length <= 128) (ids ||= {})[name] = value;
-          return piece;
-        }
-        if (isToken(value)) token ||= value;
-        else if (isMacro(raw)) macro ||= name;
-        return '';
+        return params.includes(name)
+          ? // query before fragment, left to right: the first valid token wins, else the first macro is reported
+            (isTokenText(value) ? token || (token = value) : isMacro(raw) && (macro || (macro = name)), '')
+          : (idNames.includes(name) && !value[128] && (ids = { ...ids, [name]: value }), piece);
       })
-      .replace(/[?&#]+(?=#|$)/g, '');
+      .replace(/[?#&]+(?=#|$)/g, '');
     say(token ? 'touch' : macro ? 'macro' : 'no token');
     ready = close()
       .then(
@@ -106,26 +120,30 @@ try {
             token
               ? {
                   t: token,
-                  u: url,
-                  r: D.referrer || undefined,
+                  u: landing,
+                  r: document.referrer || undefined, // JSON leaves undefined out
                   w: screen.width,
                   h: screen.height,
                   d: devicePixelRatio,
-                  l: N.language,
+                  l: navigator.language,
                   z: Intl.DateTimeFormat().resolvedOptions().timeZone,
-                  mo: N.userAgentData?.mobile,
-                  pf: N.userAgentData?.platform,
+                  // low-entropy client hints, Chromium only
+                  mo: (navigator as any).userAgentData?.mobile,
+                  pf: (navigator as any).userAgentData?.platform,
                   ids,
                 }
-              : { e: 'macro', p: macro, u: url },
+              : { e: 'macro', p: macro, u: landing },
           ),
       )
       .then(settle, settle);
-    (data.consent ?? 'granted') != 'granted' ? say('pending') : allow();
-    D.addEventListener('click', () => decorateAll(linkCid), true);
-    old?.q?.map((args: [any]) => command(...args));
-    ((W.sspx = command) as any).sspx = 1;
+    // anything but an explicit grant (or no attribute) waits
+    [, 'granted'].includes(data.consent) ? allow() : say(data.consent);
+    // links that appear later get the id just before the browser follows them
+    addEventListener('click', decorate, true);
+    // replay in order, then take over
+    stub?.q?.map((args: [any]) => command(...args));
+    (((window as any).sspx = command) as any).sspx = 1;
   }
 } catch (e) {
-  say(e, 1);
+  warn(e);
 }

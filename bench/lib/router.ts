@@ -17,6 +17,8 @@ export interface BenchRouter {
   arrivals: Map<string, number>;
   /** resolves once `n` fires were logged; rejects after timeoutMs */
   waitLogged(n: number, timeoutMs: number): Promise<void>;
+  /** resolves once `n` fires were logged or after timeoutMs, whichever comes first */
+  waitLoggedAtMost(n: number, timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,6 +60,7 @@ export async function startRouter(): Promise<BenchRouter> {
         waiter = { n, resolve: () => ((waiter = undefined), clearTimeout(timer), resolve()) };
       });
     },
+    waitLoggedAtMost: (n, timeoutMs) => router.waitLogged(n, timeoutMs).catch(() => undefined),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

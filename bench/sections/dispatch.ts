@@ -11,21 +11,33 @@ import { countRows, migrate, seedFires, seedTouches, tokenOf } from '../lib/sqli
 
 const S = 'dispatch';
 
-/** fires/s of one process with a queue of `n` due fires; a store URL other than SQLite is seeded by `seed` */
+/** the longest a queue is drained for: a slow dispatcher is measured on what it fired by then, keeping the run bounded */
+const DRAIN_SECONDS = QUICK ? 10 : 20;
+
+/**
+ * Fires/s of collectors emptying a queue of `n` due fires (seeded before they start): fires logged by the router over
+ * the time from its first fire to its last logged one, within DRAIN_SECONDS. The collectors are then stopped
+ * (gracefully: in-flight attempts finish and are recorded); `logged` is the router's final count, to compare with the
+ * fires the store has as fired.
+ */
 export async function drainQueue(
   n: number,
   start: (router: string) => Promise<{ stop(): Promise<unknown> }[]>,
-): Promise<{ fires: number; seconds: number; fires_per_s: number; logged: number }> {
+): Promise<{ queued: number; logged_in_window: number; seconds: number; fires_per_s: number; logged: number; drained: boolean }> {
   const router = await startRouter();
   try {
     const collectors = await start(router.url);
+    let counted = 0;
+    let last = 0;
     try {
-      await router.waitLogged(n, 120_000);
+      await router.waitLoggedAtMost(n, DRAIN_SECONDS * 1000);
+      counted = router.logged;
+      last = router.lastLoggedAt;
     } finally {
       await Promise.all(collectors.map((c) => c.stop()));
     }
-    const seconds = (router.lastLoggedAt - router.firstFireAt) / 1000;
-    return { fires: n, seconds: round(seconds, 2), fires_per_s: Math.round(n / seconds), logged: router.logged };
+    const seconds = (last - router.firstFireAt) / 1000;
+    return { queued: n, logged_in_window: counted, seconds: round(seconds, 2), fires_per_s: Math.round(counted / seconds), logged: router.logged, drained: counted >= n };
   } finally {
     await router.close();
   }
@@ -41,10 +53,17 @@ export async function dispatchThroughput(): Promise<{ rows: Section['rows']; dat
     const result = await drainQueue(n, async (router) => [await startCollector('collector', dir, collectorConfig(dir, { dispatcher: true, router }))]);
     const fired = countRows(db, 'fires', `WHERE state = 'fired'`);
     const attempts = countRows(db, 'attempts');
+    const window = result.drained ? `${fmt(n)} queued` : `${fmt(result.logged_in_window)} of ${fmt(n)} queued in ${DRAIN_SECONDS} s`;
     return {
       rows: [
-        goalRow(S, `fires/s, one process (${fmt(n)} queued, 302 followed)`, result.fires_per_s, `${fmt(result.fires_per_s)} /s`, 3000, 'higher', '≥ 3,000/s'),
-        { section: S, metric: 'fires recorded as fired (attempt rows)', value: `${fmt(fired)} of ${fmt(n)} (${fmt(attempts)})`, goal: 'all', status: fired === n ? 'met' : 'FAILED' },
+        goalRow(S, `fires/s, one process (${window}, 302 followed)`, result.fires_per_s, `${fmt(result.fires_per_s)} /s`, 3000, 'higher', '≥ 3,000/s'),
+        {
+          section: S,
+          metric: 'fires logged by the router = recorded as fired (attempt rows)',
+          value: `${fmt(result.logged)} = ${fmt(fired)} (${fmt(attempts)})`,
+          goal: 'equal',
+          status: fired === result.logged && attempts >= fired ? 'met' : 'FAILED',
+        },
       ],
       data: { ...result, fired_rows: fired, attempt_rows: attempts },
       fires_per_s: result.fires_per_s,

@@ -6,7 +6,10 @@
 // operator at the shell chose it and the token cannot leave the machine. Anything else stays https-only unless the
 // config sets allow_insecure_router.
 import type { Command } from 'commander';
-import { ConfigError, findPixel, loadConfig, parseConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, parseConfig, pixelIdOf, type Config } from '../config.js';
+import { defaultIo, runCommand, sayTo, type Io } from './io.js';
+
+export type { Io } from './io.js';
 import { invalidOrderId, invalidOther, invalidValue } from '../dispatch/fields.js';
 import { fireUrl } from '../dispatch/fire-url.js';
 import { FireAgents, httpFire } from '../dispatch/http-fire.js';
@@ -23,13 +26,6 @@ export interface FireOptions {
   router?: string;
 }
 
-export interface Io {
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream & { isTTY?: boolean };
-  env: NodeJS.ProcessEnv;
-}
-
-const defaultIo = (): Io => ({ out: process.stdout, err: process.stderr, env: process.env });
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -62,10 +58,10 @@ function tokenProblem(token: string): string | null {
 }
 
 export async function runFire(opts: FireOptions, io: Io = defaultIo()): Promise<number> {
-  const say = (line: string) => io.err.write(line + '\n');
-  try {
+  const say = sayTo(io);
+  return runCommand('fire', io, async () => {
     const { config } = loadConfig(opts.config, io.env);
-    const pixel = findPixel(config, opts.pixel)?.id ?? (/^\d{1,12}$/.test(opts.pixel) ? Number(opts.pixel) : undefined);
+    const pixel = pixelIdOf(config, opts.pixel);
     if (!pixel) return (say(`--pixel: ${opts.pixel} is neither a configured pixel name nor a numeric pixel id`), 1);
     const bad = tokenProblem(opts.token);
     if (bad) return (say(`--token: refusing to fire: ${bad}`), 1);
@@ -92,10 +88,7 @@ export async function runFire(opts: FireOptions, io: Io = defaultIo()): Promise<
     } finally {
       agents.destroy();
     }
-  } catch (err) {
-    say(err instanceof ConfigError ? err.message : `fire failed: ${(err as Error).message}`);
-    return 1;
-  }
+  });
 }
 
 export function registerFire(program: Command): Command {

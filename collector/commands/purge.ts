@@ -2,11 +2,11 @@
 // collector does daily — in batches, with a progress bar on stderr for long runs, and prints what it removed.
 import type { Command } from 'commander';
 import { systemClock, type Clock } from '../clock.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
-import { DEFAULT_BATCH, purge, type PurgeProgress, type PurgeResult } from '../retention.js';
-import { describeStore, openStore } from '../store/open.js';
-import type { Store } from '../store/store.js';
-import type { Io } from './fire.js';
+import type { Config } from '../config.js';
+import { DEFAULT_BATCH, purge, type PurgeResult } from '../retention.js';
+import { describeStore } from '../store/open.js';
+import { ProgressBar } from './progress.js';
+import { defaultIo, NOT_MIGRATED, sayTo, withStore, type Io } from './io.js';
 
 export interface PurgeCommandOptions {
   config?: string;
@@ -14,29 +14,6 @@ export interface PurgeCommandOptions {
   batch?: number;
   /** draw the progress bar even when stderr is not a terminal (tests) */
   progress?: boolean;
-}
-
-/** `purge [######--------------]  30%  touches 1500/5000`, redrawn in place at most ten times a second */
-class Bar {
-  private drawn = 0;
-  private last?: PurgeProgress;
-  constructor(private readonly stream: NodeJS.WritableStream, private readonly width = 24) {}
-
-  draw(p: PurgeProgress, force = false): void {
-    this.last = p;
-    const now = Date.now();
-    if (!force && now - this.drawn < 100) return;
-    this.drawn = now;
-    const ratio = p.all_total ? Math.min(1, p.all_done / p.all_total) : 1;
-    const filled = Math.round(ratio * this.width);
-    this.stream.write(`\rpurge [${'#'.repeat(filled)}${'-'.repeat(this.width - filled)}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ${p.step} ${p.done}/${p.total}\x1b[K`);
-  }
-
-  end(): void {
-    if (!this.last) return;
-    this.draw(this.last, true);
-    this.stream.write('\n');
-  }
 }
 
 const utc = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
@@ -60,30 +37,22 @@ export function purgeSummary(r: PurgeResult, config: Config): string {
   return [head, ...lines, ...tail].join('\n') + '\n';
 }
 
-export async function runPurge(opts: PurgeCommandOptions, io: Io = { out: process.stdout, err: process.stderr, env: process.env }, clock: Clock = systemClock): Promise<number> {
-  const say = (line: string) => io.err.write(line + '\n');
+export async function runPurge(opts: PurgeCommandOptions, io: Io = defaultIo(), clock: Clock = systemClock): Promise<number> {
+  const say = sayTo(io);
   if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 100_000)) {
     return (say('--batch must be an integer from 1 to 100000'), 1);
   }
-  let store: Store | undefined;
-  try {
-    const { config } = loadConfig(opts.config, io.env);
-    store = await openStore(config.store);
+  return withStore('purge', opts.config, io, async (config, store) => {
     if (!(await store.migrationsCurrent())) {
-      if (opts.dryRun || !config.migrate_on_start) return (say('the store is not migrated to this version: run `sspx-relay migrate` first'), 1);
+      if (opts.dryRun || !config.migrate_on_start) return (say(NOT_MIGRATED), 1);
       await store.migrate();
     }
-    const bar = !opts.dryRun && (opts.progress ?? io.err.isTTY) ? new Bar(io.err) : undefined;
-    const result = await purge({ config, store, clock }, { dryRun: opts.dryRun, batchSize: opts.batch ?? DEFAULT_BATCH, onProgress: (p) => bar?.draw(p) });
+    const bar = !opts.dryRun && (opts.progress ?? io.err.isTTY) ? new ProgressBar(io.err, 'purge ') : undefined;
+    const result = await purge({ config, store, clock }, { dryRun: opts.dryRun, batchSize: opts.batch ?? DEFAULT_BATCH, onProgress: (p) => bar?.draw(p.all_done, p.all_total, ` ${p.step} ${p.done}/${p.total}`) });
     bar?.end();
     io.out.write(`${describeStore(config.store)}\n${purgeSummary(result, config)}`);
     return 0;
-  } catch (err) {
-    say(err instanceof ConfigError ? err.message : `purge failed: ${(err as Error).message}`);
-    return 1;
-  } finally {
-    await store?.close();
-  }
+  });
 }
 
 export function registerPurge(program: Command): Command {

@@ -2,10 +2,10 @@
 // were checked. `ambiguous` means held fires and failed fires whose last attempt was ambiguous. A running collector
 // picks them up at its next poll (poll_interval_ms), or at once when it shares this process's store events.
 import type { Command } from 'commander';
-import { ConfigError, findPixel, loadConfig } from '../config.js';
-import { openStore } from '../store/open.js';
+import { pixelIdOf } from '../config.js';
 import type { Fire, FireFilter, Store } from '../store/store.js';
-import type { Io } from './fire.js';
+import { ProgressBar } from './progress.js';
+import { defaultIo, NOT_MIGRATED, sayTo, withStore, type Io } from './io.js';
 
 export interface ReplayOptions {
   config?: string;
@@ -19,27 +19,6 @@ export interface ReplayOptions {
 
 const PAGE = 1000;
 
-/** `[#########-----------]  45% 450/1000` on one line, redrawn at most every 100 ms; only on a terminal. */
-export class ProgressBar {
-  private last = 0;
-  constructor(private readonly stream: NodeJS.WritableStream, private readonly total: number, private readonly width = 30) {}
-
-  update(done: number, force = false): void {
-    const now = Date.now();
-    if (!force && now - this.last < 100 && done < this.total) return;
-    this.last = now;
-    const ratio = this.total ? done / this.total : 1;
-    const filled = Math.round(ratio * this.width);
-    const pct = String(Math.floor(ratio * 100)).padStart(3);
-    this.stream.write(`\r[${'#'.repeat(filled)}${'-'.repeat(this.width - filled)}] ${pct}% ${done}/${this.total}`);
-  }
-
-  end(): void {
-    this.update(this.total, true);
-    this.stream.write('\n');
-  }
-}
-
 /** Every fire matching `filter`, newest first, a page at a time. */
 async function collect(store: Store, filter: FireFilter): Promise<Fire[]> {
   const out: Fire[] = [];
@@ -51,24 +30,21 @@ async function collect(store: Store, filter: FireFilter): Promise<Fire[]> {
   }
 }
 
-export async function runReplay(opts: ReplayOptions, io: Io = { out: process.stdout, err: process.stderr, env: process.env }): Promise<number> {
-  const say = (line: string) => io.err.write(line + '\n');
+export async function runReplay(opts: ReplayOptions, io: Io = defaultIo()): Promise<number> {
+  const say = sayTo(io);
   if (opts.state !== 'failed' && opts.state !== 'ambiguous') return (say('--state must be failed or ambiguous'), 1);
   let since: number | undefined;
   if (opts.since !== undefined) {
     since = /^\d{4}-\d{2}-\d{2}/.test(opts.since) ? Date.parse(opts.since) : NaN;
     if (Number.isNaN(since)) return (say(`--since: ${opts.since} is not an ISO 8601 time, such as 2026-01-31 or 2026-01-31T12:00:00Z`), 1);
   }
-  let store: Store | undefined;
-  try {
-    const { config } = loadConfig(opts.config, io.env);
+  return withStore('replay', opts.config, io, async (config, store) => {
     let pixel_id: number | undefined;
     if (opts.pixel !== undefined) {
-      pixel_id = findPixel(config, opts.pixel)?.id ?? (/^\d{1,12}$/.test(opts.pixel) ? Number(opts.pixel) : undefined);
+      pixel_id = pixelIdOf(config, opts.pixel);
       if (pixel_id === undefined) return (say(`--pixel: ${opts.pixel} is neither a configured pixel name nor a numeric pixel id`), 1);
     }
-    store = await openStore(config.store);
-    if (!(await store.migrationsCurrent())) return (say('the store is not migrated to this version: run `sspx-relay migrate` first'), 1);
+    if (!(await store.migrationsCurrent())) return (say(NOT_MIGRATED), 1);
 
     const base: FireFilter = { pixel_id, from: since };
     const fires = opts.state === 'failed'
@@ -83,24 +59,19 @@ export async function runReplay(opts: ReplayOptions, io: Io = { out: process.std
       return 0;
     }
 
-    const bar = (opts.progress ?? io.err.isTTY) && fires.length ? new ProgressBar(io.err, fires.length) : undefined;
+    const bar = (opts.progress ?? io.err.isTTY) && fires.length ? new ProgressBar(io.err) : undefined;
     let replayed = 0;
     let skipped = 0;
     for (const [i, f] of fires.entries()) {
       if (await store.replayFire(f.id, Date.now())) replayed++;
       else skipped++; // fired or replayed meanwhile
-      bar?.update(i + 1);
+      bar?.draw(i + 1, fires.length);
     }
     bar?.end();
     io.out.write(`replayed ${replayed} ${scope}${skipped ? `; ${skipped} were no longer replayable` : ''}\n`);
     if (replayed) io.out.write('a running collector fires them within poll_interval_ms\n');
     return 0;
-  } catch (err) {
-    say(err instanceof ConfigError ? err.message : `replay failed: ${(err as Error).message}`);
-    return 1;
-  } finally {
-    await store?.close();
-  }
+  });
 }
 
 export function registerReplay(program: Command): Command {

@@ -2,10 +2,7 @@
 import type { Command } from 'commander';
 import { isPeriod, loadOverview, percent, duration, PERIODS, type Overview, type Period } from '../admin/overview.js';
 import { systemClock, type Clock } from '../clock.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { openStore } from '../store/open.js';
-import type { Store } from '../store/store.js';
-import type { Io } from './fire.js';
+import { defaultIo, NOT_MIGRATED, sayTo, withStore, type Io } from './io.js';
 
 export interface StatsOptions {
   config?: string;
@@ -49,24 +46,16 @@ export function renderStats(o: Overview): string {
   return out.join('\n') + '\n';
 }
 
-export async function runStats(opts: StatsOptions, io: Io = { out: process.stdout, err: process.stderr, env: process.env }, clock: Clock = systemClock): Promise<number> {
-  const say = (line: string) => io.err.write(line + '\n');
+export async function runStats(opts: StatsOptions, io: Io = defaultIo(), clock: Clock = systemClock): Promise<number> {
+  const say = sayTo(io);
   const period = opts.period ?? 'day';
   if (!isPeriod(period)) return (say('--period must be hour, day or 30d'), 1);
-  let store: Store | undefined;
-  try {
-    const { config } = loadConfig(opts.config, io.env);
-    store = await openStore(config.store);
-    if (!(await store.migrationsCurrent())) return (say('the store is not migrated to this version: run `sspx-relay migrate` first'), 1);
+  return withStore('stats', opts.config, io, async (config, store) => {
+    if (!(await store.migrationsCurrent())) return (say(NOT_MIGRATED), 1);
     const overview = await loadOverview(store, period as Period, clock.now());
     io.out.write(opts.json ? JSON.stringify(overview, null, 2) + '\n' : renderStats(overview));
     return 0;
-  } catch (err) {
-    say(err instanceof ConfigError ? err.message : `stats failed: ${(err as Error).message}`);
-    return 1;
-  } finally {
-    await store?.close();
-  }
+  });
 }
 
 export function registerStats(program: Command): Command {

@@ -19,6 +19,7 @@ import { IncomingMessage, ServerResponse, type RequestListener, type ServerOptio
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
 import type { Context } from '../context.js';
 import { appErrors, createApp, frontHandlers, type AppParts } from './app.js';
+import { HttpError } from './errors.js';
 import { BODY_BYTES, publicIngest, type PublicIngest } from './routes/public.js';
 
 /** what express.text in rawBody accepts and decodes as UTF-8 without help: the script's text/plain;charset=UTF-8 */
@@ -34,10 +35,14 @@ function plainBody(req: IncomingMessage): boolean {
 /** `/t` or `/t?…`, exactly: other spellings Express also routes there (`/T`, `/t/`) take the Express path */
 const isPath = (url: string | undefined, path: string) => url === path || (url !== undefined && url.startsWith(path + '?'));
 
-/** the body as text, decoded as body-parser decodes UTF-8 (a leading byte-order mark dropped); nothing if the client goes away */
-function readText(req: IncomingMessage, then: (text: string) => void): void {
+/**
+ * The body as text, decoded as body-parser decodes UTF-8 (a leading byte-order mark dropped). A client that goes away
+ * mid-body gets body-parser's refusal (which it will not read); nothing was stored.
+ */
+function readText(req: IncomingMessage, fail: (err: unknown) => void, then: (text: string) => void): void {
   const chunks: Buffer[] = [];
   req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('error', () => fail(new HttpError(400, 'request_aborted', 'request aborted')));
   req.on('end', () => {
     const text = (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8');
     then(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
@@ -106,7 +111,7 @@ export function createHttpFront(ctx: Context, parts: AppParts): HttpFront {
       }
     });
   };
-  const touch: Handle = (req, res, fail) => readText(req, (text) => void ingest.touch(req, res, text, false).catch(fail));
+  const touch: Handle = (req, res, fail) => readText(req, fail, (text) => void ingest.touch(req, res, text, false).catch(fail));
   const impression: Handle = (req, res, fail) => void ingest.impression(req, res).catch(fail);
 
   const listener: RequestListener = (req, res) => {

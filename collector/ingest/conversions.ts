@@ -90,7 +90,7 @@ export class Conversions {
   /** a hook for metrics */
   onOutcome: (result: ConversionResult, input: ConversionInput) => void = () => {};
 
-  constructor(private readonly ctx: Context) {
+  constructor(ctx: Context) {
     this.batcher = new Batcher((inputs) =>
       ctx.store.transaction(async (tx) => {
         const now = ctx.clock.now();

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { registerFire, runFire, type Io } from '../../collector/commands/fire.js';
+import { registerFire, runFire } from '../../collector/commands/fire.js';
 import { registerReplay, runReplay } from '../../collector/commands/replay.js';
 import type { AttemptOutcome, Fire, FireState } from '../../collector/store/store.js';
 import { startRouter, type TestRouter } from '../support/router.js';

@@ -105,16 +105,16 @@ async function crashAndRecover(tag: string, dispatcherBeforeCrash: boolean) {
   for (const c of db.conversions) conversionsByOrder.set(c.order_id, [...(conversionsByOrder.get(c.order_id) ?? []), c]);
   const ackedConversions = acked.filter((a) => a.item.kind === 'conversion');
   const answers = new Map<string, Ack>();
-  let lostConversions = 0;
+  const lostConversions: string[] = [];
   for (const a of ackedConversions) {
     const order = (a.item as { order_id: string }).order_id;
     const stored = conversionsByOrder.get(order) ?? [];
-    if (stored.length !== 1 || stored[0].id !== a.conversion_id) lostConversions++;
+    if (stored.length !== 1 || stored[0].id !== a.conversion_id) lostConversions.push(`${order}: answered ${a.conversion_id}, stored ${JSON.stringify(stored)}`);
     const earlier = answers.get(order);
     if (earlier) expect([a.conversion_id, a.fire_id]).toEqual([earlier.conversion_id, earlier.fire_id]);
     answers.set(order, a);
   }
-  expect(lostConversions).toBe(0);
+  expect(lostConversions.slice(0, 5), `${lostConversions.length} acknowledged conversions not stored as answered`).toEqual([]);
   expect(answers.size).toBe(orderIds.size);
   expect(db.conversions.filter((c) => c.outcome === 'attributed')).toHaveLength(orderIds.size);
   expect(db.fires).toHaveLength(orderIds.size);
@@ -131,16 +131,16 @@ async function crashAndRecover(tag: string, dispatcherBeforeCrash: boolean) {
     expect(q.params.sspdata).toBe(f!.token);
     receipts.set(q.params.order_id, (receipts.get(q.params.order_id) ?? 0) + 1);
   }
-  let doubled = 0;
+  const doubled: string[] = [];
   let refiredAfterCrash = 0;
   for (const order of orderIds) {
     const n = receipts.get(order) ?? 0;
     const f = fireOfOrder.get(order)!;
     if (n === 1) continue;
     if (n === 2 && expired.has(f.id)) refiredAfterCrash++;
-    else doubled++;
+    else doubled.push(`${order}: ${n} receipts, lease_expired ${expired.has(f.id)}`);
   }
-  expect(doubled).toBe(0);
+  expect(doubled.slice(0, 5), `${doubled.length} orders not received exactly once`).toEqual([]);
   expect([...receipts.keys()].every((o) => orderIds.has(o))).toBe(true);
   if (!dispatcherBeforeCrash) {
     expect(firesAtKill).toBe(0);
@@ -160,7 +160,7 @@ async function crashAndRecover(tag: string, dispatcherBeforeCrash: boolean) {
     `[crash ${tag}] ${ITEMS} requests (+${phase1.failed.length} resent) in ${loadMs} ms; SIGKILL after ${killedAt} acks ` +
       `(dispatcher ${dispatcherBeforeCrash ? 'on' : 'off'}, ${firesAtKill} router receipts before the kill); ` +
       `acknowledged: ${ackedTouches.length} touches, ${ackedConversions.length} conversion answers (${db.duplicates} duplicates from resends); ` +
-      `lost 0, doubled ${doubled}; fires ${orderIds.size}, lease_expired ${expired.size}, re-fired after the crash ${refiredAfterCrash}; ` +
+      `lost 0, doubled ${doubled.length}; fires ${orderIds.size}, lease_expired ${expired.size}, re-fired after the crash ${refiredAfterCrash}; ` +
       `phase-1 statuses ${JSON.stringify(phase1.statuses)}`,
   );
 }

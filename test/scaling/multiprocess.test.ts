@@ -138,6 +138,8 @@ describePg('several collector processes on one PostgreSQL', (pgc) => {
       poll_interval_ms: 250,
       retry_schedule_seconds: [0, 0.2, 0.5, 1, 2, 5],
       retry_jitter: 0,
+      // a backend's conversion carrying the landing URL's token: its own evidence of the click
+      pixels: { purchase: { id: 59633, trigger_type: 'click', min_minutes_per_conv: 0 } },
       ...overrides,
     };
     const started = await Promise.allSettled(Array.from({ length: PROCESSES }, () => spawnCollector({ config, dir })));
@@ -234,7 +236,7 @@ describePg('several collector processes on one PostgreSQL', (pgc) => {
     const t0 = Date.now();
     const { store, rows } = await database();
     const r = await router(40);
-    const c = await cluster(store, r, { lease_seconds: 2, request_timeout_ms: 1_000, connect_timeout_ms: 500 });
+    const c = await cluster(store, r, { lease_seconds: 3, request_timeout_ms: 2_000, connect_timeout_ms: 1_000 });
     const victim = c.procs[0];
     const victimOwner = `%:${victim.pid}:%`;
     const convs = conversions('b');
