@@ -4,6 +4,7 @@
 // Timings are reported, never asserted. SSPX_BENCH_ONLY=size,ingest,… runs some sections; SSPX_BENCH_QUICK=1
 // shortens every run (for working on the bench itself; its numbers are not worth quoting).
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../collector/paths.js';
@@ -23,13 +24,16 @@ const started = performance.now();
 const date = new Date().toISOString();
 const loadBefore = load1();
 const sections: Section[] = [];
+/** the machine's load average as each section started: other work on the machine skews what follows */
+const sectionLoad: Record<string, number> = {};
 const shared = { touches_per_s: NaN, fires_per_s: NaN };
 
 /** runs one section; a failure becomes a FAILED row, and the run goes on */
 async function section(name: string, run: () => Promise<Section | Section[]>): Promise<void> {
   if (!wanted(name)) return;
   const t0 = performance.now();
-  process.stdout.write(`bench: ${name}…`);
+  sectionLoad[name] = load1()[0];
+  process.stdout.write(`bench: ${name} (load average ${sectionLoad[name]})…`);
   try {
     const out = await run();
     sections.push(...(Array.isArray(out) ? out : [out]));
@@ -69,16 +73,17 @@ console.log(render(rows));
 const result = {
   date,
   ...m,
-  load_average: { before: loadBefore, after: loadAfter },
+  load_average: { before: loadBefore, after: loadAfter, at_section_start: sectionLoad },
   quick: QUICK,
   seconds,
   load_settings: LOAD,
   goals: rows.filter((r) => r.status).map((r) => ({ section: r.section, metric: r.metric, value: r.value, goal: r.goal, status: r.status, margin: r.margin })),
   sections: Object.fromEntries(sections.map((s) => [s.name, s.data])),
 };
-const dir = join(packageRoot, 'bench', 'results');
+// a partial run is not the record: it goes to the temporary directory, latest.json stays the last full run
+const dir = only ? tmpdir() : join(packageRoot, 'bench', 'results');
 mkdirSync(dir, { recursive: true });
-const path = join(dir, only ? `partial-${only.join('-')}.json` : 'latest.json');
+const path = join(dir, only ? `sspx-bench-${only.join('-')}.json` : 'latest.json');
 writeFileSync(path, JSON.stringify(result, null, 2) + '\n');
 console.log(`\nwritten: ${path}`);
 process.exit(0);

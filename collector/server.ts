@@ -94,7 +94,11 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        // keep-alive clients under load would hold the server open for ever: after the grace, their connections go
+        // (a request cut there gets no answer, so its client retries; nothing it was told is lost)
+        const deadline = setTimeout(() => server.closeAllConnections(), graceMs);
         await stopped;
+        clearTimeout(deadline);
         await retention?.stop();
         await Promise.all([touches.drain(), conversions.drain()]);
         await dispatcher?.stop(graceMs);

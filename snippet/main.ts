@@ -1,39 +1,40 @@
 // The landing-page script, one closure: reads the tag's data- attributes and the landing URL, sends the touch
 // (or the macro diagnostic) once consent allows, remembers the click id, decorates links with it, and
 // answers the page's sspx(...) calls, replaying those the stub queued before it loaded.
-// Every byte ships on every landing page, so this is written for the minifier and gzip: state lives in
-// module variables (terser mangles them), helpers are arrows, and no exception ever escapes into the page.
-import { decode, isMacro, isTokenText } from './token.js';
+// Every byte ships on every landing page, so this is written for terser and gzip -9 (the size test's measure):
+// one module, arrows, expressions over statements, and each browser API named once where possible. No exception
+// ever escapes into the page.
+import { params as tokenParams, PIECE } from './landing.js';
+import { decode, isMacro, NOT_TOKEN } from './token.js';
 
-var tag = document.currentScript as HTMLScriptElement;
-var stub = (window as any).sspx;
+const tag = document.currentScript as HTMLScriptElement;
+const stub = (self as any).sspx;
 
-var /** console method for reasons: 'log' with data-debug, else nothing */ debug: any,
+// State is module variables, not object properties, so terser mangles every name (rollup.config.mjs also turns
+// these top-level declarations into one `var` list).
+let /** console method for reasons: 'log' with data-debug, else nothing */ debug: any,
   /** where /t and /c go */ collector: string,
-  /** data-decorate, or 0 once it proved malformed */ selector: any,
-  /** the first valid token, or the name of the first param that held a macro */ token: any,
-  macro: any,
-  /** the configured device ids found in the URL, if any */ ids: any,
-  /** the click id links get and conversions carry */ cid: any,
-  /** opens the consent gate; the gate, then the touch's answer, is what every send waits on */ allow: any,
-  ready: Promise<any>,
-  // scratch for decorate()
-  play: boolean,
-  query: string;
+  /** data-decorate; 0 once it proved malformed or consent was refused */ selector: any,
+  /** the first valid token in the URL */ token: any,
+  /** the name of the first token param that held an unreplaced macro */ macro: any,
+  /** the click id: links get it, conversions carry it */ cid: any,
+  /** opens the consent gate */ allow: any,
+  /** the consent gate, then the touch's answer: what every command waits on */ ready: Promise<any>,
+  /** the tag's data- attributes */ data: DOMStringMap,
+  /** data-params as a list */ params: string[],
+  // scratch: a decoded URL value; a link's query and whether it goes to Google Play
+  value: any,
+  query: string,
+  play: boolean;
 
 /** `[sspx] why` on the console: reasons only with data-debug; `why` goes as its own argument, so nothing
  * is converted and nothing can throw here */
-var say = (why: unknown, method = debug) => method && (console as any)[method]('[sspx]', why);
-var warn = (why: unknown) => say(why, 'warn');
-
-/** a comma (or space) separated list, empty entries dropped */
-var list = (value?: string): string[] => (value || '').match(/[^\s,]+/g) || [];
+const say = (why: unknown, method = debug) => method && (console as any)[method]('[sspx]', why);
+const warn = (why: unknown) => say(why, 'warn');
 
 /** POSTs a JSON body as text/plain (CORS-simple, no preflight) and survives navigation; gives the answer.
  * Without fetch, a beacon, else an image (GET ?b=); neither has an answer, so it rejects with 'beacon'. */
-var send = (path: string, body: object): Promise<any> => {
-  const url = collector.replace(/\/?$/, path),
-    text = JSON.stringify(body);
+const send = (path: string, body: object, url = collector.replace(/\/?$/, path), text = JSON.stringify(body)): Promise<any> => {
   try {
     return fetch(url, { method: 'POST', body: text, keepalive: true, credentials: 'include' }).then((r) => r.json());
   } catch {
@@ -43,7 +44,7 @@ var send = (path: string, body: object): Promise<any> => {
 
 /** appends the click id to every link matching data-decorate that lacks it; Google Play hands only its
  * `referrer` parameter to the app, so there it goes inside that, encoded. A malformed selector warns once. */
-var decorate = (_?: unknown) => {
+const decorate = () => {
   try {
     selector &&
       cid &&
@@ -64,54 +65,45 @@ var decorate = (_?: unknown) => {
   }
 };
 
-/** a fresh, closed gate; whatever waited on the old one is dropped with it */
-var close = () => (ready = new Promise((resolve) => (allow = resolve)));
-
 /** the touch's answer (or failure): its click id, kept for later pages, else the one kept before */
-var settle = (answer?: any) => {
+const settle = (answer?: any) => {
   try {
     (cid = answer?.cid) ? (localStorage.sspx_cid = cid) : (cid = localStorage.sspx_cid);
   } catch {} // storage may be disabled and throw
   decorate();
 };
 
-/** the real window.sspx. A refusal drops what waits, and this page's id with it. Callbacks run on the
+/** the real window.sspx. A refusal drops what waits and stops decorating links. Callbacks run on the
  * promise, so what they throw (or a callback that is no function) stays with us. */
-var command = (name: unknown, arg?: any, callback?: any) =>
+const command = (name: unknown, arg?: any, callback?: any) =>
   name == 'consent'
     ? arg === true
       ? allow()
-      : (close(), decorate((cid = undefined)))
+      : // a fresh, closed gate: whatever waited on the old one is dropped with it
+        ((ready = new Promise((resolve) => (allow = resolve))), (selector = 0))
     : ready
         .then(() => (name == 'cid' ? cid : name == 'convert' ? send('/c', { ...arg, cid }) : warn(name)))
         .catch((e) => ({ error: '' + e }))
-        .then(name == 'cid' ? arg : callback)
+        .then(callback || arg) // cid's callback is its arg; convert's arg is no function, so it is passed over
         .catch(warn);
 
 try {
   // The real function carries a mark: a second copy of the tag finds it and stays quiet.
   if (!stub?.sspx) {
-    const data = tag.dataset,
-      params = list(data.params || 'sspdata'),
-      idNames = list(data.ids);
+    data = tag.dataset;
+    params = tokenParams(data.params);
     // The collector serves the script, so by default it is where sspx.js came from (an inline copy throws).
     collector = data.collector || new URL(tag.src).origin;
     selector = data.decorate;
     debug = 'debug' in data && 'log';
-    // Every `name=value` between `?`, `#` and `&` is a piece, so `#sspdata=…` and `#/route?sspdata=…` read
-    // like a query; parsed by hand because URLSearchParams turns `+` into a space. A token param goes with
-    // its trailing `&`; the separators it leaves dangling are trimmed last.
-    const landing = location.href
-      .replace(/([^?#&=]*)=?([^?#&]*)&?/g, (piece, name: string, raw: string) => {
-        const value = decode(raw);
-        return params.includes(name)
-          ? // query before fragment, left to right: the first valid token wins, else the first macro is reported
-            (isTokenText(value) ? token || (token = value) : isMacro(raw) && (macro || (macro = name)), '')
-          : (idNames.includes(name) && !value[128] && (ids = { ...ids, [name]: value }), piece);
-      })
-      .replace(/[?#&]+(?=#|$)/g, '');
+    // query before fragment, left to right: the first valid token wins, else the first macro is reported.
+    // Only read here: the collector strips the token params from the URL and picks out the ids (../landing.ts).
+    document.URL.replace(PIECE, ((_piece: string, name: string, raw: string) =>
+      params.includes(name) &&
+      // a macro in raw is one in its decoded value too
+      (isMacro(raw) ? macro || (macro = name) : NOT_TOKEN.test((value = decode(raw))) || isMacro(value) || token || (token = value))) as any);
     say(token ? 'touch' : macro ? 'macro' : 'no token');
-    ready = close()
+    ready = new Promise((resolve) => (allow = resolve))
       .then(
         () =>
           (token || macro) &&
@@ -120,29 +112,29 @@ try {
             token
               ? {
                   t: token,
-                  u: landing,
-                  r: document.referrer || undefined, // JSON leaves undefined out
+                  // as it is, and the raw data-params and data-ids: the collector strips the token and reads the ids
+                  u: document.URL,
+                  ...data,
+                  r: document.referrer, // '' is none
                   w: screen.width,
                   h: screen.height,
                   d: devicePixelRatio,
                   l: navigator.language,
                   z: Intl.DateTimeFormat().resolvedOptions().timeZone,
-                  // low-entropy client hints, Chromium only
-                  mo: (navigator as any).userAgentData?.mobile,
-                  pf: (navigator as any).userAgentData?.platform,
-                  ids,
+                  // low-entropy client hints, Chromium only: its toJSON gives {brands, mobile, platform}
+                  c: (navigator as any).userAgentData,
                 }
-              : { e: 'macro', p: macro, u: landing },
+              : { p: macro },
           ),
       )
       .then(settle, settle);
-    // anything but an explicit grant (or no attribute) waits
+    // anything but an explicit grant (or no attribute) waits; the reason logged is the value, e.g. `pending`
     [, 'granted'].includes(data.consent) ? allow() : say(data.consent);
     // links that appear later get the id just before the browser follows them
     addEventListener('click', decorate, true);
     // replay in order, then take over
     stub?.q?.map((args: [any]) => command(...args));
-    (((window as any).sspx = command) as any).sspx = 1;
+    (((self as any).sspx = command) as any).sspx = 1;
   }
 } catch (e) {
   warn(e);

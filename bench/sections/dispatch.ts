@@ -12,7 +12,7 @@ import { countRows, migrate, seedFires, seedTouches, tokenOf } from '../lib/sqli
 const S = 'dispatch';
 
 /** the longest a queue is drained for: a slow dispatcher is measured on what it fired by then, keeping the run bounded */
-const DRAIN_SECONDS = QUICK ? 10 : 20;
+const DRAIN_SECONDS = QUICK ? 10 : 15;
 
 /**
  * Fires/s of collectors emptying a queue of `n` due fires (seeded before they start): fires logged by the router over
@@ -85,6 +85,7 @@ export async function commitToFire(): Promise<{ rows: Section['rows']; data: Rec
     const collector = await startCollector('collector', dir, collectorConfig(dir, { dispatcher: true, router: router.url }));
     const latencies: number[] = [];
     const answers: number[] = [];
+    const afterAnswer: number[] = [];
     try {
       for (let i = 0; i < count; i++) {
         const order = `L-${i}`;
@@ -94,10 +95,12 @@ export async function commitToFire(): Promise<{ rows: Section['rows']; data: Rec
           headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVER_KEY}` },
           body: JSON.stringify({ pixel: 'purchase', token: tokenOf(1), order_id: order }),
         });
-        answers.push(performance.now() - sent);
+        const answered = performance.now();
+        answers.push(answered - sent);
         if (res.status !== 200 || ((await res.json()) as { outcome?: string }).outcome !== 'attributed') throw new Error(`conversion ${order}: ${res.status}`);
         await router.waitLogged(i + 1, 5_000);
         latencies.push(router.arrivals.get(order)! - sent);
+        afterAnswer.push(router.arrivals.get(order)! - answered);
         await sleep(20); // idle between conversions: each one wakes a sleeping dispatcher
       }
     } finally {
@@ -107,11 +110,12 @@ export async function commitToFire(): Promise<{ rows: Section['rows']; data: Rec
     const p99 = percentile(latencies, 99);
     return {
       rows: [
-        goalRow(S, `commit-to-fire p50 (idle, ${count} conversions)`, p50, `${fmt(p50, 1)} ms`, 10, 'lower', '≤ 10 ms'),
+        goalRow(S, `commit-to-fire p50 (idle; request sent → fire received; ${count} conversions)`, p50, `${fmt(p50, 1)} ms`, 10, 'lower', '≤ 10 ms'),
         goalRow(S, 'commit-to-fire p99', p99, `${fmt(p99, 1)} ms`, 50, 'lower', '≤ 50 ms'),
-        { section: S, metric: 'conversion answered (fsync) p50 / p99', value: `${fmt(percentile(answers, 50), 1)} / ${fmt(percentile(answers, 99), 1)} ms` },
+        { section: S, metric: 'of which: conversion answered (its fsync), p50 / p99', value: `${fmt(percentile(answers, 50), 1)} / ${fmt(percentile(answers, 99), 1)} ms` },
+        { section: S, metric: 'of which: answer → fire at the router, p50 / p99', value: `${fmt(percentile(afterAnswer, 50), 1)} / ${fmt(percentile(afterAnswer, 99), 1)} ms` },
       ],
-      data: { conversions: count, p50_ms: round(p50, 2), p99_ms: round(p99, 2), max_ms: round(Math.max(...latencies), 2), answered_p50_ms: round(percentile(answers, 50), 2), answered_p99_ms: round(percentile(answers, 99), 2) },
+      data: { conversions: count, p50_ms: round(p50, 2), p99_ms: round(p99, 2), max_ms: round(Math.max(...latencies), 2), answered_p50_ms: round(percentile(answers, 50), 2), answered_p99_ms: round(percentile(answers, 99), 2), answer_to_fire_p50_ms: round(percentile(afterAnswer, 50), 2), answer_to_fire_p99_ms: round(percentile(afterAnswer, 99), 2) },
     };
   } finally {
     await router.close();

@@ -18,7 +18,7 @@ export async function measured(child: Child, run: () => Promise<LoadResult>): Pr
   return { ...r, cpu_us_per_request: round((cpu * 1e6) / Math.max(1, r.requests)) };
 }
 
-const latency = (r: LoadResult) => `p50 ${fmt(r.p50_ms, 1)} ms, p99 ${fmt(r.p99_ms, 1)} ms`;
+const withLatency = (r: LoadResult) => `${fmt(r.rps)} req/s (p50 ${fmt(r.p50_ms)} ms, p99 ${fmt(r.p99_ms)} ms)`;
 
 export async function touchIngest(): Promise<{ section: Section; memory: Section; collector_rps: number }> {
   const raw = await startChild('raw node:http', RAW_SERVER, []);
@@ -37,8 +37,8 @@ export async function touchIngest(): Promise<{ section: Section; memory: Section
     const stored = countRows(db, 'touches');
     const ratio = result.rps / rawResult.rps;
     const rows: Row[] = [
-      { section: S, metric: 'raw node:http (parse + answer)', value: `${fmt(rawResult.rps)} req/s`, goal: latency(rawResult) },
-      { section: S, metric: 'collector POST /t (SQLite)', value: `${fmt(result.rps)} req/s`, goal: latency(result) },
+      { section: S, metric: 'raw node:http (parse + answer)', value: withLatency(rawResult) },
+      { section: S, metric: 'collector POST /t (SQLite, fsync per group commit)', value: withLatency(result) },
       goalRow(S, 'ratio collector / raw', ratio, fmt(ratio, 2), 0.6, 'higher', '≥ 0.60'),
       { section: S, metric: 'server CPU per request: raw / collector', value: `${fmt(rawResult.cpu_us_per_request)} / ${fmt(result.cpu_us_per_request)} µs` },
       {

@@ -7,7 +7,7 @@ import { PostgresStore } from '../../collector/store/postgres.js';
 import { load, type LoadResult } from '../lib/load.js';
 import { startCollector, type Child } from '../lib/proc.js';
 import { fmt, type Row, type Section } from '../lib/report.js';
-import { collectorConfig, LOAD, QUICK, scratch, TOUCH_REQUEST } from '../lib/setup.js';
+import { collectorConfig, QUICK, scratch, SHORT_LOAD, TOUCH_REQUEST } from '../lib/setup.js';
 import { PIXEL_ID, tokenOf } from '../lib/sqlite.js';
 import { drainQueue } from './dispatch.js';
 
@@ -40,8 +40,8 @@ async function touches(url: string, processes: number): Promise<{ rps: number; p
   const collectors: Child[] = [];
   try {
     for (const [i, d] of dirs.entries()) collectors.push(await startCollector(`collector ${i + 1}`, d.dir, collectorConfig(d.dir, { store })));
-    const share = (i: number) => Math.floor(LOAD.connections / processes) + (i < LOAD.connections % processes ? 1 : 0);
-    const results: LoadResult[] = await Promise.all(collectors.map((c, i) => load(c.url, TOUCH_REQUEST, { ...LOAD, connections: share(i) })));
+    const share = (i: number) => Math.floor(SHORT_LOAD.connections / processes) + (i < SHORT_LOAD.connections % processes ? 1 : 0);
+    const results: LoadResult[] = await Promise.all(collectors.map((c, i) => load(c.url, TOUCH_REQUEST, { ...SHORT_LOAD, connections: share(i) })));
     await Promise.all(collectors.map((c) => c.stop()));
     const stored = Number((await query(url, `SELECT COUNT(*) AS n FROM "${schema}".touches`))[0].n);
     return {

@@ -138,7 +138,8 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
 
   /**
    * Graceful stop (SIGTERM): no more claims; in-flight attempts get `graceMs` to finish and be recorded; the rest are
-   * cut short and their fires released, due now, with no attempt recorded (the next claim, here or elsewhere, fires them).
+   * cut short: one whose request had reached the router is recorded as an `ambiguous` attempt, the others are released,
+   * due now, with no attempt recorded (the next claim, here or elsewhere, fires them).
    */
   stop(graceMs = 5000): Promise<void> {
     if (!this.loop) return Promise.resolve();
@@ -271,12 +272,20 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       signal,
       now: () => clock.now(),
     });
-    if (result.aborted) return; // stop() releases the fire; nothing happened worth an attempt row
+    // Cut short by stop(): before the request left, nothing happened and stop() releases the fire; after, the
+    // router may have logged it, so the attempt is recorded as ambiguous, for on_ambiguous to decide and an
+    // operator to see.
+    if (result.aborted) {
+      if (!result.hops.some((h) => h.sent)) return;
+      Object.assign(result, { outcome: 'ambiguous', error_class: 'stopped_after_send', error: 'the collector stopped while the router had the request; it may have logged it' });
+    }
     const next = nextStep(result, fire.attempt_count, config, clock.now(), this.random);
+    // a retryable failure with no retry left is the attempt that failed the fire
+    const outcome = result.outcome === 'retry' && next.state === 'failed' ? 'failed' : result.outcome;
     const attempt: NewAttempt = {
       started_at,
       duration_ms: result.duration_ms,
-      outcome: result.outcome,
+      outcome,
       error_class: result.error_class,
       status: result.status,
       url: result.url,
@@ -285,10 +294,10 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     };
     const recorded = await store.recordAttempt(fire.id, this.owner, attempt, next);
     this.stats.attempts++;
-    this.stats[result.outcome]++;
+    this.stats[outcome]++;
     if (!recorded) this.stats.lost_leases++;
     const line = {
-      fire_id: fire.id, attempt: n, outcome: result.outcome, status: result.status, error_class: result.error_class,
+      fire_id: fire.id, attempt: n, outcome, status: result.status, error_class: result.error_class,
       duration_ms: result.duration_ms, hops: result.hops.length, next_state: next.state, next_attempt_at: next.next_attempt_at,
     };
     if (!recorded) log.warn({ ...line, owner: this.owner }, 'attempt recorded, but the lease had been lost: another dispatcher owns this fire now');

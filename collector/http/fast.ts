@@ -74,15 +74,19 @@ export interface HttpFront {
 }
 
 /**
- * A constructor for createServer's IncomingMessage or ServerResponse option whose objects are node's own, built by
- * node's constructor, with `proto` (Express's app.request or app.response) as their prototype from the start.
+ * Express's request and response prototypes as classes node:http constructs from the start (createServer's
+ * IncomingMessage and ServerResponse options). They extend node's classes, inherit everything from the app's
+ * request and response objects, and become them (app.request, app.response), so app.handle's re-parenting of each
+ * request finds the prototype already in place and does nothing.
  */
-function bornWith<T extends object>(Base: new (...args: any[]) => T, proto: object): new (...args: any[]) => T {
-  function Born(...args: unknown[]): T {
-    return Reflect.construct(Base, args, Born);
-  }
-  Born.prototype = proto;
-  return Born as unknown as new (...args: any[]) => T;
+function constructWithExpressPrototypes(app: Express): Pick<ServerOptions, 'IncomingMessage' | 'ServerResponse'> {
+  class ExpressRequest extends IncomingMessage {}
+  class ExpressResponse<R extends IncomingMessage = IncomingMessage> extends ServerResponse<R> {}
+  Object.setPrototypeOf(ExpressRequest.prototype, app.request);
+  Object.setPrototypeOf(ExpressResponse.prototype, app.response);
+  app.request = ExpressRequest.prototype as unknown as Request;
+  app.response = ExpressResponse.prototype as unknown as Response;
+  return { IncomingMessage: ExpressRequest, ServerResponse: ExpressResponse };
 }
 
 /** the Express app, the server options that construct its requests, and the listener that serves POST /t and GET /i before it */
@@ -119,9 +123,5 @@ export function createHttpFront(ctx: Context, parts: AppParts): HttpFront {
     if (req.method === 'GET' && isPath(req.url, '/i')) return serve(req, res, impressionChain, impression);
     app(req, res);
   };
-  const options: ServerOptions = {
-    IncomingMessage: bornWith(IncomingMessage, app.request) as typeof IncomingMessage,
-    ServerResponse: bornWith(ServerResponse, app.response) as typeof ServerResponse,
-  };
-  return { app, options, listener };
+  return { app, options: constructWithExpressPrototypes(app), listener };
 }

@@ -256,7 +256,8 @@ export class PostgresStore implements Store {
   async migrationsCurrent(): Promise<boolean> {
     const exists = (await this.query<{ exists: boolean }>(SQL.migrationsTableExists)).rows[0].exists;
     if (!exists) return false;
-    return (await this.query<{ v: number | null }>(SQL.latestVersion)).rows[0].v === LATEST_POSTGRES_MIGRATION;
+    // at least this build's latest: during a rolling deploy an older build stays ready on a newer schema
+    return ((await this.query<{ v: number | null }>(SQL.latestVersion)).rows[0].v ?? 0) >= LATEST_POSTGRES_MIGRATION;
   }
 
   async ping(): Promise<void> {

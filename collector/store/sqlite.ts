@@ -165,7 +165,8 @@ export class SqliteStore implements Store {
 
   async migrationsCurrent(): Promise<boolean> {
     const row = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
-    return row.v === SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1].version;
+    // at least this build's latest: during a rolling deploy an older build stays ready on a newer schema
+    return (row.v ?? 0) >= SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1].version;
   }
 
   async ping(): Promise<void> {

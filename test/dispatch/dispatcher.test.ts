@@ -7,7 +7,7 @@ import { ManualClock } from '../../collector/clock.js';
 import { parseConfig, type ConfigInput } from '../../collector/config.js';
 import { Dispatcher, nextStep } from '../../collector/dispatch/dispatcher.js';
 import type { FireDetail } from '../../collector/store/store.js';
-import { startRouter, type Step, type TestRouter } from '../support/router.js';
+import { startBlackhole, startRouter, type Step, type TestRouter } from '../support/router.js';
 import { harness, queueFire, until, type Harness } from './fixture.js';
 
 let router: TestRouter;
@@ -62,7 +62,7 @@ describe('Dispatcher: router behaviours end in the right state', () => {
   const cases: Case[] = [
     { name: 'redirect then 200: fired on the first attempt', steps: [], state: 'fired', outcomes: ['fired'], classes: [null], logged: 1 },
     { name: '500 twice then success', steps: [{ status: 500 }, { status: 500 }], state: 'fired', outcomes: ['retry', 'retry', 'fired'], classes: ['http_5xx', 'http_5xx', null], logged: 1 },
-    { name: '500 until the schedule is exhausted', steps: [{ status: 500 }, { status: 502 }, { status: 503 }], state: 'failed', outcomes: ['retry', 'retry', 'retry'], classes: ['http_5xx', 'http_5xx', 'http_5xx'], logged: 0 },
+    { name: '500 until the schedule is exhausted', steps: [{ status: 500 }, { status: 502 }, { status: 503 }], state: 'failed', outcomes: ['retry', 'retry', 'failed'], classes: ['http_5xx', 'http_5xx', 'http_5xx'], logged: 0 },
     { name: '404 fails without retrying', steps: [{ status: 404 }], state: 'failed', outcomes: ['failed'], classes: ['http_4xx'], logged: 0 },
     { name: 'a redirect loop fails without retrying', steps: [{ redirect: '/a' }, { redirect: '/sspx' }, { redirect: '/a' }], state: 'failed', outcomes: ['failed'], classes: ['redirect_loop'], logged: 0 },
     { name: 'a reset is retried', steps: [{ reset: true }], state: 'fired', outcomes: ['retry', 'fired'], classes: ['reset', null], logged: 1 },
@@ -184,7 +184,7 @@ describe('Dispatcher: crashes, stops and wake-ups', () => {
     expect(router.fires).toHaveLength(1);
   });
 
-  it('a graceful stop releases a fire whose attempt does not finish in time, without an attempt row', async () => {
+  it('a graceful stop records an attempt cut short after its request reached the router as ambiguous', async () => {
     const { h, dispatcher } = await setup({ request_timeout_ms: 20_000, lease_seconds: 60 });
     router.otherwise({ hang: true });
     const fire = await queueFire(h.store);
@@ -196,9 +196,29 @@ describe('Dispatcher: crashes, stops and wake-ups', () => {
     await d.stop(100);
     expect(Date.now() - t0).toBeLessThan(3000);
     const after = (await h.store.getFire(fire.id))!;
-    expect(after).toMatchObject({ state: 'queued', lease_owner: null, attempt_count: 0 });
-    expect(after.attempts).toEqual([]);
-    expect(d.stats.released).toBe(1);
+    // the router may have logged it: evidence for the operator, and on_ambiguous (retry) queues it again
+    expect(after).toMatchObject({ state: 'queued', lease_owner: null, attempt_count: 1, last_outcome: 'ambiguous' });
+    expect(after.attempts.map((a) => [a.outcome, a.error_class])).toEqual([['ambiguous', 'stopped_after_send']]);
+    expect(d.stats.released).toBe(0);
+  });
+
+  it('a graceful stop releases a fire whose request never left, without an attempt row', async () => {
+    const hole = await startBlackhole();
+    try {
+      // https to a listener that never answers the TLS handshake: connected at TCP, the request never sent
+      const { h, dispatcher } = await setup({ router: `https://127.0.0.1:${hole.port}/sspx`, connect_timeout_ms: 20_000, request_timeout_ms: 20_000 });
+      const fire = await queueFire(h.store);
+      const d = dispatcher();
+      d.start();
+      await until('the fire to be leased', () => h.store.getFire(fire.id), (f) => f?.state === 'in_flight', 5000);
+      await d.stop(100);
+      const after = (await h.store.getFire(fire.id))!;
+      expect(after).toMatchObject({ state: 'queued', lease_owner: null, attempt_count: 0 });
+      expect(after.attempts).toEqual([]);
+      expect(d.stats.released).toBe(1);
+    } finally {
+      await hole.close();
+    }
   });
 
   it('a graceful stop lets an attempt that finishes within the grace period be recorded', async () => {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASE_CONFIG } from '../support/collector.js';
 import { spawnCollector, tempDir, type CollectorProcess } from '../support/proc.js';
 import { startRouter, type TestRouter } from '../support/router.js';
-import { fireStates, readDb, until, type Rows } from './db.js';
+import { checkReceipts, fireStates, readDb, until, type Rows } from './db.js';
 import { loadItems, runLoad, type Ack } from './load.js';
 
 const ITEMS = 1500;
@@ -37,7 +37,7 @@ describe('graceful stop (SIGTERM under load)', () => {
       dispatcher: true,
       retry_schedule_seconds: [0, 0.2, 0.2, 0.5, 1],
       lease_seconds: 30,
-      request_timeout_ms: 2000,
+      request_timeout_ms: 5000,
       poll_interval_ms: 100,
       log_level: 'info' as const,
     };
@@ -94,15 +94,19 @@ describe('graceful stop (SIGTERM under load)', () => {
     await router.waitFor((r) => r.logged.length >= orderIds.size, 10_000);
     const receipts = new Map<string, number>();
     for (const q of router.fires) receipts.set(q.params.order_id, (receipts.get(q.params.order_id) ?? 0) + 1);
-    expect([...orderIds].filter((o) => receipts.get(o) !== 1)).toEqual([]);
+    // exactly once, unless an attempt was recorded as ambiguous (a timeout after sending, on a very busy machine)
+    const check = checkReceipts(dbPath, orderIds, receipts);
+    expect(check.unexplained.slice(0, 5), `${check.unexplained.length} orders not received exactly once`).toEqual([]);
+    expect(check.lease_expired).toBe(0); // a graceful stop leaves no lease behind
     expect(receipts.size).toBe(orderIds.size);
     expect(await second.stop()).toEqual({ code: 0, signal: null });
 
     console.log(
       `[graceful stop] ${ITEMS} requests, SIGTERM after ${termAt} acks; ${acked.length} acknowledged by the first process ` +
         `(${ackedAfterTerm} answered after the signal), exit 0 in ${stopMs} ms; fires at stop ${JSON.stringify(statesAtStop)} ` +
-        `(${receiptsAtStop} router receipts); lost 0; after restart ${orderIds.size} fires, each received once; ` +
+        `(${receiptsAtStop} router receipts); lost 0; after restart ${orderIds.size} fires: ${check.exact} received once, ` +
+        `${check.explained} again after ${check.ambiguous} ambiguous attempts; ` +
         `statuses ${JSON.stringify(result.statuses)}; ${Date.now() - started} ms`,
     );
-  }, 90_000);
+  }, 150_000);
 });

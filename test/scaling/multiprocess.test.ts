@@ -230,7 +230,7 @@ describePg('several collector processes on one PostgreSQL', (pgc) => {
     expect(exits).toEqual(c.procs.map(() => ({ code: 0, signal: null })));
     console.log(`[scaling] run 1: ${CONVERSIONS} conversions (+${TWICE} sent twice at once) over ${PROCESSES} processes in ${sentMs} ms; ` +
       `all fired after ${Date.now() - t0} ms; router receipts ${r.fires.length}, duplicates 0; fires per process ${owners.map((o) => o.n).join('/')}`);
-  }, 150_000);
+  }, 180_000);
 
   it('loses nothing when a process is SIGKILLed in the middle: the others take its leases over once they expire', async () => {
     const t0 = Date.now();
@@ -300,5 +300,5 @@ describePg('several collector processes on one PostgreSQL', (pgc) => {
       `killed pid ${victim.pid} at ${kill.at} ms holding ${kill.orphaned.length} leases; all fired after ${Date.now() - t0} ms; ` +
       `router receipts ${r.fires.length}, orders received twice or more ${duplicates.length}, ` +
       `fires with a lease_expired attempt ${leaseExpired}, with an ambiguous attempt ${ambiguous}`);
-  }, 150_000);
+  }, 180_000);
 });

@@ -1,0 +1,32 @@
+// How a landing URL's parameters are read, shared by the browser script (which finds the token there) and the
+// collector (which strips the token params from the URL it stores and picks out the device ids): one parser, not
+// two copies. The script imports only `params` and PIECE; `readLanding` is the collector's.
+import { decode } from './token.js';
+
+/** a comma (or space) separated list, empty entries dropped: how data-params and data-ids are read */
+export const list = (value?: string | null): string[] => (value || '').match(/[^\s,]+/g) || [];
+
+/** the token params a tag names in data-params (default `sspdata`) */
+export const params = (attr?: string | null): string[] => list(attr || 'sspdata');
+
+/** Every `name=value` piece between `?`, `#` and `&` (with its trailing `&`), so `#sspdata=…` and
+ * `#/route?sspdata=…` read like a query. Parsed by hand because URLSearchParams turns `+` into a space. */
+export const PIECE = /([^?#&=]*)=?([^?#&]*)&?/g;
+
+/** a landing URL as the collector keeps it: without the pieces named by data-params (the separators they leave
+ * dangling trimmed), and the values of the pieces named by data-ids, percent-decoded once, at most 128
+ * characters, the last one of a name winning. The caller still checks each id and the URL. */
+export function readLanding(url: string, paramsAttr?: string | null, idsAttr?: string | null): { url: string; ids: Record<string, string> } {
+  const tokenParams = params(paramsAttr);
+  const names = list(idsAttr);
+  const ids: Record<string, string> = Object.create(null);
+  url = url
+    .replace(PIECE, (piece, name: string, raw: string) => {
+      if (tokenParams.includes(name)) return '';
+      const value = decode(raw);
+      if (names.includes(name) && value.length <= 128) ids[name] = value;
+      return piece;
+    })
+    .replace(/[?#&]+(?=#|$)/g, '');
+  return { url, ids };
+}
