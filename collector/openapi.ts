@@ -227,6 +227,11 @@ const paths = {
     post: {
       tags: ['browser'],
       summary: 'A click touch from the script; sets the first-party cookie sspx_vid',
+      description:
+        'The body is the script\'s own (short keys, not a public API): the token, the landing URL as it is with the tag\'s ' +
+        'data-params and data-ids (the collector strips the token params from the URL it stores and reads the device ids ' +
+        'there), and coarse device hints, stored as w, h, d, l, z, mo, pf and ids. Without a token, `p` is the ' +
+        'unreplaced-macro diagnostic. The shape older copies of the script sent is still read.',
       security: [],
       requestBody: jsonAndText(ref('ScriptTouch')),
       responses: {

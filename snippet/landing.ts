@@ -3,11 +3,13 @@
 // two copies. The script imports only `params` and PIECE; `readLanding` is the collector's.
 import { decode } from './token.js';
 
-/** a comma (or space) separated list, empty entries dropped: how data-params and data-ids are read */
-export const list = (value?: string | null): string[] => (value || '').match(/[^\s,]+/g) || [];
+const ITEM = /[^\s,]+/g;
 
-/** the token params a tag names in data-params (default `sspdata`) */
-export const params = (attr?: string | null): string[] => list(attr || 'sspdata');
+/** a comma (or space) separated list, empty entries dropped: how data-params and data-ids are read */
+export const list = (value?: string | null): string[] => (value || '').match(ITEM) || [];
+
+/** the token params a tag names in data-params (default `sspdata`): list, with the default inside */
+export const params = (attr?: string | null): string[] => (attr || 'sspdata').match(ITEM) || [];
 
 /** Every `name=value` piece between `?`, `#` and `&` (with its trailing `&`), so `#sspdata=…` and
  * `#/route?sspdata=…` read like a query. Parsed by hand because URLSearchParams turns `+` into a space. */

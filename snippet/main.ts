@@ -13,7 +13,7 @@ const stub = (self as any).sspx;
 // State is module variables, not object properties, so terser mangles every name (rollup.config.mjs also turns
 // these top-level declarations into one `var` list).
 let /** console method for reasons: 'log' with data-debug, else nothing */ debug: any,
-  /** where /t and /c go */ collector: string,
+  /** where /t and /c go */ collector: URL,
   /** data-decorate; 0 once it proved malformed or consent was refused */ selector: any,
   /** the first valid token in the URL */ token: any,
   /** the name of the first token param that held an unreplaced macro */ macro: any,
@@ -34,9 +34,10 @@ const warn = (why: unknown) => say(why, 'warn');
 
 /** POSTs a JSON body as text/plain (CORS-simple, no preflight) and survives navigation; gives the answer.
  * Without fetch, a beacon, else an image (GET ?b=); neither has an answer, so it rejects with 'beacon'. */
-const send = (path: string, body: object, url = collector.replace(/\/?$/, path), text = JSON.stringify(body)): Promise<any> => {
+const send = (path: string, body: object, url = new URL(path, collector) as any, text = JSON.stringify(body)): Promise<any> => {
   try {
-    return fetch(url, { method: 'POST', body: text, keepalive: true, credentials: 'include' }).then((r) => r.json());
+    // 1 for true here and in addEventListener: WebIDL reads it as a boolean, and it is a byte shorter than !0
+    return fetch(url, { method: 'POST', body: text, keepalive: 1 as any, credentials: 'include' }).then((r) => r.json());
   } catch {
     throw (navigator.sendBeacon?.(url, text) || (new Image().src = url + '?b=' + encodeURIComponent(text)), 'beacon');
   }
@@ -92,8 +93,9 @@ try {
   if (!stub?.sspx) {
     data = tag.dataset;
     params = tokenParams(data.params);
-    // The collector serves the script, so by default it is where sspx.js came from (an inline copy throws).
-    collector = data.collector || new URL(tag.src).origin;
+    // The collector serves the script, so by default /t and /c are on the origin sspx.js came from; data-collector
+    // names another origin. An inline copy (no src) throws here.
+    collector = new URL(data.collector || tag.src);
     selector = data.decorate;
     debug = 'debug' in data && 'log';
     // query before fragment, left to right: the first valid token wins, else the first macro is reported.
@@ -112,29 +114,32 @@ try {
             token
               ? {
                   t: token,
-                  // as it is, and the raw data-params and data-ids: the collector strips the token and reads the ids
+                  // the URL as it is and the tag's attributes: the collector strips data-params from it and reads the
+                  // data-ids there (../landing.ts), so the script need not
                   u: document.URL,
-                  ...data,
+                  a: data,
                   r: document.referrer, // '' is none
                   w: screen.width,
                   h: screen.height,
                   d: devicePixelRatio,
                   l: navigator.language,
-                  z: Intl.DateTimeFormat().resolvedOptions().timeZone,
+                  // the IANA time zone is its timeZone; the rest (locale, calendar, numbering system) is dropped there
+                  z: Intl.DateTimeFormat().resolvedOptions(),
                   // low-entropy client hints, Chromium only: its toJSON gives {brands, mobile, platform}
                   c: (navigator as any).userAgentData,
                 }
-              : { p: macro },
+              : // the diagnostic: the param that held the macro, nothing else
+                { p: macro },
           ),
       )
       .then(settle, settle);
     // anything but an explicit grant (or no attribute) waits; the reason logged is the value, e.g. `pending`
     [, 'granted'].includes(data.consent) ? allow() : say(data.consent);
     // links that appear later get the id just before the browser follows them
-    addEventListener('click', decorate, true);
+    addEventListener('click', decorate, 1 as any);
     // replay in order, then take over
     stub?.q?.map((args: [any]) => command(...args));
-    (((self as any).sspx = command) as any).sspx = 1;
+    (self as any).sspx = (command as any).sspx = command;
   }
 } catch (e) {
   warn(e);

@@ -15,13 +15,13 @@ export async function migrate(path: string): Promise<void> {
   await store.close();
 }
 
-export function countRows(path: string, table: string, where = ''): number {
+/** row counts read from the file after the collector stopped, e.g. `{ fired: "fires WHERE state = 'fired'" }` */
+export function countRows<K extends string>(path: string, what: Record<K, string>): Record<K, number> {
   const db = new Database(path, { readonly: true });
-  try {
-    return (db.prepare(`SELECT COUNT(*) AS n FROM ${table} ${where}`).get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
+  const out = {} as Record<K, number>;
+  for (const [key, from] of Object.entries(what) as [K, string][]) out[key] = db.prepare(`SELECT COUNT(*) FROM ${from}`).pluck().get() as number;
+  db.close();
+  return out;
 }
 
 /**

@@ -21,8 +21,7 @@ export async function conversionIngest(): Promise<Section> {
     const result = await measured(collector, () => load(collector.url, conversionRequest(tokenOf(1), 'B'), LOAD));
     const exit = await collector.stop();
     const acknowledged = result.ok + result.warmup_ok;
-    const stored = countRows(db, 'conversions');
-    const queued = countRows(db, 'fires');
+    const { stored, queued } = countRows(db, { stored: 'conversions', queued: 'fires' });
     return {
       name: S,
       rows: [
@@ -30,8 +29,8 @@ export async function conversionIngest(): Promise<Section> {
         { section: S, metric: 'latency under that load', value: `p50 ${fmt(result.p50_ms)} ms, p99 ${fmt(result.p99_ms)} ms` },
         {
           section: S,
-          metric: 'acknowledged conversions committed (fires queued)',
-          value: `${fmt(stored)} of ${fmt(acknowledged)} (${fmt(queued)})`,
+          metric: 'conversions in the file ≥ acknowledged (fires queued)',
+          value: `${fmt(stored)} ≥ ${fmt(acknowledged)} (${fmt(queued)})`,
           goal: 'all',
           status: stored >= acknowledged && result.errors === 0 && result.non2xx === 0 && exit === 0 ? 'met' : 'FAILED',
         },

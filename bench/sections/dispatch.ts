@@ -51,8 +51,7 @@ export async function dispatchThroughput(): Promise<{ rows: Section['rows']; dat
     await migrate(db);
     seedFires(db, n, Date.now());
     const result = await drainQueue(n, async (router) => [await startCollector('collector', dir, collectorConfig(dir, { dispatcher: true, router }))]);
-    const fired = countRows(db, 'fires', `WHERE state = 'fired'`);
-    const attempts = countRows(db, 'attempts');
+    const { fired, attempts } = countRows(db, { fired: `fires WHERE state = 'fired'`, attempts: 'attempts' });
     const window = result.drained ? `${fmt(n)} queued` : `${fmt(result.logged_in_window)} of ${fmt(n)} queued in ${DRAIN_SECONDS} s`;
     return {
       rows: [

@@ -34,7 +34,7 @@ export async function touchIngest(): Promise<{ section: Section; memory: Section
     const rss = peakRss(collector.pid);
     const exit = await collector.stop();
     const acknowledged = result.ok + result.warmup_ok;
-    const stored = countRows(db, 'touches');
+    const { stored } = countRows(db, { stored: 'touches' });
     const ratio = result.rps / rawResult.rps;
     const rows: Row[] = [
       { section: S, metric: 'raw node:http (parse + answer)', value: withLatency(rawResult) },
@@ -43,8 +43,8 @@ export async function touchIngest(): Promise<{ section: Section; memory: Section
       { section: S, metric: 'server CPU per request: raw / collector', value: `${fmt(rawResult.cpu_us_per_request)} / ${fmt(result.cpu_us_per_request)} µs` },
       {
         section: S,
-        metric: 'acknowledged touches committed',
-        value: `${fmt(stored)} of ${fmt(acknowledged)}`,
+        metric: 'touches in the file ≥ acknowledged (2xx; more: in flight at the end)',
+        value: `${fmt(stored)} ≥ ${fmt(acknowledged)}`,
         goal: 'all',
         status: stored >= acknowledged && result.errors === 0 && result.non2xx === 0 && exit === 0 ? 'met' : 'FAILED',
       },

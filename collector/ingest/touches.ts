@@ -2,6 +2,7 @@
 // refuse unreplaced macros (counted) → build the row → group commit. Framework-free, so any HTTP
 // front (Express or a raw fast path) can call it.
 import { z } from 'zod';
+import { readLanding } from '../../snippet/landing.js';
 import { isMacro, isToken } from '../../snippet/token.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
@@ -11,22 +12,40 @@ import type { Touch, TouchKind, TouchSource } from '../store/store.js';
 import { cleanUrl, DEVICE_ID_PARAMS, dropReason, normalizeDeviceId, plainText, truncateIp, utcDay } from './client.js';
 import { touchHintKey } from './hints.js';
 
-/** What the script posts to /t (short keys keep the script small). */
+/** The tag's data- attributes, as the script posts them (`a`, its dataset): only data-params and data-ids are read,
+ * the rest (data-collector, data-decorate, …) is dropped unread. */
+const tagAttributesSchema = z.object({ params: plainText(512).optional(), ids: plainText(512).optional() });
+
+/** What the script posts to /t (short keys keep the script small). Today's script sends `t`, the landing URL `u` as
+ * it is, the tag's attributes `a`, `r` ('' for none), w h d l, `z` as Intl's resolvedOptions() and `c` as
+ * NavigatorUAData's toJSON(); its diagnostic is `{p}` alone (read as `{e: 'macro', p}`). Copies of the script from before (it is served
+ * cacheable) send `u` already stripped, `z` as the time zone's name, `mo`/`pf`, `ids` and `{e: 'macro', p, u}`:
+ * still read. Only what is kept is checked closely; what is dropped unread (brands, locale, …) cannot refuse a touch. */
 export const scriptTouchSchema = z.object({
-  t: z.string().max(10_000).optional(),
-  e: z.literal('macro').optional(),
-  p: plainText(64).optional(),
-  u: z.string().max(4096).optional(),
-  r: z.string().max(4096).optional(),
+  t: z.string().max(10_000).optional().describe('the auction token, byte for byte'),
+  e: z.literal('macro').optional().describe('an older script\'s diagnostic mark; today `p` without `t` is the diagnostic'),
+  p: plainText(64).optional().describe('without t: the unreplaced-macro diagnostic, naming the param that held the macro'),
+  u: z.string().max(8192).optional().describe('the landing URL as the browser has it; the collector strips the token params (a.params) and reads the device ids (a.ids) there'),
+  a: tagAttributesSchema.optional().describe('the tag\'s data- attributes; only params and ids are read'),
+  r: z.string().max(4096).optional().describe('document.referrer; empty for none'),
   w: z.number().int().min(0).max(100_000).optional(),
   h: z.number().int().min(0).max(100_000).optional(),
   d: z.number().min(0).max(100).optional(),
   l: plainText(35).optional(),
-  z: plainText(64).optional(),
-  mo: z.boolean().optional(),
-  pf: plainText(32).optional(),
-  ids: z.record(z.string().max(16), z.string().max(128)).optional(),
-});
+  z: z
+    .union([plainText(64), z.object({ timeZone: plainText(64).optional() })])
+    .optional()
+    .describe('Intl.DateTimeFormat().resolvedOptions(), of which only timeZone is kept (an older script: the time zone\'s name)'),
+  c: z
+    .object({ mobile: z.boolean().optional(), platform: plainText(32).optional() })
+    .optional()
+    .describe('navigator.userAgentData as its toJSON() gives it: the low-entropy client hints; brands are dropped'),
+  mo: z.boolean().optional().describe('an older script: c.mobile'),
+  pf: plainText(32).optional().describe('an older script: c.platform'),
+  ids: z.record(z.string().max(16), z.string().max(128)).optional().describe('an older script: the device ids it read from the URL'),
+})
+  // today's diagnostic is `{p}` alone; it is read as the `{e: 'macro', p}` the route answers as one
+  .transform((body) => (body.t === undefined && body.p !== undefined ? { ...body, e: 'macro' as const } : body));
 export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
 
 /** What a site backend posts to /v1/touches. */
@@ -124,21 +143,34 @@ export class Touches {
   }
 }
 
-/** the script's payload → the facts of a touch (hints kept, ids normalised, token params already stripped by the script) */
+/** the script's payload → the facts of a touch: the stored hints keep their keys (w h d l z mo pf ids); the
+ * landing URL loses its token params and gives up the device ids named by data-ids (../../snippet/landing.ts, the
+ * one parser of landing URLs), of which DEVICE_ID_PARAMS are kept, normalised */
 export function scriptTouchFacts(body: ScriptTouch): Pick<TouchRequest, 'token' | 'device_id' | 'url' | 'referrer' | 'hints'> {
   const hints: Record<string, unknown> = {};
-  for (const k of ['w', 'h', 'd', 'l', 'z', 'mo', 'pf'] as const) if (body[k] !== undefined) hints[k] = body[k];
+  const kept = {
+    w: body.w,
+    h: body.h,
+    d: body.d,
+    l: body.l,
+    z: typeof body.z === 'object' ? body.z.timeZone : body.z,
+    mo: body.c?.mobile ?? body.mo,
+    pf: body.c?.platform ?? body.pf,
+  };
+  for (const [k, v] of Object.entries(kept)) if (v !== undefined) hints[k] = v;
+  // an older script sent the URL stripped and the ids apart; stripping again changes nothing
+  const landing = body.u === undefined ? null : readLanding(body.u, body.a?.params, body.a?.ids);
   let device_id: string | null = null;
   const ids: Record<string, string> = {};
   for (const name of DEVICE_ID_PARAMS) {
-    const id = normalizeDeviceId(body.ids?.[name]);
+    const id = normalizeDeviceId(landing?.ids[name] ?? body.ids?.[name]);
     if (id) (ids[name] = id), (device_id ??= id);
   }
   if (Object.keys(ids).length) hints.ids = ids;
   return {
     token: body.t,
     device_id,
-    url: cleanUrl(body.u),
+    url: cleanUrl(landing?.url),
     referrer: cleanUrl(body.r),
     hints: Object.keys(hints).length ? hints : null,
   };

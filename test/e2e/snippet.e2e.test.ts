@@ -1,12 +1,14 @@
 // Guards the built script in a real Chromium: on a landing page served over real HTTP, a URL with a token
 // (trailing period, a `+`) and an idfa sends exactly one touch to POST /t with the token byte for byte, the
-// hints, the id and the landing URL without the token, as a CORS-simple text/plain body; the page's own
-// script keeps working and gets the click id; and a URL with an unreplaced ${SSP_DATA} sends only the
-// diagnostic.
+// hints, the landing URL and the tag's data-ids, as a CORS-simple text/plain body, from which the collector's
+// own reading (scriptTouchFacts: the one shared parser) stores the id and the landing URL without the token;
+// the page's own script keeps working and gets the click id; and a URL with an unreplaced ${SSP_DATA} sends
+// only the diagnostic.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { scriptTouchFacts, scriptTouchSchema } from '../../collector/ingest/touches.js';
 import { launchChromium, skipBrowser, type LaunchedChromium } from '../support/browser.js';
 
 const SCRIPT = new URL('../../dist/sspx.js', import.meta.url);
@@ -81,8 +83,8 @@ describe.skipIf(skipBrowser)('sspx.js in Chromium', () => {
       h: screen.height,
       d: devicePixelRatio,
       l: navigator.language,
-      z: Intl.DateTimeFormat().resolvedOptions().timeZone,
-      ua: (navigator as any).userAgentData && { mo: (navigator as any).userAgentData.mobile, pf: (navigator as any).userAgentData.platform },
+      z: Intl.DateTimeFormat().resolvedOptions(),
+      ua: (navigator as any).userAgentData && JSON.parse(JSON.stringify((navigator as any).userAgentData)),
     }));
     expect(seen.title).toBe('page script ran');
     expect(seen.loaded).toBe('yes');
@@ -95,16 +97,34 @@ describe.skipIf(skipBrowser)('sspx.js in Chromium', () => {
     expect(touch).toMatchObject({ method: 'POST', path: '/t', contentType: 'text/plain;charset=UTF-8' });
     expect(touch.body).toEqual({
       t: TOKEN,
-      u: `${origin}/landing?idfa=${IDFA}`,
+      u: `${origin}/landing?sspdata=${TOKEN}&idfa=${IDFA}`,
+      a: { ids: 'idfa,aaid' },
+      r: '',
       w: seen.w,
       h: seen.h,
       d: seen.d,
       l: seen.l,
       z: seen.z,
-      ...(seen.ua ?? {}),
-      ids: { idfa: IDFA },
+      ...(seen.ua && { c: seen.ua }),
     });
     expect(touch.body.t.endsWith('.')).toBe(true);
+    // what the collector stores of it: the token byte for byte, the landing URL without it, the id, the hints
+    const stored = scriptTouchFacts(scriptTouchSchema.parse(touch.body));
+    expect(stored).toEqual({
+      token: TOKEN,
+      device_id: IDFA.toLowerCase(),
+      url: `${origin}/landing?idfa=${IDFA}`,
+      referrer: null,
+      hints: {
+        w: seen.w,
+        h: seen.h,
+        d: seen.d,
+        l: seen.l,
+        z: seen.z.timeZone,
+        ...(seen.ua && { mo: seen.ua.mobile, pf: seen.ua.platform }),
+        ids: { idfa: IDFA.toLowerCase() },
+      },
+    });
     await page.close();
   });
 
@@ -114,7 +134,7 @@ describe.skipIf(skipBrowser)('sspx.js in Chromium', () => {
     await page.goto(`${origin}/landing?sspdata=\${SSP_DATA}&utm_source=ads`);
     await page.waitForFunction(() => (window as any).clickId !== undefined);
     await page.waitForTimeout(300); // room for anything else it might (wrongly) send
-    expect(received.map((r) => [r.path, r.body])).toEqual([['/t', { e: 'macro', p: 'sspdata', u: `${origin}/landing?utm_source=ads` }]]);
+    expect(received.map((r) => [r.path, r.body])).toEqual([['/t', { p: 'sspdata' }]]);
     await page.close();
   });
 });

@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { JSDOM, ResourceLoader, VirtualConsole } from 'jsdom';
+import { scriptTouchFacts, scriptTouchSchema } from '../../collector/ingest/touches.js';
+import { readLanding } from '../../snippet/landing.js';
 
 export const SCRIPT_PATH = fileURLToPath(new URL('../../dist/sspx.js', import.meta.url));
 export const COLLECTOR = 'https://collect.example';
@@ -95,9 +97,10 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
     tag.repeat(opts.tags ?? 1) +
     `</head><body>${opts.body ?? ''}</body></html>`;
 
-  const record = (via: Sent['via'], url: string, raw: string, init?: RequestInit) => {
+  // the script may pass a URL object: the browser takes its string
+  const record = (via: Sent['via'], url: string | URL, raw: string, init?: RequestInit) => {
     const path = new URL(url).pathname;
-    sent.push({ via, path, url, raw, body: JSON.parse(raw), init });
+    sent.push({ via, path, url: String(url), raw, body: JSON.parse(raw), init });
   };
 
   const dom = new JSDOM(html, {
@@ -108,7 +111,7 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
     virtualConsole,
     beforeParse(window: any) {
       if (transport === 'fetch' || transport === 'fetch-rejects')
-        window.fetch = (url: string, init: RequestInit) => {
+        window.fetch = (url: string | URL, init: RequestInit) => {
           record('fetch', url, init.body as string, init);
           if (transport === 'fetch-rejects') return Promise.reject(new TypeError('Failed to fetch'));
           const answer = answers[new URL(url).pathname];
@@ -119,7 +122,7 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
           throw new TypeError('fetch is blocked');
         };
       if (transport !== 'none')
-        window.navigator.sendBeacon = (url: string, body: string) => {
+        window.navigator.sendBeacon = (url: string | URL, body: string) => {
           if (transport === 'beacon-false') return false;
           record('beacon', url, body);
           return true;
@@ -155,7 +158,16 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
 
 /** the touches (not the diagnostics) a page sent */
 export const touches = (page: Page) => page.sent.filter((s) => s.path === '/t' && 't' in s.body);
-/** the macro diagnostics a page sent */
-export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/t' && 'e' in s.body);
+/** the macro diagnostics a page sent: /t without a token */
+export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/t' && !('t' in s.body));
+
+/** a touch's landing URL and device ids as the collector reads them from the body (the one shared parser, which
+ * the script leaves the stripping and the ids to): the URL without the token params, the ids named by data-ids */
+export const landingOf = (body: any) => {
+  const { url, ids } = readLanding(body.u, body.a?.params, body.a?.ids);
+  return { url, ids: Object.keys(ids).length ? { ...ids } : undefined };
+};
+/** what the collector stores of a touch's body (its URL cleaned, ids normalised, the hints under their stored keys) */
+export const storedOf = (body: any) => scriptTouchFacts(scriptTouchSchema.parse(body));
 /** the conversions a page sent */
 export const conversions = (page: Page) => page.sent.filter((s) => s.path === '/c');

@@ -30,7 +30,7 @@ describe('the queue', () => {
       ['/c', 'A-2'],
     ]);
     expect(page.window.sspx.q).toBeUndefined();
-    expect(page.window.sspx.sspx).toBe(1);
+    expect(page.window.sspx.sspx).toBe(page.window.sspx); // the mark a second copy of the tag looks for
   });
 
   test('without the stub, calling sspx after load works too', async () => {
@@ -57,7 +57,8 @@ describe('convert', () => {
     const [conversion] = conversions(page);
     expect(conversion.url).toBe('https://collect.example/c');
     expect(conversion.body).toEqual({ pixel: 'purchase', order_id: 'A-1001', value: '49.90', other: 'blue', cid: 'cid-1' });
-    expect(conversion.init).toMatchObject({ method: 'POST', keepalive: true, credentials: 'include' });
+    expect(conversion.init).toMatchObject({ method: 'POST', credentials: 'include' });
+    expect(new Request(conversion.url, conversion.init).keepalive).toBe(true); // the script's 1, as the browser reads it
     expect(answers).toEqual([{ outcome: 'attributed', conversion_id: 'conv-1', fire_id: 'fire-1' }]);
   });
 

@@ -1,8 +1,9 @@
 // Guards how the script reads the auction token from the landing URL: byte-exact tokens from the query or
 // the fragment, the first valid one winning, and every unreplaced-macro form answered by exactly one
-// diagnostic and no touch. Also that the landing URL it reports has the token params removed.
+// diagnostic and no touch. Also that the landing URL has the token params removed (the collector strips them
+// from the URL the script sends, with the one shared parser: storedOf reads the body as the collector does).
 import { describe, expect, test } from 'vitest';
-import { diagnostics, openLanding, touches } from './harness.js';
+import { diagnostics, openLanding, storedOf, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
 const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
@@ -30,7 +31,7 @@ describe('a valid token is sent byte for byte', () => {
   });
   test.each(cases.filter((c) => c.u))('$name: u has no token', async ({ url, params, u }) => {
     const page = await openLanding({ url, attrs: params ? { params } : {} });
-    expect(touches(page)[0].body.u).toBe(u);
+    expect(storedOf(touches(page)[0].body).url).toBe(u);
   });
 });
 
@@ -45,7 +46,7 @@ describe('the landing URL (u) loses only the token params', () => {
   ];
   test.each(cases)('$url', async ({ url, u, params }) => {
     const page = await openLanding({ url, attrs: params ? { params } : {} });
-    expect(touches(page)[0].body.u).toBe(u);
+    expect(storedOf(touches(page)[0].body).url).toBe(u);
   });
 });
 
@@ -79,7 +80,7 @@ describe('an unreplaced macro sends one diagnostic and no touch', () => {
     const url = `${LANDING}?a=1&sspdata=${value}`;
     const page = await openLanding({ url, attrs: { debug: '' } });
     expect(touches(page)).toEqual([]);
-    expect(diagnostics(page).map((s) => s.body)).toEqual([{ e: 'macro', p: 'sspdata', u: `${LANDING}?a=1` }]);
+    expect(diagnostics(page).map((s) => s.body)).toEqual([{ p: 'sspdata' }]);
     expect(page.logs).toContain('[sspx] macro');
   });
 
@@ -93,7 +94,7 @@ describe('an unreplaced macro sends one diagnostic and no touch', () => {
       url: `${LANDING}?token=[SSPDATA]#sspdata=\${SSP_DATA}`,
       attrs: { params: 'sspdata,token' },
     });
-    expect(page.sent.map((s) => s.body)).toEqual([{ e: 'macro', p: 'token', u: LANDING }]);
+    expect(page.sent.map((s) => s.body)).toEqual([{ p: 'token' }]);
   });
 
   test('the diagnostic goes out once even when the page calls the script again', async () => {

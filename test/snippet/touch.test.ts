@@ -1,31 +1,44 @@
 // Guards the touch payload, the contract with the collector's POST /t: token, landing URL, the coarse
 // device hints (screen, pixel ratio, language, time zone, userAgentData's mobile/platform when the browser
-// has them), the referrer, and only the configured device ids, each at most 128 characters.
+// has them), the referrer, and only the configured device ids, each at most 128 characters. The script sends
+// the landing URL as it is with the tag's attributes; the collector strips the token params and reads the ids
+// with the one shared parser (snippet/landing.ts), so those are checked as the collector reads the body.
 import { expect, test } from 'vitest';
-import { openLanding, touches } from './harness.js';
+import { landingOf, openLanding, storedOf, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
 const TOKEN = 'ams1AB.';
 
-test('a touch carries the token, the clean URL and the hints, and nothing else', async () => {
+test('a touch carries the token, the landing URL, the tag attributes and the hints, and nothing else', async () => {
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
   const [touch] = touches(page);
   const w = page.window;
   expect(touch.body).toEqual({
     t: TOKEN,
-    u: LANDING,
+    u: `${LANDING}?sspdata=${TOKEN}`,
+    a: {},
+    r: '',
     w: w.screen.width,
     h: w.screen.height,
     d: w.devicePixelRatio,
     l: w.navigator.language,
-    z: Intl.DateTimeFormat().resolvedOptions().timeZone,
+    z: w.Intl.DateTimeFormat().resolvedOptions(),
   });
   expect(touch.url).toBe('https://collect.example/t');
+  // and what the collector stores of it: the clean URL, no referrer, the hints under their keys
+  expect(storedOf(touch.body)).toEqual({
+    token: TOKEN,
+    device_id: null,
+    url: LANDING,
+    referrer: null,
+    hints: { w: w.screen.width, h: w.screen.height, d: w.devicePixelRatio, l: w.navigator.language, z: Intl.DateTimeFormat().resolvedOptions().timeZone },
+  });
 });
 
 test('the referrer is sent when the page has one', async () => {
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}`, referrer: 'https://news.example/article' });
   expect(touches(page)[0].body.r).toBe('https://news.example/article');
+  expect(storedOf(touches(page)[0].body).referrer).toBe('https://news.example/article');
 });
 
 test('userAgentData gives mobile and platform; nothing higher-entropy is asked for', async () => {
@@ -36,7 +49,9 @@ test('userAgentData gives mobile and platform; nothing higher-entropy is asked f
     getHighEntropyValues: () => ((highEntropyAsked = true), Promise.resolve({})),
   };
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}`, userAgentData });
-  expect(touches(page)[0].body).toMatchObject({ mo: true, pf: 'Android' });
+  const { body } = touches(page)[0];
+  expect(body.c).toEqual({ mobile: true, platform: 'Android' });
+  expect(storedOf(body).hints).toMatchObject({ mo: true, pf: 'Android' });
   expect(highEntropyAsked).toBe(false);
 });
 
@@ -51,8 +66,17 @@ test.each([
 ])('ids: $name', async ({ url, ids, attr }) => {
   const page = await openLanding({ url, attrs: attr ? { ids: attr } : {} });
   const body = touches(page)[0].body;
-  expect(body.ids).toEqual(ids);
-  if (!ids) expect('ids' in body).toBe(false);
+  expect(landingOf(body).ids).toEqual(ids);
+  if (!attr) expect('ids' in body.a).toBe(false);
+});
+
+test('the collector keeps the configured ids it knows, normalised, and strips nothing but the token params', async () => {
+  const url = `${LANDING}?sspdata=${TOKEN}&idfa=6D92078A-8246-4BA4-AE5B-76104861E7DC&aaid=x#gaid=00000000-0000-0000-0000-000000000000`;
+  const page = await openLanding({ url, attrs: { ids: 'idfa,gaid' } });
+  const stored = storedOf(touches(page)[0].body);
+  expect(stored.device_id).toBe('6d92078a-8246-4ba4-ae5b-76104861e7dc');
+  expect(stored.hints?.ids).toEqual({ idfa: '6d92078a-8246-4ba4-ae5b-76104861e7dc' }); // a zeroed id is none
+  expect(stored.url).toBe(`${LANDING}?idfa=6D92078A-8246-4BA4-AE5B-76104861E7DC&aaid=x#gaid=00000000-0000-0000-0000-000000000000`);
 });
 
 test('data-collector overrides where the script came from (a trailing slash is fine)', async () => {
@@ -64,6 +88,8 @@ test('the body is a string, posted with keepalive and credentials, so it is CORS
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
   const { init, raw } = touches(page)[0];
   expect(typeof init!.body).toBe('string');
-  expect(init).toMatchObject({ method: 'POST', keepalive: true, credentials: 'include', body: raw });
+  expect(init).toMatchObject({ method: 'POST', credentials: 'include', body: raw });
+  // keepalive as the browser reads it: WebIDL makes the script's 1 a true
+  expect(new Request('https://collect.example/t', init).keepalive).toBe(true);
   expect(init!.headers).toBeUndefined(); // a string body is sent as text/plain;charset=UTF-8: no preflight
 });
