@@ -282,6 +282,13 @@ const paths = {
       requestBody: jsonAndText(ref('BrowserConversion')),
       responses: { 200: conversionAnswer, ...ERRORS.body, 403: errorRef('Forbidden'), ...ERRORS.rate, ...ERRORS.store },
     },
+    get: {
+      tags: ['browser'],
+      summary: 'The script\'s image fallback for a conversion: the same payload as POST /c, JSON in ?b=',
+      security: [],
+      parameters: [{ name: 'b', in: 'query', required: true, schema: str('the BrowserConversion payload as JSON') }],
+      responses: { 200: gif('recorded'), ...ERRORS.body, 403: errorRef('Forbidden'), ...ERRORS.rate, ...ERRORS.store },
+    },
   },
   '/v1/touches': {
     post: {

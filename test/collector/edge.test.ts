@@ -161,6 +161,18 @@ describe('collector edge', () => {
     expect(await res.json()).toMatchObject({ error });
   });
 
+  it("GET /c?b= takes a conversion from the script's image fallback and answers a GIF", async () => {
+    const body = JSON.stringify({ pixel: 'purchase', order_id: 'IMG-1', value: '3' });
+    const res = await fetch(`${c.url}/c?b=${encodeURIComponent(body)}`, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/gif');
+    const again = await post(c.url + '/c', { pixel: 'purchase', order_id: 'IMG-1', value: '3' }, browser);
+    expect(again.json.outcome).toBe('duplicate');
+    const bad = await fetch(`${c.url}/c?b=${encodeURIComponent('{"pixel":"purchase","value":"$3"}')}`, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'invalid_value' });
+  });
+
   it('serves the script with cache, CORP and ETag headers', async () => {
     const res = await fetch(c.url + '/sspx.js');
     expect(res.status).toBe(200);

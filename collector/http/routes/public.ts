@@ -47,8 +47,8 @@ export interface PublicIngest {
   touch(req: Request, res: Response, text: unknown, gif: boolean): Promise<void>;
   /** GET /i: an impression tracker's view touch */
   impression(req: Request, res: Response): Promise<void>;
-  /** POST /c: a conversion from the thank-you page */
-  conversion(req: Request, res: Response): Promise<void>;
+  /** POST /c: a conversion from the thank-you page (or GET /c?b= from the script's image fallback, answered with a GIF) */
+  conversion(req: Request, res: Response, text?: unknown, gif?: boolean): Promise<void>;
 }
 
 export function publicIngest(ctx: Context, touches: Touches, conversions: Conversions): PublicIngest {
@@ -108,10 +108,11 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
       sendGif(res);
     },
 
-    async conversion(req, res) {
-      const body = checked(browserConversionSchema, jsonObject(req));
+    async conversion(req, res, text = req.body, gif = false) {
+      const body = checked(browserConversionSchema, jsonObject(req, text));
       const input = conversionInput(ctx, body, 'browser', { visitor_id: visitorOf(req) });
       const result = await conversions.record(input);
+      if (gif) return sendGif(res);
       res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });
     },
   };
@@ -125,5 +126,7 @@ export function publicRoutes(ingest: PublicIngest): Router {
   router.get('/t', limit, cors, (req, res) => ingest.touch(req, res, typeof req.query.b === 'string' ? req.query.b : '', true));
   router.get('/i', limit, (req, res) => ingest.impression(req, res));
   router.post('/c', limit, cors, rawBody(`${BODY_BYTES}b`), (req, res) => ingest.conversion(req, res));
+  // the script's last resort, an image, can only GET: the conversion as ?b=, answered with a GIF
+  router.get('/c', limit, cors, (req, res) => ingest.conversion(req, res, typeof req.query.b === 'string' ? req.query.b : '', true));
   return router;
 }
