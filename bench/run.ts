@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../collector/paths.js';
-import { load1, machine, render, type Row, type Section } from './lib/report.js';
+import { loadAverage, machine, render, type Row, type Section } from './lib/report.js';
 import { LOAD, QUICK } from './lib/setup.js';
 import { conversionIngest } from './sections/conversions.js';
 import { dispatch } from './sections/dispatch.js';
@@ -22,7 +22,7 @@ const wanted = (name: string) => !only || only.includes(name);
 
 const started = performance.now();
 const date = new Date().toISOString();
-const loadBefore = load1();
+const loadBefore = loadAverage();
 const sections: Section[] = [];
 /** the machine's load average as each section started: other work on the machine skews what follows */
 const sectionLoad: Record<string, number> = {};
@@ -32,7 +32,7 @@ const shared = { touches_per_s: NaN, fires_per_s: NaN };
 async function section(name: string, run: () => Promise<Section | Section[]>): Promise<void> {
   if (!wanted(name)) return;
   const t0 = performance.now();
-  sectionLoad[name] = load1()[0];
+  sectionLoad[name] = loadAverage()[0];
   process.stdout.write(`bench: ${name} (load average ${sectionLoad[name]})…`);
   try {
     const out = await run();
@@ -60,7 +60,7 @@ await section('growth', growth);
 await section('postgres', () => postgres(shared));
 
 const seconds = Math.round((performance.now() - started) / 1000);
-const loadAfter = load1();
+const loadAfter = loadAverage();
 const rows: Row[] = sections.flatMap((s) => s.rows);
 const m = machine();
 console.log(

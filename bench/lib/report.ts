@@ -56,4 +56,4 @@ export function machine() {
   };
 }
 
-export const load1 = (): number[] => loadavg().map((l) => Math.round(l * 100) / 100);
+export const loadAverage = (): number[] => loadavg().map((l) => Math.round(l * 100) / 100);

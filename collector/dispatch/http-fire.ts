@@ -57,7 +57,8 @@ export class FireAgents {
   private nextId = 0;
 
   constructor(maxSockets = 64, readonly tls: https.AgentOptions = {}) {
-    const pool = { keepAlive: true, maxSockets, maxTotalSockets: maxSockets, maxFreeSockets: Math.min(maxSockets, 16), scheduling: 'lifo' as const };
+    // every socket may stay idle in the pool: with fewer, a busy dispatcher closes and reopens connections all the time
+    const pool = { keepAlive: true, maxSockets, maxTotalSockets: maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
     this.http = new http.Agent(pool);
     this.https = new https.Agent({ ...tls, ...pool });
   }

@@ -165,9 +165,10 @@ const TABLE: HostileCase[] = [
   { name: 'key of 10 KB', req: { path: '/v1/fires', headers: { authorization: `Bearer ${'k'.repeat(10_000)}` } }, status: 401 },
   { name: 'two keys in one header', req: { path: '/v1/fires', headers: { authorization: `Bearer ${ADMIN_KEY} ${ADMIN_KEY}` } }, status: 401 },
   // methods and paths
-  ...[['PUT', '/t'], ['DELETE', '/v1/fires'], ['PATCH', '/v1/conversions'], ['GET', '/v1/conversions'], ['GET', '/c'], ['POST', '/i'], ['GET', '/t/../v1/fires'], ['GET', '/%2e%2e/%2e%2e/etc/passwd'], ['GET', '/sspx.js/..%2f..%2fpackage.json']].map(
+  ...[['PUT', '/t'], ['DELETE', '/v1/fires'], ['PATCH', '/v1/conversions'], ['GET', '/v1/conversions'], ['POST', '/i'], ['GET', '/t/../v1/fires'], ['GET', '/%2e%2e/%2e%2e/etc/passwd'], ['GET', '/sspx.js/..%2f..%2fpackage.json']].map(
     ([method, path]): HostileCase => ({ name: `${method} ${path}`, req: { method, path, headers: { 'user-agent': UA } }, status: 404 }),
-  ),
+  ),  // GET /c is the script's image fallback: without its ?b= payload it is a named refusal
+  { name: 'GET /c without ?b=', req: { path: '/c', headers: { 'user-agent': UA } }, status: 400, error: 'malformed_json' },
 ];
 
 /** raw HTTP that the parser itself must refuse (4xx), never the app crashing */
