@@ -1,10 +1,26 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+
+// Random bytes come from a pool refilled 4 KB at a time: a touch mints three ids and a request id, and a kernel
+// call for each was a tenth of the ingest CPU (measured with --cpu-prof under autocannon).
+const POOL = Buffer.alloc(4096);
+let offset = POOL.length;
+
+/** `n` cryptographically random bytes, copied out of the pool */
+export function randomBytesPooled(n: number): Buffer {
+  if (offset + n > POOL.length) {
+    randomFillSync(POOL);
+    offset = 0;
+  }
+  const out = Buffer.from(POOL.subarray(offset, offset + n));
+  offset += n;
+  return out;
+}
 
 /** 128 random bits, base64url: click ids and visitor ids (unguessable, so they cannot be enumerated) */
-export const randomId = (): string => randomBytes(16).toString('base64url');
+export const randomId = (): string => randomBytesPooled(16).toString('base64url');
 
 /** opaque row ids with a readable prefix: t_ touch, c_ conversion, f_ fire, i_ install */
-export const rowId = (prefix: 't' | 'c' | 'f'): string => `${prefix}_${randomBytes(12).toString('base64url')}`;
+export const rowId = (prefix: 't' | 'c' | 'f'): string => `${prefix}_${randomBytesPooled(12).toString('base64url')}`;
 
 /** what we accept as a cid or visitor id from outside: the shape we mint (forged ones simply match nothing) */
 export const ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;

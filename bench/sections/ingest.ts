@@ -38,7 +38,7 @@ export async function touchIngest(): Promise<{ section: Section; memory: Section
     const ratio = result.rps / rawResult.rps;
     const rows: Row[] = [
       { section: S, metric: 'raw node:http (parse + answer)', value: withLatency(rawResult) },
-      { section: S, metric: 'collector POST /t (SQLite, fsync per group commit)', value: withLatency(result) },
+      { section: S, metric: 'collector POST /t (SQLite WAL, group commit, synchronous=NORMAL)', value: withLatency(result) },
       goalRow(S, 'ratio collector / raw', ratio, fmt(ratio, 2), 0.6, 'higher', '≥ 0.60'),
       { section: S, metric: 'server CPU per request: raw / collector', value: `${fmt(rawResult.cpu_us_per_request)} / ${fmt(result.cpu_us_per_request)} µs` },
       {

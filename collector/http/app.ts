@@ -1,5 +1,4 @@
 // The Express app: security headers, one log line per request, the routes, and named errors for everything else.
-import { randomBytes } from 'node:crypto';
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import type { Context } from '../context.js';
@@ -10,6 +9,7 @@ import { healthRoutes } from './routes/health.js';
 import { publicIngest, publicRoutes, type PublicIngest } from './routes/public.js';
 import { scriptRoute } from './routes/script.js';
 import { serverRoutes } from './routes/server.js';
+import { randomBytesPooled } from '../ids.js';
 
 export interface AppParts {
   touches: Touches;
@@ -26,7 +26,7 @@ export interface AppParts {
 function requestLog(ctx: Context): RequestHandler {
   return (req, res, next) => {
     const start = process.hrtime.bigint();
-    const id = randomBytes(8).toString('hex');
+    const id = randomBytesPooled(8).toString('hex');
     res.setHeader('X-Request-Id', id);
     res.on('finish', () => {
       ctx.log.info({
