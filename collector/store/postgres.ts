@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
-import { CONVERSION_GONE, FIRE_GONE, purgeArgs, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
+import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -605,23 +605,7 @@ function named(text: string, args: Record<string, unknown>): { text: string; val
 const bucketOf = (column: string) => `((${column} - @from::bigint) / @bucket::bigint)`;
 
 const RETENTION_SQL = {
-  stats: `
-    SELECT 'touches' AS metric, kind AS key, ${bucketOf('occurred_at')} AS b, COUNT(*) AS count
-      FROM touches WHERE occurred_at >= @from AND occurred_at < @to GROUP BY 3, kind
-    UNION ALL
-    SELECT 'conversions', outcome, ${bucketOf('created_at')}, COUNT(*)
-      FROM conversions WHERE created_at >= @from AND created_at < @to GROUP BY 3, outcome
-    UNION ALL
-    SELECT 'fires', state, ${bucketOf('created_at')}, COUNT(*)
-      FROM fires WHERE created_at >= @from AND created_at < @to GROUP BY 3, state
-    UNION ALL
-    SELECT 'attempts', outcome, ${bucketOf('started_at')}, COUNT(*)
-      FROM attempts WHERE started_at >= @from AND started_at < @to GROUP BY 3, outcome
-    UNION ALL
-    SELECT 'attempt_errors', error_class, ${bucketOf('started_at')}, COUNT(*)
-      FROM attempts WHERE started_at >= @from AND started_at < @to AND outcome <> 'fired' AND error_class IS NOT NULL GROUP BY 3, error_class
-    UNION ALL
-    SELECT metric, key, ${bucketOf('day')}, count FROM daily_counts WHERE day >= @from AND day < @to`,
+  stats: statsSql(bucketOf),
   queue: `SELECT
     (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
     (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { CONVERSION_GONE, FIRE_GONE, purgeArgs, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
+import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -443,23 +443,7 @@ const bucket = (column: string) => `CAST((${column} - @from) / @bucket AS INTEGE
 
 function prepareRetention(db: Database.Database) {
   return {
-    stats: db.prepare(`
-      SELECT 'touches' AS metric, kind AS key, ${bucket('occurred_at')} AS b, COUNT(*) AS count
-        FROM touches WHERE occurred_at >= @from AND occurred_at < @to GROUP BY b, kind
-      UNION ALL
-      SELECT 'conversions', outcome, ${bucket('created_at')} AS b, COUNT(*)
-        FROM conversions WHERE created_at >= @from AND created_at < @to GROUP BY b, outcome
-      UNION ALL
-      SELECT 'fires', state, ${bucket('created_at')} AS b, COUNT(*)
-        FROM fires WHERE created_at >= @from AND created_at < @to GROUP BY b, state
-      UNION ALL
-      SELECT 'attempts', outcome, ${bucket('started_at')} AS b, COUNT(*)
-        FROM attempts WHERE started_at >= @from AND started_at < @to GROUP BY b, outcome
-      UNION ALL
-      SELECT 'attempt_errors', error_class, ${bucket('started_at')} AS b, COUNT(*)
-        FROM attempts WHERE started_at >= @from AND started_at < @to AND outcome <> 'fired' AND error_class IS NOT NULL GROUP BY b, error_class
-      UNION ALL
-      SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`),
+    stats: db.prepare(statsSql(bucket)),
     queue: db.prepare(`SELECT
       (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
       (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
