@@ -21,11 +21,15 @@ const pixelSchema = z.strictObject({
 });
 
 const siteSchema = z.strictObject({
-  origin: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be a scheme and host, such as https://shop.example'),
+  origin: z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+\/?$/, 'must be a scheme and host, such as https://shop.example')
+    .transform((o) => o.replace(/\/$/, '').toLowerCase()),
   cookie_domain: z.string().regex(/^\.?[a-z0-9.-]+$/i).optional(),
 });
 
-const keyList = z.array(z.string().min(16, 'keys must be at least 16 characters')).default([]);
+/** any non-empty key is accepted; `serve` warns about keys shorter than 16 characters */
+const keyList = z.array(z.string().min(1, 'a key must not be empty').max(512)).default([]);
 
 export const configSchema = z.strictObject({
   port: z.number().int().min(0).max(65_535).default(8080),

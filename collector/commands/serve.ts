@@ -26,6 +26,8 @@ export function registerServe(program: Command): void {
           `  script:        http://127.0.0.1:${collector.port}/sspx.js`,
         ].join('\n'),
       );
+      const short = Object.entries(config.keys).filter(([, list]) => list.some((k) => k.length < 16)).map(([role]) => role);
+      if (short.length) console.log(`  warning:       ${short.join(', ')} keys shorter than 16 characters are easy to guess; use long random ones`);
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

@@ -9,7 +9,7 @@ import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
 import { invalidOrderId, invalidOther, invalidValue, valueText } from '../dispatch/fields.js';
 import { badRequest, HttpError } from '../http/errors.js';
-import { ID_PATTERN } from '../ids.js';
+import { ID_PATTERN, VISITOR_ID_PATTERN, VISITOR_ID_RULE } from '../ids.js';
 import type { ConversionSource } from '../store/store.js';
 import { decideConversion, type ConversionInput, type ConversionResult } from './attribution.js';
 import { normalizeDeviceId } from './client.js';
@@ -59,9 +59,8 @@ export function conversionInput(ctx: Context, body: ConversionBody, source: Conv
     if (isMacro(body.token)) throw badRequest('unreplaced_macro', 'the token is an unreplaced ${SSP_DATA} macro');
     if (!isToken(body.token)) throw badRequest('invalid_token', 'the token must be 1 to 1,024 printable characters without whitespace, quotes or angle brackets');
   }
-  for (const name of ['visitor_id', 'cid'] as const) {
-    if (body[name] !== undefined && !ID_PATTERN.test(body[name]!)) throw badRequest(`invalid_${name}`, `${name} must be 16 to 64 characters of A-Z a-z 0-9 _ -`);
-  }
+  if (body.visitor_id !== undefined && !VISITOR_ID_PATTERN.test(body.visitor_id)) throw badRequest('invalid_visitor_id', `visitor_id ${VISITOR_ID_RULE}`);
+  if (body.cid !== undefined && !ID_PATTERN.test(body.cid)) throw badRequest('invalid_cid', 'cid must be 16 to 64 characters of A-Z a-z 0-9 _ -');
   if (body.install_id !== undefined && !INSTALL_ID.test(body.install_id)) throw badRequest('invalid_install_id', 'install_id must be 1 to 128 characters of A-Z a-z 0-9 . _ : -');
   let device_id: string | null = null;
   if (body.device_id !== undefined) {

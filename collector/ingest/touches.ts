@@ -7,7 +7,7 @@ import { isMacro, isToken } from '../../snippet/token.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
 import { HttpError } from '../http/errors.js';
-import { ID_PATTERN, randomId, rowId } from '../ids.js';
+import { randomId, rowId, VISITOR_ID_PATTERN, VISITOR_ID_RULE } from '../ids.js';
 import type { Touch, TouchKind, TouchSource } from '../store/store.js';
 import { cleanUrl, DEVICE_ID_PARAMS, dropReason, normalizeDeviceId, plainText, truncateIp, utcDay } from './client.js';
 import { touchHintKey } from './hints.js';
@@ -52,7 +52,7 @@ export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
 export const serverTouchSchema = z.strictObject({
   token: z.string().max(10_000),
   kind: z.enum(['click', 'view']).default('click'),
-  visitor_id: z.string().regex(ID_PATTERN, 'must be 16 to 64 characters of A-Z a-z 0-9 _ -').optional(),
+  visitor_id: z.string().regex(VISITOR_ID_PATTERN, VISITOR_ID_RULE).optional(),
   device_id: z.string().max(128).optional(),
   ip: z.string().max(64).optional(),
   user_agent: plainText(512).optional(),

@@ -101,7 +101,7 @@ const TABLE: HostileCase[] = [
   ...['-1', '0', '1e20', '1e309', '1.5'].map((t): HostileCase => ({ name: `occurred_at ${t} (number)`, req: post('/v1/conversions', server, `{"pixel":"purchase","token":"${T}","occurred_at":${t}}`), status: 400, error: 'invalid_occurred_at' })),
   { name: '/v1/touches occurred_at far future', req: post('/v1/touches', server, { token: T, occurred_at: 4102444800000 }), status: 400, error: 'invalid_occurred_at' },
   // forged ids
-  ...['x', 'short', 'has space in it......', '../../../../etc/passwd', 'A'.repeat(65), 'é'.repeat(20)].map(
+  ...['', 'has space in it......', 'A'.repeat(129), 'é'.repeat(20), "' or '1'='1", 'a\r\nb', '<script>'].map(
     (visitor_id): HostileCase => ({ name: `visitor_id ${JSON.stringify(visitor_id.slice(0, 20))}`, req: conv({ visitor_id }), status: 400, error: 'invalid_visitor_id' }),
   ),
   ...['x', 'A'.repeat(65), 'AAAAAAAAAAAAAAAA=AAAAA', "' or '1'='1"].map((cid): HostileCase => ({ name: `cid ${JSON.stringify(cid.slice(0, 20))}`, req: conv({ cid }), status: 400, error: 'invalid_cid' })),

@@ -4,7 +4,7 @@
 import { isToken } from '../../snippet/token.js';
 import type { Config } from '../../collector/config.js';
 import { ORDER_ID, OTHER, VALUE } from '../../collector/dispatch/fields.js';
-import { ID_PATTERN } from '../../collector/ids.js';
+import { ID_PATTERN, VISITOR_ID_PATTERN } from '../../collector/ids.js';
 import { cleanUrl, normalizeDeviceId } from '../../collector/ingest/client.js';
 import { INSTALL_ID } from '../../collector/ingest/conversions.js';
 import type { SqliteStore } from '../../collector/store/sqlite.js';
@@ -55,7 +55,7 @@ export function storedRowProblems(rows: StoredRows, config: Config, now = Date.n
     check('touch', r, 'kind', r.kind === 'click' || r.kind === 'view');
     check('touch', r, 'token', isToken(r.token));
     check('touch', r, 'cid', ID_PATTERN.test(String(r.cid)));
-    check('touch', r, 'visitor_id', nullOr(r.visitor_id, (v) => ID_PATTERN.test(v)));
+    check('touch', r, 'visitor_id', nullOr(r.visitor_id, (v) => VISITOR_ID_PATTERN.test(v)));
     check('touch', r, 'device_id', nullOr(r.device_id, (v) => normalizeDeviceId(v) === v));
     check('touch', r, 'site', nullOr(r.site, (v) => config.sites.some((s) => s.origin === v)));
     check('touch', r, 'source', ['script', 'impression', 'server', 'conversion', 'app'].includes(String(r.source)));
@@ -77,7 +77,7 @@ export function storedRowProblems(rows: StoredRows, config: Config, now = Date.n
     check('conversion', r, 'value', nullOr(r.value, (v) => VALUE.test(v)));
     check('conversion', r, 'other', nullOr(r.other, (v) => OTHER.test(v)));
     check('conversion', r, 'token', nullOr(r.token, isToken));
-    check('conversion', r, 'visitor_id', nullOr(r.visitor_id, (v) => ID_PATTERN.test(v)));
+    check('conversion', r, 'visitor_id', nullOr(r.visitor_id, (v) => VISITOR_ID_PATTERN.test(v)));
     check('conversion', r, 'cid', nullOr(r.cid, (v) => ID_PATTERN.test(v)));
     check('conversion', r, 'install_id', nullOr(r.install_id, (v) => INSTALL_ID.test(v)));
     check('conversion', r, 'device_id', nullOr(r.device_id, (v) => normalizeDeviceId(v) === v));
