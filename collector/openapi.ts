@@ -296,7 +296,7 @@ const paths = {
       summary: 'A touch recorded by a site backend that saw the token itself',
       security: [{ serverKey: [] }],
       requestBody: { required: true, content: { 'application/json': { schema: ref('ServerTouch') } } },
-      responses: { 201: json(ref('TouchResult'), 'recorded'), ...ERRORS.body, ...ERRORS.key, ...ERRORS.store },
+      responses: { 200: json(ref('TouchResult'), 'recorded'), ...ERRORS.body, ...ERRORS.key, ...ERRORS.store },
     },
   },
   '/v1/conversions': {

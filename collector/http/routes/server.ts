@@ -33,7 +33,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
       hints: null,
       occurred_at: parseOccurredAt(b.occurred_at, ctx.clock.now()),
     });
-    res.status(201).json({ touch_id: touch.id, cid: touch.cid, visitor_id });
+    res.json({ touch_id: touch.id, cid: touch.cid, visitor_id });
   });
 
   router.post('/v1/conversions', requireKey(ctx.config, 'server', 'app'), body, async (req, res) => {
