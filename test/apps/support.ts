@@ -1,5 +1,6 @@
 // Shared steps of the app suites: a script touch over POST /t, an app open over POST /v1/app/open, the stored install.
 import { expect } from 'vitest';
+import type { AppOpenAnswer } from '../../collector/ingest/installs.js';
 import type { Install, Touch } from '../../collector/store/store.js';
 import { APP_KEY, bearer, post, SITE, type TestCollector } from '../support/collector.js';
 
@@ -50,14 +51,7 @@ export async function appOpen(c: TestCollector, body: unknown, headers: Record<s
 export async function openOk(c: TestCollector, body: Record<string, unknown>, headers: Record<string, string> = {}) {
   const res = await appOpen(c, { platform: 'android', ...body }, headers);
   expect(res.status, res.text).toBe(200);
-  return res.json as {
-    install_id: string;
-    bound: boolean;
-    method: string | null;
-    touch: { touch_id: string; cid: string; kind: string; occurred_at: number } | null;
-    confidence?: number;
-    flags?: Record<string, any>;
-  };
+  return res.json as AppOpenAnswer;
 }
 
 export const storedInstall = (c: TestCollector, id: string): Promise<Install | undefined> =>
