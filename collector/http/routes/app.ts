@@ -2,6 +2,7 @@
 // ingest/installs.ts for the order of evidence). Asking again answers the same.
 import { Router } from 'express';
 import type { Context } from '../../context.js';
+import { headerText } from '../../ingest/client.js';
 import { appOpenSchema, Installs } from '../../ingest/installs.js';
 import type { Touches } from '../../ingest/touches.js';
 import { requireKey } from '../auth.js';
@@ -14,8 +15,8 @@ export function appRoutes(ctx: Context, touches: Touches, installs = new Install
     const body = checked(appOpenSchema, jsonObject(req));
     const open = await installs.input(body, {
       ip: req.ip,
-      user_agent: String(req.headers['user-agent'] ?? '').slice(0, 512) || null,
-      accept_language: String(req.headers['accept-language'] ?? '').slice(0, 256) || null,
+      user_agent: headerText(req.headers['user-agent'], 512),
+      accept_language: headerText(req.headers['accept-language'], 256),
     });
     res.json(await installs.open(open));
   });
