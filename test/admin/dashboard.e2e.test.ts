@@ -11,14 +11,14 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../collector/clock.js';
 import { Dispatcher } from '../../collector/dispatch/dispatcher.js';
-import { launchChromium, skipBrowser, type LaunchedChromium } from '../support/browser.js';
+import { launchChromium, type LaunchedChromium } from '../support/browser.js';
 import { ADMIN_KEY, SERVER_KEY, bearer, post, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 
 const SHOTS = join(tmpdir(), 'sspx-dashboard-shots');
 const NOW = Date.UTC(2026, 2, 10, 12, 34, 56);
 
-describe.skipIf(skipBrowser)('the operators dashboard', () => {
+describe('the operators dashboard', () => {
   let router: TestRouter;
   let collector: TestCollector;
   let chromium: LaunchedChromium;

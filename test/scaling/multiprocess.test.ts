@@ -6,7 +6,7 @@
 //     the lease expires, nothing is lost, and an order the router saw twice is one whose fire has an attempt that
 //     was cut short — `lease_expired` (the killed process may have sent it before recording it) or `ambiguous`
 //     (sent, no answer, knowingly retried). Every request the router saw is accounted for by an attempt row.
-// Needs SSPX_TEST_PG_URL; skipped, loudly, without it.
+// On the run's PostgreSQL (test/support/global-setup.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';

@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../../collector/config.js';
+import { markKind } from './kinds.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_PATH = join(REPO_ROOT, 'dist', 'collector', 'cli.js');
@@ -75,6 +76,7 @@ export function writeConfig(dir: string, config: ConfigInput, name = 'sspx.confi
 
 export async function spawnCollector(opts: SpawnOptions): Promise<CollectorProcess> {
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build`);
+  markKind('child-process');
   const dir = opts.dir ?? tempDir();
   const configPath = typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
   const env: Record<string, string> = {};
