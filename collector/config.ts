@@ -32,6 +32,8 @@ const siteSchema = z.strictObject({
 const keyList = z.array(z.string().min(1, 'a key must not be empty').max(512)).default([]);
 
 export const configSchema = z.strictObject({
+  /** a note for people reading the file (sspx-relay init writes one); ignored */
+  $comment: z.union([z.string(), z.array(z.string())]).optional(),
   port: z.number().int().min(0).max(65_535).default(8080),
   host: z.string().default('0.0.0.0'),
   public_url: z.url().optional(),
@@ -45,6 +47,8 @@ export const configSchema = z.strictObject({
   retry_jitter: z.number().min(0).max(1).default(0.2),
   on_ambiguous: z.enum(['retry', 'hold']).default('retry'),
   allow_insecure_router: z.boolean().default(false),
+  /** record every fire's request and transcript without sending it (the built-in local setup) */
+  dry_run: z.boolean().default(false),
   trust_proxy: z.number().int().min(0).max(10).default(0),
   rate_limit_per_minute: z.number().int().min(0).default(600),
   honor_gpc: z.boolean().default(true),
@@ -70,11 +74,20 @@ export type ConfigInput = z.input<typeof configSchema>;
 
 export class ConfigError extends Error {}
 
-/** The sample the collector runs on when no configuration file exists: the embedded store, one pixel. */
+/** where the built-in local setup keeps its store and its generated keys */
+export const LOCAL_DATA_DIR = './data';
+
+/**
+ * The built-in local setup, used when no configuration file exists: a dry run (every fire recorded with the exact
+ * URL and transcript, none sent: the README's pixel id is not the operator's), landing pages on localhost, the
+ * embedded store; keys are generated on first start (collector/local-keys.ts). `sspx-relay init` writes a real one.
+ */
 export const SAMPLE_CONFIG: ConfigInput = {
   port: 8080,
-  store: 'sqlite:./data/sspx.db',
-  pixels: { purchase: { id: 59633, trigger_type: 'hybrid', post_click_expire_mins: 43_200, post_view_expire_mins: 1440 } },
+  store: `sqlite:${LOCAL_DATA_DIR}/sspx.db`,
+  dry_run: true,
+  sites: [{ origin: 'http://localhost:*' }, { origin: 'http://127.0.0.1:*' }],
+  pixels: { purchase: { id: 59633, trigger_type: 'hybrid', post_click_expire_mins: 43_200, post_view_expire_mins: 1440, min_minutes_per_conv: 0 } },
 };
 
 /** Validates a configuration object; the error names every bad key. */
@@ -162,6 +175,8 @@ export interface LoadedConfig {
   config: Config;
   /** where it came from, for the start-up line */
   source: string;
+  /** true for the built-in local setup (no configuration file) */
+  builtIn: boolean;
 }
 
 /** Reads the file (or the built-in sample when the default file is absent), then the environment on top. */
@@ -169,6 +184,7 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   const file = path ?? env.SSPX_CONFIG ?? DEFAULT_CONFIG_PATH;
   let input: unknown;
   let source: string;
+  let builtIn = false;
   if (existsSync(file)) {
     try {
       input = JSON.parse(readFileSync(file, 'utf8'));
@@ -180,12 +196,13 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`configuration file ${path} does not exist`);
   } else {
     input = SAMPLE_CONFIG;
-    source = `built-in sample (no ${file})`;
+    source = `built-in local setup (no ${file}): a dry run, nothing is sent`;
+    builtIn = true;
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ConfigError('invalid configuration:\n  (top level): must be a JSON object');
   }
-  return { config: parseConfig({ ...input, ...envOverrides(env) }), source };
+  return { config: parseConfig({ ...input, ...envOverrides(env) }), source, builtIn };
 }
 
 /** the pixel id a command-line reference means: a configured name or id, or any numeric id */

@@ -147,8 +147,12 @@ const components = {
         created_at: int('ms since the epoch'),
         updated_at: int(),
         fired_at: nullable(int()),
+        dry_run: {
+          type: 'boolean',
+          description: 'recorded by a dry run (dry_run in the configuration, as in the built-in local setup): its attempt holds the exact request, which was never sent',
+        },
       },
-      ['id', 'conversion_id', 'pixel_id', 'token', 'state', 'attempt_count', 'created_at'],
+      ['id', 'conversion_id', 'pixel_id', 'token', 'state', 'attempt_count', 'created_at', 'updated_at', 'dry_run'],
     ),
     Hop: obj(
       {

@@ -139,6 +139,9 @@ export function overviewPage(o: Overview, csrf: string): Html {
 }
 
 const badge = (state: string) => html`<span class="badge s-${state}">${state.replace('_', ' ')}</span>`;
+/** a fire's state; a dry run's fire says instead that its request was recorded and never sent */
+const fireBadge = (fire: Pick<Fire, 'state' | 'dry_run'>) =>
+  fire.dry_run ? html`<span class="badge s-held" title="dry run: the request was recorded, never sent">dry run · not sent</span>` : badge(fire.state);
 /** an attempt's outcome, coloured as the fire state it leads to: fired, failed, or amber for "will try again" */
 const outcomeBadge = (outcome: string) =>
   html`<span class="badge s-${outcome === 'fired' || outcome === 'failed' ? outcome : 'held'}">${outcome.replace('_', ' ')}</span>`;
@@ -165,7 +168,7 @@ export function firesPage(v: FireListView): Html {
   <td><a href="/admin/fires/${encodeURIComponent(fire.id)}${keep}"><code>${fire.id}</code></a></td>
   <td>${fire.pixel_id}${pixelName(fire.pixel_id) ? html` <span class="muted">${pixelName(fire.pixel_id)}</span>` : ''}</td>
   <td>${fire.order_id ?? html`<span class="muted">–</span>`}</td>
-  <td>${badge(fire.state)}</td>
+  <td>${fireBadge(fire)}</td>
   <td class="num">${fire.attempt_count}</td>
   <td>${fire.last_outcome ?? html`<span class="muted">–</span>`}</td>
   <td>${fire.state === 'queued' ? when(fire.next_attempt_at) : fire.fired_at ? when(fire.fired_at) : html`<span class="muted">–</span>`}</td>
@@ -215,7 +218,7 @@ export function firePage(opts: { fire: FireDetail; config: Config; csrf: string;
     nav: 'fires',
     csrf: opts.csrf,
     body: html`<p><a href="/admin/fires${opts.back}">← Fires</a></p>
-<h1>Fire <code>${fire.id}</code> ${badge(fire.state)}</h1>
+<h1>Fire <code>${fire.id}</code> ${fireBadge(fire)}</h1>
 ${opts.notice ? html`<p class="notice" role="status">${opts.notice}</p>` : ''}
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 <div class="actions">
@@ -229,7 +232,7 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 </div>
 <div class="grid2">
   <section class="card"><h2>Fire</h2>${facts([
-    ['state', html`${badge(fire.state)} after ${fire.attempt_count} attempt(s)`],
+    ['state', html`${fireBadge(fire)} after ${fire.attempt_count} attempt(s)`],
     ['pixel', pixel ? `${fire.pixel_id} (${pixel.name})` : fire.pixel_id],
     ['order_id', fire.order_id],
     ['value', fire.value],

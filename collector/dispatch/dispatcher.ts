@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { Fire, FireState, NewAttempt } from '../store/store.js';
 import { fireUrl } from './fire-url.js';
-import { FireAgents, httpFire, type FireResult } from './http-fire.js';
+import { dryRunFire, FireAgents, httpFire, type FireResult } from './http-fire.js';
 
 export interface NextStep {
   state: FireState;
@@ -263,7 +263,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const { config, clock, store, log } = this.ctx;
     const n = fire.attempt_count + 1;
     const started_at = clock.now();
-    const result = await httpFire(fireUrl(config.router, fire), {
+    const url = fireUrl(config.router, fire);
+    // a dry run records the exact request and sends nothing: the built-in local setup never reaches Microsoft
+    const result = config.dry_run ? dryRunFire(url) : await httpFire(url, {
       connect_timeout_ms: config.connect_timeout_ms,
       request_timeout_ms: config.request_timeout_ms,
       max_redirects: config.max_redirects,
@@ -292,7 +294,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
       hops: result.hops,
       next_attempt_at: next.next_attempt_at,
     };
-    const recorded = await store.recordAttempt(fire.id, this.owner, attempt, next);
+    const recorded = await store.recordAttempt(fire.id, this.owner, attempt, { ...next, dry_run: config.dry_run });
     this.stats.attempts++;
     this.stats[outcome]++;
     if (!recorded) this.stats.lost_leases++;

@@ -32,6 +32,22 @@ export interface HopDetail extends Hop {
   sent?: boolean;
   /** body bytes received; the excerpt keeps at most BODY_EXCERPT_BYTES */
   body_bytes?: number;
+  /** a dry run (config dry_run): the request as it would have been sent; it was not */
+  dry_run?: boolean;
+}
+
+/** the request headers of a fire, as sent (and as a dry run records them) */
+const requestHeaders = (url: URL): [string, string][] => [['Host', url.host], ['User-Agent', USER_AGENT], ['Accept', '*/*'], ['Connection', 'keep-alive']];
+
+/** A dry run's attempt: the exact request a fire would make, recorded, never sent (no connection is opened). */
+export function dryRunFire(url: string): FireResult {
+  const hop: HopDetail = {
+    request: { method: 'GET', url, headers: requestHeaders(new URL(url)) },
+    at_ms: 0,
+    duration_ms: 0,
+    dry_run: true,
+  };
+  return { outcome: 'fired', status: null, error_class: null, error: null, retry_after_ms: null, hops: [hop], url, duration_ms: 0, aborted: false };
 }
 
 export interface FireResult {
@@ -151,7 +167,7 @@ function classifyError(err: NodeJS.ErrnoException, url: URL, connected: boolean)
 function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, fresh: boolean): Promise<HopResult> {
   return new Promise((resolve) => {
     const secure = url.protocol === 'https:';
-    const headers: [string, string][] = [['Host', url.host], ['User-Agent', USER_AGENT], ['Accept', '*/*'], ['Connection', 'keep-alive']];
+    const headers = requestHeaders(url);
     const start = performance.now();
     const timings: NonNullable<HopDetail['timings']> = {};
     const hop: HopDetail = { request: { method: 'GET', url: url.href, headers }, at_ms: ms(start - t0), duration_ms: 0, timings };

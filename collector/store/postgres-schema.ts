@@ -144,6 +144,13 @@ CREATE INDEX conversions_touch ON conversions (touch_id) WHERE touch_id IS NOT N
 CREATE INDEX attempts_transcript ON attempts (started_at) WHERE hops IS NOT NULL;
 `,
   },
+  {
+    // a dry run (config dry_run, the built-in local setup) records a fire's request without sending it
+    version: 4,
+    sql: `
+ALTER TABLE fires ADD COLUMN dry_run BOOLEAN NOT NULL DEFAULT false;
+`,
+  },
 ];
 
 export const LATEST_POSTGRES_MIGRATION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1].version;

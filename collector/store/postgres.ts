@@ -7,10 +7,10 @@ import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
 import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
 import type {
-  Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -114,7 +114,7 @@ const SQL = {
                   VALUES ($1, (SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE fire_id = $1), ${placeholders(9, 2)})`,
   finishAttempt: `UPDATE fires SET state = $3, attempt_count = attempt_count + 1, next_attempt_at = $4,
                   lease_owner = NULL, lease_expires_at = NULL, last_outcome = $5, last_error = $6,
-                  updated_at = $7, fired_at = CASE WHEN $3 = 'fired' THEN $7 ELSE fired_at END
+                  updated_at = $7, fired_at = CASE WHEN $3 = 'fired' THEN $7 ELSE fired_at END, dry_run = $8
                   WHERE id = $1 AND state = 'in_flight' AND lease_owner = $2`,
   release: `UPDATE fires SET state = 'queued', next_attempt_at = $2, lease_owner = NULL, lease_expires_at = NULL,
             updated_at = $2 WHERE state = 'in_flight' AND lease_owner = $1`,
@@ -380,7 +380,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: { state: FireState; next_attempt_at: number | null; last_error: string | null }): Promise<boolean> {
+  recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: AttemptNext): Promise<boolean> {
     return this.inTransaction(async (query) => {
       // the fire's row lock orders this attempt's number after any other writer's (a lease expiry, say)
       await query(SQL.lockFire, [fire_id]);
@@ -390,7 +390,7 @@ export class PostgresStore implements Store {
       ]);
       const finished = await query(SQL.finishAttempt, [
         fire_id, owner, next.state, ms(next.next_attempt_at), attempt.outcome, next.last_error,
-        ms(attempt.started_at + (attempt.duration_ms ?? 0)),
+        attemptEndedAt(attempt), next.dry_run === true,
       ]);
       return finished.rowCount === 1;
     });

@@ -142,4 +142,11 @@ CREATE INDEX conversions_touch ON conversions (touch_id) WHERE touch_id IS NOT N
 CREATE INDEX attempts_transcript ON attempts (started_at) WHERE hops IS NOT NULL;
 `,
   },
+  {
+    // a dry run (config dry_run, the built-in local setup) records a fire's request without sending it
+    version: 4,
+    sql: `
+ALTER TABLE fires ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0 CHECK (dry_run IN (0, 1));
+`,
+  },
 ];

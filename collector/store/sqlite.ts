@@ -10,10 +10,10 @@ import { Batcher } from '../batcher.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
 import type {
-  Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -23,8 +23,11 @@ interface AttemptRecord {
   fire_id: string;
   owner: string;
   attempt: NewAttempt;
-  next: { state: FireState; next_attempt_at: number | null; last_error: string | null };
+  next: AttemptNext;
 }
+
+/** SQLite has no booleans: dry_run comes back 0 or 1 */
+const fireOf = (row: unknown): Fire | undefined => (row ? { ...(row as Fire), dry_run: (row as Row).dry_run === 1 } : undefined);
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
@@ -119,7 +122,7 @@ export class SqliteStore implements Store {
       nextN: db.prepare('SELECT COALESCE(MAX(n), 0) + 1 AS n FROM attempts WHERE fire_id = ?'),
       finishAttempt: db.prepare(`UPDATE fires SET state = @state, attempt_count = attempt_count + 1, next_attempt_at = @next_attempt_at,
                                  lease_owner = NULL, lease_expires_at = NULL, last_outcome = @outcome, last_error = @last_error,
-                                 updated_at = @now, fired_at = CASE WHEN @state = 'fired' THEN @now ELSE fired_at END
+                                 updated_at = @now, fired_at = CASE WHEN @state = 'fired' THEN @now ELSE fired_at END, dry_run = @dry_run
                                  WHERE id = @id AND state = 'in_flight' AND lease_owner = @owner`),
       release: db.prepare(`UPDATE fires SET state = 'queued', next_attempt_at = @now, lease_owner = NULL, lease_expires_at = NULL,
                            updated_at = @now WHERE state = 'in_flight' AND lease_owner = @owner`),
@@ -246,7 +249,7 @@ export class SqliteStore implements Store {
       this.sql.insertFire.run(fire);
       this.firesQueuedInTx = true;
     },
-    fireByConversion: async (id) => this.sql.fireByConversion.get(id) as Fire | undefined,
+    fireByConversion: async (id) => fireOf(this.sql.fireByConversion.get(id)),
     installById: async (id) => toInstall(this.sql.installById.get(id) as Row | undefined),
     installByTouch: async (id) => toInstall(this.sql.installByTouch.get(id) as Row | undefined),
     insertInstall: async (i) => this.sql.insertInstall.run({ ...i, flags: json(i.flags) }).changes === 1,
@@ -297,7 +300,7 @@ export class SqliteStore implements Store {
   claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]> {
     return this.serial(() =>
       this.db.transaction(() => {
-        for (const f of this.sql.expiredLeases.all(now) as Fire[]) {
+        for (const f of this.sql.expiredLeases.all(now).map((r) => fireOf(r)!)) {
           this.sql.insertAttempt.run({
             fire_id: f.id, n: (this.sql.nextN.get(f.id) as { n: number }).n, owner: f.lease_owner, started_at: f.lease_expires_at,
             duration_ms: null, outcome: 'lease_expired', error_class: 'lease_expired', status: null, url: null, hops: null,
@@ -305,7 +308,7 @@ export class SqliteStore implements Store {
           });
           this.sql.requeueExpired.run({ id: f.id, now });
         }
-        return this.sql.claim.all({ owner, now, expires: now + lease_ms, limit }) as Fire[];
+        return this.sql.claim.all({ owner, now, expires: now + lease_ms, limit }).map((r) => fireOf(r)!);
       })(),
     );
   }
@@ -324,7 +327,7 @@ export class SqliteStore implements Store {
     this.sql.insertAttempt.run({ ...attempt, fire_id, n, owner, hops: json(attempt.hops) });
     return this.sql.finishAttempt.run({
       id: fire_id, owner, state: next.state, next_attempt_at: next.next_attempt_at, outcome: attempt.outcome,
-      last_error: next.last_error, now: attempt.started_at + (attempt.duration_ms ?? 0),
+      last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run ? 1 : 0,
     }).changes === 1;
   }
 
@@ -342,14 +345,14 @@ export class SqliteStore implements Store {
 
   replayFire(id: string, now: number): Promise<Fire | undefined> {
     return this.serial(() => {
-      const fire = this.sql.replay.get({ id, now }) as Fire | undefined;
+      const fire = fireOf(this.sql.replay.get({ id, now }));
       if (fire) this.notifyFires();
       return fire;
     });
   }
 
   async getFire(id: string): Promise<FireDetail | undefined> {
-    const fire = this.sql.fireById.get(id) as Fire | undefined;
+    const fire = fireOf(this.sql.fireById.get(id));
     if (!fire) return undefined;
     const conversion = (this.sql.conversionById.get(fire.conversion_id) as Conversion | undefined) ?? null;
     const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get(conversion.touch_id) as Row | undefined) ?? null : null;
@@ -374,7 +377,7 @@ export class SqliteStore implements Store {
       }
     }
     const sql = `SELECT * FROM fires ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`;
-    return this.db.prepare(sql).all(args) as Fire[];
+    return this.db.prepare(sql).all(args).map((r) => fireOf(r)!);
   }
 
   async countFires(): Promise<Record<FireState, number>> {

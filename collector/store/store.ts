@@ -78,6 +78,8 @@ export interface Fire {
   created_at: number;
   updated_at: number;
   fired_at: number | null;
+  /** recorded by a dry run (config dry_run): the attempt's transcript is the request it would have made; never sent */
+  dry_run: boolean;
 }
 
 /** One request/response exchange of an attempt: what `curl --verbose` prints for one hop. */
@@ -107,6 +109,18 @@ export interface Attempt {
 }
 
 export type NewAttempt = Omit<Attempt, 'id' | 'fire_id' | 'n' | 'owner'>;
+
+/** what an attempt leaves on its fire */
+export interface AttemptNext {
+  state: FireState;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  /** the attempt was a dry run: nothing was sent */
+  dry_run?: boolean;
+}
+
+/** when an attempt ended, in whole milliseconds like every stored time (durations carry fractions) */
+export const attemptEndedAt = (a: Pick<NewAttempt, 'started_at' | 'duration_ms'>): number => Math.round(a.started_at + (a.duration_ms ?? 0));
 
 export interface Install {
   install_id: string;
@@ -212,7 +226,7 @@ export interface Store {
     fire_id: string,
     owner: string,
     attempt: NewAttempt,
-    next: { state: FireState; next_attempt_at: number | null; last_error: string | null },
+    next: AttemptNext,
   ): Promise<boolean>;
   /** graceful stop: the owner's in-flight fires become due now, with no attempt recorded */
   releaseFires(owner: string, now: number): Promise<number>;
