@@ -36,7 +36,7 @@ const list = (answer: string) => answer.split(/[\s,]+/).filter(Boolean);
 export function initConfig(opts: { pixels: string[]; sites: string[]; publicUrl?: string }): ConfigInput {
   const config: ConfigInput = {
     $comment: [
-      'Written by `sspx-relay init`. Every key is described in the README (Configuration).',
+      'Written by `sspx-relay init`. The keys are those of sspx.config.example.json; see the README (Configuration).',
       'keys: server for POST /v1/touches and /v1/conversions, app for POST /v1/app/open, admin for /admin and /v1/fires. Keep them secret.',
       'router is Microsoft\'s: fires are sent for real. Set "dry_run": true to record them without sending.',
     ],

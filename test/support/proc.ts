@@ -38,7 +38,7 @@ export interface CollectorProcess {
   port: number;
   pid: number;
   child: ChildProcess;
-  configPath: string;
+  configPath: string | null;
   stdout(): string;
   stderr(): string;
   /** resolves once the process has exited */
@@ -50,8 +50,11 @@ export interface CollectorProcess {
 }
 
 export interface SpawnOptions {
-  /** the configuration: an object written to `<dir>/sspx.config.json`, or the path of an existing file */
-  config: ConfigInput | string;
+  /**
+   * the configuration: an object written to `<dir>/sspx.config.json`, the path of an existing file, or null for
+   * none at all (`serve` without --config in a directory with no sspx.config.json: the built-in local setup)
+   */
+  config: ConfigInput | string | null;
   /** working directory of the child and home of the written config; default a new temporary directory */
   dir?: string;
   /** extra environment variables (SSPX_* among them are passed on, unlike the test's own) */
@@ -78,10 +81,10 @@ export async function spawnCollector(opts: SpawnOptions): Promise<CollectorProce
   if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build`);
   markKind('child-process');
   const dir = opts.dir ?? tempDir();
-  const configPath = typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
+  const configPath = opts.config === null ? null : typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSPX_')) env[k] = v;
-  const child = spawn(process.execPath, [CLI_PATH, 'serve', '--config', configPath], {
+  const child = spawn(process.execPath, [CLI_PATH, 'serve', ...(configPath === null ? [] : ['--config', configPath])], {
     cwd: dir,
     env: { ...env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
