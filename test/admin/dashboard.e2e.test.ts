@@ -64,7 +64,8 @@ describe('the operators dashboard', () => {
         on_ambiguous: 'hold',
         retry_schedule_seconds: [0, 600],
         retry_jitter: 0,
-        request_timeout_ms: 400,
+        // long enough that only the hung request times out, however busy the machine
+        request_timeout_ms: 2000,
         poll_interval_ms: 20,
       },
       { clock: new ManualClock(NOW) },
@@ -83,7 +84,7 @@ describe('the operators dashboard', () => {
     // real attempts: a dispatcher fires the five queued fires once each at the stand-in router
     const dispatcher = new Dispatcher(collector.ctx);
     dispatcher.start();
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 50_000; // a bound for a broken build (the hook's own timeout is 60 s), not a timing
     for (;;) {
       const q = await collector.ctx.store.queueStats(collector.clock.now());
       const attempts = (await Promise.all(Object.values(fireIds).map((id) => collector.ctx.store.getFire(id)))).every((f) => f!.attempts.length === 1);
