@@ -64,6 +64,8 @@ const preflight = (path: string) => ({
   responses: { 204: { description: 'allowed: the Access-Control-Allow-* headers are set' }, 403: errorRef('Forbidden') },
 });
 const fireId = { name: 'id', in: 'path', required: true, schema: str('the fire id', { pattern: '^[\\w.:-]{1,128}$' }) };
+/** a path that is not valid percent-encoded UTF-8 cannot name a fire */
+const badPath = { 400: errorRef('BadRequest') };
 const monitoring = { tags: ['monitoring'], security: [] };
 
 /** the dashboard: HTML pages behind a session cookie; forms carry a CSRF token; refusals are HTML pages too */
@@ -352,7 +354,7 @@ const paths = {
       summary: 'One fire with its attempts (in order) and their verbose transcripts',
       security: [{ adminKey: [] }],
       parameters: [fireId],
-      responses: { 200: json(ref('FireDetail'), 'the fire'), ...ERRORS.key, 404: errorRef('NotFound') },
+      responses: { 200: json(ref('FireDetail'), 'the fire'), ...badPath, ...ERRORS.key, 404: errorRef('NotFound') },
     },
   },
   '/v1/fires/{id}/evidence': {
@@ -363,6 +365,7 @@ const paths = {
       parameters: [fireId],
       responses: {
         200: { description: 'a text attachment', content: { 'text/plain': { schema: str() } } },
+        ...badPath,
         ...ERRORS.key,
         404: errorRef('NotFound'),
       },
@@ -376,6 +379,7 @@ const paths = {
       parameters: [fireId],
       responses: {
         200: json(ref('Fire'), 'queued again'),
+        ...badPath,
         ...ERRORS.key,
         404: errorRef('NotFound'),
         409: json(ref('Error'), 'not_replayable: only failed or held fires can be replayed'),

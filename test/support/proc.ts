@@ -22,6 +22,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../../collector/config.js';
 import { markKind } from './kinds.js';
+import { expectDocumented } from './openapi.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_PATH = join(REPO_ROOT, 'dist', 'collector', 'cli.js');
@@ -161,9 +162,18 @@ export interface SendOptions {
 
 /**
  * One HTTP request over node:http (no fetch: it would refuse many of the hostile inputs tests need to send,
- * and it is heavy for load). Rejects on a network error or after timeoutMs; any status resolves.
+ * and it is heavy for load). Rejects on a network error or after timeoutMs; any status resolves, and must be
+ * as openapi.json describes it.
  */
-export function send(url: string, opts: SendOptions = {}): Promise<Sent> {
+export async function send(url: string, opts: SendOptions = {}): Promise<Sent> {
+  const sent = await sendRaw(url, opts);
+  const method = opts.method ?? (opts.body === undefined ? 'GET' : 'POST');
+  const type = sent.headers['content-type'];
+  expectDocumented(method, url.replace(/^http:\/\/[^/]+/, ''), sent.status, Array.isArray(type) ? type[0] : type, sent.body);
+  return sent;
+}
+
+function sendRaw(url: string, opts: SendOptions): Promise<Sent> {
   return new Promise((ok, fail) => {
     // the path as given, not normalised by URL (`/t/../x` stays as it is, escapes stay as they are)
     const m = /^http:\/\/([^/:]+):(\d+)(\/.*)?$/.exec(url);
