@@ -235,7 +235,7 @@ export class PostgresStore implements Store {
     if (schema === (this.schema ?? '') && instance !== this.instanceId) this.emitFiresQueued();
   }
 
-  async migrate(): Promise<number[]> {
+  async migrate(upTo = Infinity): Promise<number[]> {
     return this.inTransaction(async (query) => {
       // several processes starting together: the first migrates, the others wait here, then find nothing to do
       await query(SQL.lockMigrations, [this.schema ?? '']);
@@ -244,7 +244,7 @@ export class PostgresStore implements Store {
       const done = new Set((await query<{ version: number }>(SQL.appliedVersions)).rows.map((r) => r.version));
       const applied: number[] = [];
       for (const m of POSTGRES_MIGRATIONS) {
-        if (done.has(m.version)) continue;
+        if (done.has(m.version) || m.version > upTo) continue;
         await query(m.sql);
         await query(SQL.recordMigration, [m.version, Date.now()]);
         applied.push(m.version);

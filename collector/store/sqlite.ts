@@ -173,12 +173,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  async migrate(): Promise<number[]> {
+  async migrate(upTo = Infinity): Promise<number[]> {
     return this.serial(() => {
       const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
       const applied: number[] = [];
       for (const m of SQLITE_MIGRATIONS) {
-        if (done.has(m.version)) continue;
+        if (done.has(m.version) || m.version > upTo) continue;
         this.db.transaction(() => {
           this.db.exec(m.sql);
           this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());

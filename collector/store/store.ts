@@ -191,8 +191,8 @@ export interface Tx {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
-  /** applies pending migrations; answers the versions applied */
-  migrate(): Promise<number[]>;
+  /** applies pending migrations (up to `upTo`, by default all); answers the versions applied */
+  migrate(upTo?: number): Promise<number[]>;
   /** true when every migration this build knows is applied */
   migrationsCurrent(): Promise<boolean>;
   /** throws when the store cannot be reached */
