@@ -2,6 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { CONVERSION_SOURCES, TOUCH_KINDS } from './vocabulary.js';
 
 export const MICROSOFT_ROUTER = 'https://sspx-router.adnxs.com/sspx';
 export const DEFAULT_CONFIG_PATH = 'sspx.config.json';
@@ -10,12 +11,12 @@ const mins = (max: number) => z.number().int().min(0).max(max);
 
 const pixelSchema = z.strictObject({
   id: z.number().int().positive(),
-  trigger_type: z.enum(['click', 'view', 'hybrid']).default('click'),
+  trigger_type: z.enum([...TOUCH_KINDS, 'hybrid']).default('click'),
   post_click_expire_mins: mins(129_600).default(43_200),
   post_view_expire_mins: mins(43_200).default(1_440),
   /** null: one conversion per user; 0: every conversion; N: at most one per N minutes */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
-  sources: z.array(z.enum(['browser', 'server', 'app'])).min(1).default(['browser', 'server', 'app']),
+  sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),
   /** fire this pixel when an app install binds to its touch (the first open is the conversion) */
   on_install: z.boolean().default(false),
 });

@@ -8,18 +8,16 @@ import type { AttemptEvent, Dispatcher } from './dispatch/dispatcher.js';
 import type { Conversions } from './ingest/conversions.js';
 import type { Installs } from './ingest/installs.js';
 import type { Touches } from './ingest/touches.js';
-import type { FireState } from './store/store.js';
+import { ATTEMPT_OUTCOMES, FIRE_STATES } from './vocabulary.js';
 
 /** routes whose latency is ingest latency; /v1/* adds the operators' and apps' API routes by their pattern */
 const INGEST_PATHS = new Set(['/t', '/i', '/c']);
-
-const FIRE_STATES: readonly FireState[] = ['queued', 'in_flight', 'fired', 'failed', 'held'];
 
 export interface Metrics {
   registry: Registry;
   touches: Counter<'outcome' | 'reason'>;
   conversions: Counter<'outcome' | 'source'>;
-  fires: Counter<'result' | 'error_class'>;
+  attempts: Counter<'outcome' | 'error_class'>;
   appOpens: Counter<'method'>;
   ingestDuration: Histogram<'route'>;
   commitToFire: Histogram;
@@ -43,10 +41,10 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
     labelNames: ['outcome', 'source'] as const,
     registers,
   });
-  const fires = new Counter({
-    name: 'sspx_fires_total',
-    help: 'Fire attempts made by this process, by result (fired, retry, failed, ambiguous) and error class (none when fired)',
-    labelNames: ['result', 'error_class'] as const,
+  const attempts = new Counter({
+    name: 'sspx_fire_attempts_total',
+    help: `Fire attempts recorded by this process, by outcome (${ATTEMPT_OUTCOMES.filter((o) => o !== 'lease_expired').join(', ')}) and error class (none when fired)`,
+    labelNames: ['outcome', 'error_class'] as const,
     registers,
   });
   const appOpens = new Counter({
@@ -96,7 +94,7 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
   });
   const byState: Gauge<'state'> = new Gauge({
     name: 'sspx_fires_in_state',
-    help: 'Fires in the store by state (queued, in_flight, fired, failed, held)',
+    help: `Fires in the store by state (${FIRE_STATES.join(', ')})`,
     labelNames: ['state'] as const,
     registers,
     collect: fromStore(async () => {
@@ -114,7 +112,7 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
     }),
   });
 
-  return { registry, touches, conversions, fires, appOpens, ingestDuration, commitToFire, routerDuration };
+  return { registry, touches, conversions, attempts, appOpens, ingestDuration, commitToFire, routerDuration };
 }
 
 /** the hooks are plain properties: chain onto whatever was there, so other observers keep working */
@@ -145,7 +143,7 @@ export function observeInstalls(m: Metrics, installs: Installs): void {
 /** every attempt the dispatcher makes; commit-to-fire only for the attempt that fired */
 export function observeAttempts(m: Metrics, dispatcher: Dispatcher): void {
   dispatcher.on('attempt', ({ fire, attempt }: AttemptEvent) => {
-    m.fires.inc({ result: attempt.outcome, error_class: attempt.error_class ?? 'none' });
+    m.attempts.inc({ outcome: attempt.outcome, error_class: attempt.error_class ?? 'none' });
     if (attempt.duration_ms != null) m.routerDuration.observe(attempt.duration_ms / 1000);
     if (attempt.outcome === 'fired') {
       const firedAt = attempt.started_at + (attempt.duration_ms ?? 0);

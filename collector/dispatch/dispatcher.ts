@@ -56,7 +56,10 @@ export interface DispatcherStats {
  * attempt just made is number attempt_count + 1 and the next one waits retry_schedule_seconds[attempt_count + 1]:
  * the schedule lists the delay before each attempt, and its length is the most attempts a fire gets.
  */
-export function nextStep(result: Pick<FireResult, 'outcome' | 'error' | 'error_class' | 'retry_after_ms'>, attempt_count: number, config: Config, now: number, random: () => number = Math.random): NextStep {
+/** an attempt's result once `aborted` is settled: what the schedule acts on */
+type Decided = Omit<FireResult, 'outcome'> & { outcome: Exclude<FireResult['outcome'], 'aborted'> };
+
+export function nextStep(result: Pick<Decided, 'outcome' | 'error' | 'error_class' | 'retry_after_ms'>, attempt_count: number, config: Config, now: number, random: () => number = Math.random): NextStep {
   const error = result.error ?? result.error_class;
   if (result.outcome === 'fired') return { state: 'fired', next_attempt_at: null, last_error: null };
   if (result.outcome === 'failed') return { state: 'failed', next_attempt_at: null, last_error: error };
@@ -275,18 +278,19 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // Cut short by stop(): before the request left, nothing happened and stop() releases the fire; after, the
     // router may have logged it, so the attempt is recorded as ambiguous, for on_ambiguous to decide and an
     // operator to see.
-    if (result.aborted) {
+    let decided: Decided;
+    if (result.outcome === 'aborted') {
       if (!result.hops.some((h) => h.sent)) return;
-      Object.assign(result, { outcome: 'ambiguous', error_class: 'stopped_after_send', error: 'the collector stopped while the router had the request; it may have logged it' });
-    }
-    const next = nextStep(result, fire.attempt_count, config, clock.now(), this.random);
+      decided = { ...result, outcome: 'ambiguous', error_class: 'stopped_after_send', error: 'the collector stopped while the router had the request; it may have logged it' };
+    } else decided = { ...result, outcome: result.outcome };
+    const next = nextStep(decided, fire.attempt_count, config, clock.now(), this.random);
     // a retryable failure with no retry left is the attempt that failed the fire
-    const outcome = result.outcome === 'retry' && next.state === 'failed' ? 'failed' : result.outcome;
+    const outcome = decided.outcome === 'retry' && next.state === 'failed' ? 'failed' : decided.outcome;
     const attempt: NewAttempt = {
       started_at,
       duration_ms: result.duration_ms,
       outcome,
-      error_class: result.error_class,
+      error_class: decided.error_class,
       status: result.status,
       url: result.url,
       hops: result.hops,
@@ -297,12 +301,12 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     this.stats[outcome]++;
     if (!recorded) this.stats.lost_leases++;
     const line = {
-      fire_id: fire.id, attempt: n, outcome, status: result.status, error_class: result.error_class,
+      fire_id: fire.id, attempt: n, outcome, status: result.status, error_class: decided.error_class,
       duration_ms: result.duration_ms, hops: result.hops.length, next_state: next.state, next_attempt_at: next.next_attempt_at,
     };
     if (!recorded) log.warn({ ...line, owner: this.owner }, 'attempt recorded, but the lease had been lost: another dispatcher owns this fire now');
-    else if (result.outcome === 'fired') log.info(line, 'attempt');
-    else log.warn({ ...line, error: result.error }, 'attempt');
+    else if (outcome === 'fired') log.info(line, 'attempt');
+    else log.warn({ ...line, error: decided.error }, 'attempt');
     this.notify('attempt', { fire, n, attempt, next, recorded });
   }
 

@@ -9,6 +9,7 @@ import { Batcher } from '../batcher.js';
 import { HttpError } from '../http/errors.js';
 import { randomId, rowId, VISITOR_ID_PATTERN, VISITOR_ID_RULE } from '../ids.js';
 import type { Touch, TouchKind, TouchSource } from '../store/store.js';
+import { TOUCH_KINDS } from '../vocabulary.js';
 import { cleanUrl, DEVICE_ID_PARAMS, dropReason, normalizeDeviceId, plainText, truncateIp, utcDay } from './client.js';
 import { touchHintKey } from './hints.js';
 
@@ -51,7 +52,7 @@ export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
 /** What a site backend posts to /v1/touches. */
 export const serverTouchSchema = z.strictObject({
   token: z.string().max(10_000),
-  kind: z.enum(['click', 'view']).default('click'),
+  kind: z.enum(TOUCH_KINDS).default('click'),
   visitor_id: z.string().regex(VISITOR_ID_PATTERN, VISITOR_ID_RULE).optional(),
   device_id: z.string().max(128).optional(),
   ip: z.string().max(64).optional(),

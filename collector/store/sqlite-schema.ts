@@ -1,12 +1,15 @@
 // Versioned migrations of the SQLite store, applied in order; a version is never edited once released.
 
+// The CHECK lists are made from ../vocabulary.ts; the text they produce is the text each migration was released with.
+import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
+
 export const SQLITE_MIGRATIONS: { version: number; sql: string }[] = [
   {
     version: 1,
     sql: `
 CREATE TABLE touches (
   id TEXT PRIMARY KEY,
-  kind TEXT NOT NULL CHECK (kind IN ('click', 'view')),
+  kind TEXT NOT NULL CHECK (kind IN (${sqlList(TOUCH_KINDS)})),
   token TEXT NOT NULL,
   cid TEXT NOT NULL UNIQUE,
   visitor_id TEXT,
@@ -32,7 +35,7 @@ CREATE TABLE conversions (
   id TEXT PRIMARY KEY,
   pixel_id INTEGER NOT NULL,
   pixel TEXT NOT NULL,
-  source TEXT NOT NULL CHECK (source IN ('browser', 'server', 'app')),
+  source TEXT NOT NULL CHECK (source IN (${sqlList(CONVERSION_SOURCES)})),
   order_id TEXT,
   value TEXT,
   other TEXT,
@@ -41,7 +44,7 @@ CREATE TABLE conversions (
   cid TEXT,
   install_id TEXT,
   device_id TEXT,
-  outcome TEXT NOT NULL CHECK (outcome IN ('attributed', 'unattributed', 'duplicate')),
+  outcome TEXT NOT NULL CHECK (outcome IN (${sqlList(CONVERSION_OUTCOMES)})),
   touch_id TEXT,
   user_key TEXT,
   dedup_key TEXT UNIQUE,
@@ -60,7 +63,7 @@ CREATE TABLE fires (
   value TEXT,
   other TEXT,
   token TEXT NOT NULL,
-  state TEXT NOT NULL CHECK (state IN ('queued', 'in_flight', 'fired', 'failed', 'held')),
+  state TEXT NOT NULL CHECK (state IN (${sqlList(FIRE_STATES)})),
   attempt_count INTEGER NOT NULL DEFAULT 0,
   next_attempt_at INTEGER,
   lease_owner TEXT,
@@ -83,7 +86,7 @@ CREATE TABLE attempts (
   owner TEXT,
   started_at INTEGER NOT NULL,
   duration_ms REAL,
-  outcome TEXT NOT NULL CHECK (outcome IN ('fired', 'retry', 'failed', 'ambiguous', 'lease_expired')),
+  outcome TEXT NOT NULL CHECK (outcome IN (${sqlList(ATTEMPT_OUTCOMES)})),
   error_class TEXT,
   status INTEGER,
   url TEXT,

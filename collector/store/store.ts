@@ -2,13 +2,9 @@
 // the attribution logic runs once, in TypeScript, over the transaction primitives below.
 // Times are integer milliseconds since the epoch everywhere.
 
-export type TouchKind = 'click' | 'view';
-export type TouchSource = 'script' | 'impression' | 'server' | 'conversion' | 'app';
-export type ConversionSource = 'browser' | 'server' | 'app';
-export type ConversionOutcome = 'attributed' | 'unattributed' | 'duplicate';
-export type FireState = 'queued' | 'in_flight' | 'fired' | 'failed' | 'held';
-export type AttemptOutcome = 'fired' | 'retry' | 'failed' | 'ambiguous' | 'lease_expired';
-export type BindMethod = 'deep_link' | 'referrer' | 'token' | 'device_id' | 'hint';
+import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource } from '../vocabulary.js';
+
+export type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource };
 
 export interface Touch {
   id: string;

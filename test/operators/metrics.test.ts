@@ -22,7 +22,7 @@ describe('counters, gauges and ingest latency (no dispatcher)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    for (const name of ['sspx_touches_total', 'sspx_conversions_total', 'sspx_fires_total', 'sspx_ingest_duration_seconds', 'sspx_commit_to_fire_seconds', 'sspx_router_duration_seconds', 'sspx_queue_depth', 'sspx_oldest_due_age_seconds']) {
+    for (const name of ['sspx_touches_total', 'sspx_conversions_total', 'sspx_fire_attempts_total', 'sspx_ingest_duration_seconds', 'sspx_commit_to_fire_seconds', 'sspx_router_duration_seconds', 'sspx_queue_depth', 'sspx_oldest_due_age_seconds']) {
       expect(text).toContain(`# TYPE ${name} `);
     }
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
@@ -114,7 +114,7 @@ describe('fire attempts (dispatcher against the local router)', () => {
     const e = await convert('F-1');
     expect(e.attempt.outcome).toBe('fired');
     const m = await scrape(c.url);
-    expect(sample(m, 'sspx_fires_total', { result: 'fired', error_class: 'none' })).toBe(1);
+    expect(sample(m, 'sspx_fire_attempts_total', { outcome: 'fired', error_class: 'none' })).toBe(1);
     expect(sample(m, 'sspx_router_duration_seconds_count')).toBe(1);
     expect(sample(m, 'sspx_commit_to_fire_seconds_count')).toBe(1);
     expect(sample(m, 'sspx_queue_depth')).toBe(0);
@@ -126,8 +126,8 @@ describe('fire attempts (dispatcher against the local router)', () => {
     const e = await convert('F-2');
     expect(e.attempt.outcome).toBe('retry');
     const m = await scrape(c.url);
-    expect(sample(m, 'sspx_fires_total', { result: 'retry', error_class: 'http_5xx' })).toBe(1);
-    expect(sample(m, 'sspx_fires_total', { result: 'fired', error_class: 'none' })).toBe(1);
+    expect(sample(m, 'sspx_fire_attempts_total', { outcome: 'retry', error_class: 'http_5xx' })).toBe(1);
+    expect(sample(m, 'sspx_fire_attempts_total', { outcome: 'fired', error_class: 'none' })).toBe(1);
     expect(sample(m, 'sspx_router_duration_seconds_count')).toBe(2);
     expect(sample(m, 'sspx_commit_to_fire_seconds_count')).toBe(1);
     expect(sample(m, 'sspx_queue_depth')).toBe(1);
