@@ -9,11 +9,16 @@ export const DEFAULT_CONFIG_PATH = 'sspx.config.json';
 
 const mins = (max: number) => z.number().int().min(0).max(max);
 
+/** a pixel's attribution windows when the config names none (Microsoft's defaults: 30 days after a click, 1 after a view) */
+export const WINDOW_DEFAULTS = { post_click_expire_mins: 43_200, post_view_expire_mins: 1_440 } as const;
+/** the longest window a pixel may have (90 days): how far back a reported occurred_at may lie */
+export const MAX_WINDOW_MINS = 129_600;
+
 const pixelSchema = z.strictObject({
   id: z.number().int().positive(),
   trigger_type: z.enum([...TOUCH_KINDS, 'hybrid']).default('click'),
-  post_click_expire_mins: mins(129_600).default(43_200),
-  post_view_expire_mins: mins(43_200).default(1_440),
+  post_click_expire_mins: mins(MAX_WINDOW_MINS).default(WINDOW_DEFAULTS.post_click_expire_mins),
+  post_view_expire_mins: mins(43_200).default(WINDOW_DEFAULTS.post_view_expire_mins),
   /** null: one conversion per user; 0: every conversion; N: at most one per N minutes */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
   sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),

@@ -1,13 +1,11 @@
 // The operators' numbers over a period, from the store: what the dashboard charts and `sspx-relay stats` prints.
 // Periods end with the bucket holding `now`; buckets are whole UTC minutes, hours or days.
+import { DAY, HOUR, MINUTE, utcDay } from '../clock.js';
 import type { QueueStats, Store } from '../store/store.js';
 import { CONVERSION_OUTCOMES, FIRE_STATES, TOUCH_KINDS, type ConversionOutcome, type FireState, type TouchKind } from '../vocabulary.js';
 
 export type Period = 'hour' | 'day' | '30d';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 export const PERIODS: Record<Period, { label: string; bucket_ms: number; buckets: number }> = {
   hour: { label: 'last hour', bucket_ms: 5 * MINUTE, buckets: 12 },
@@ -60,7 +58,6 @@ export function periodRange(period: Period, now: number): { from: number; to: nu
 }
 
 const rate = (attributed: number, unattributed: number) => (attributed + unattributed ? attributed / (attributed + unattributed) : null);
-const utcDay = (t: number) => new Date(t).toISOString().slice(0, 10);
 
 export async function loadOverview(store: Store, period: Period, now: number): Promise<Overview> {
   const { from, to, bucket_ms } = periodRange(period, now);

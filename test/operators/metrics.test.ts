@@ -1,7 +1,6 @@
 // Guards GET /metrics: the sspx_* counters move as touches, conversions and fire attempts happen, the queue gauges
 // are read from the store on scrape, ingest latency is labelled by route pattern (never by raw path), each collector
 // has its own registry, and a store outage does not break the scrape.
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptEvent } from '../../collector/dispatch/dispatcher.js';
 import { bearer, post, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
@@ -104,10 +103,10 @@ describe('fire attempts (dispatcher against the local router)', () => {
   });
 
   const convert = async (order_id: string) => {
-    const attempt = once(c.dispatcher!, 'attempt') as Promise<[AttemptEvent]>;
+    const attempt = new Promise<AttemptEvent>((resolve) => c.dispatcher!.once('attempt', resolve));
     const res = await post(`${c.url}/v1/conversions`, { pixel: 'purchase', token: token(order_id), order_id }, bearer(SERVER_KEY));
     expect(res.json.outcome).toBe('attributed');
-    return (await attempt)[0];
+    return await attempt;
   };
 
   it('counts a fired attempt with its router and commit-to-fire durations', async () => {
