@@ -1,5 +1,6 @@
 // The dashboard's pages as HTML: login, overview, the fires table and one fire. Everything interpolated is escaped
 // (html.ts); charts are SVG from charts.ts. No inline script: the page loads /admin/assets/admin.js.
+import { DAY, HOUR } from '../clock.js';
 import type { Config } from '../config.js';
 import { findPixel } from '../config.js';
 import { renderAttempt } from '../dispatch/transcript.js';
@@ -80,7 +81,7 @@ export function overviewPage(o: Overview, csrf: string): Html {
   const periodLinks = (Object.keys(PERIODS) as Period[]).map(
     (p) => html`<a href="/admin${query({ period: p })}" class="${p === o.period ? 'on' : ''}">${PERIODS[p].label}</a>`,
   );
-  const bucketWord = o.bucket_ms >= 86_400_000 ? 'day' : o.bucket_ms >= 3_600_000 ? 'hour' : '5 minutes';
+  const bucketWord = o.bucket_ms >= DAY ? 'day' : o.bucket_ms >= HOUR ? 'hour' : '5 minutes';
   const fired = t.fires.fired;
   const stuck = t.fires.failed + t.fires.held;
   return layout({

@@ -6,7 +6,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import { hostClass } from '../config.js';
+import { hostClass } from '../net.js';
 import type { Hop } from '../store/store.js';
 import type { FireResultKind } from '../vocabulary.js';
 import { USER_AGENT } from './version.js';

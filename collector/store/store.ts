@@ -2,6 +2,7 @@
 // the attribution logic runs once, in TypeScript, over the transaction primitives below.
 // Times are integer milliseconds since the epoch everywhere.
 
+import { dayStart, utcDay } from '../clock.js';
 import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource } from '../vocabulary.js';
 
 export type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource };
@@ -318,8 +319,6 @@ export interface DailyCount {
   count: number;
 }
 
-const DAY_MS = 86_400_000;
-
 /**
  * Deleted rows → daily counts, with the same metrics and keys the live stats use. Sorted, so concurrent upserts
  * (PostgreSQL) take their row locks in one order.
@@ -328,7 +327,7 @@ export function dailyCounts(rows: { metric: StatsMetric; key: string | null; at:
   const sums = new Map<string, DailyCount>();
   for (const r of rows) {
     if (r.key == null) continue;
-    const day = r.at - (((r.at % DAY_MS) + DAY_MS) % DAY_MS);
+    const day = dayStart(r.at);
     const id = `${day}\u0000${r.metric}\u0000${r.key}`;
     const sum = sums.get(id);
     if (sum) sum.count++;
@@ -376,6 +375,5 @@ export function collectStats(
 
 /** the UTC days (YYYY-MM-DD) that [from, to) overlaps, as the diagnostics table keys them */
 export function statsDays(from: number, to: number): [string, string] {
-  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
-  return [day(from), day(Math.max(from, to - 1))];
+  return [utcDay(from), utcDay(Math.max(from, to - 1))];
 }
