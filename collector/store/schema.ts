@@ -1,7 +1,14 @@
 // The store's tables, written once for both stores: each dialect (sqlite-schema.ts, postgres-schema.ts) fills in its
 // column types. Versions are applied in order and never edited once released: each dialect produces, byte for byte,
 // the text its store was released with (integers that are plain INTEGER in PostgreSQL too are written so here).
+import type { Conversion, Fire, Install, Touch } from './store.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
+
+/** each row's columns, in the order both stores insert and select them */
+export const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at'] satisfies (keyof Touch)[];
+export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at'] satisfies (keyof Conversion)[];
+export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'] satisfies (keyof Fire)[];
+export const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'] satisfies (keyof Install)[];
 
 /** the column types where SQLite and PostgreSQL differ */
 export interface Dialect {
