@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
 import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
-import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
+import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -429,25 +429,10 @@ export class PostgresStore implements Store {
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const param = (v: unknown) => (values.push(v), `$${values.length}`);
-    if (filter.state) where.push(`state = ${param(filter.state)}`);
-    if (filter.pixel_id != null) where.push(`pixel_id = ${param(filter.pixel_id)}`);
-    if (filter.order_id != null) where.push(`order_id = ${param(filter.order_id)}`);
-    if (filter.last_outcome) where.push(`last_outcome = ${param(filter.last_outcome)}`);
-    if (filter.from != null) where.push(`created_at >= ${param(filter.from)}`);
-    if (filter.to != null) where.push(`created_at < ${param(filter.to)}`);
-    if (filter.before) {
-      const cursor = (await this.query<Fire>(SQL.fireById, [filter.before])).rows[0];
-      if (cursor) {
-        const bc = param(cursor.created_at);
-        where.push(`(created_at < ${bc} OR (created_at = ${bc} AND id < ${param(cursor.id)}))`);
-      }
-    }
-    const limit = param(Math.min(filter.limit ?? 100, 1000));
-    const text = `SELECT * FROM fires ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
-    return (await this.query<Fire>(text, values)).rows;
+    const cursor = filter.before ? (await this.query<Fire>(SQL.fireById, [filter.before])).rows[0] : undefined;
+    const { sql, args } = listFiresSql(filter, cursor);
+    const q = named(sql, args);
+    return (await this.query<Fire>(q.text, q.values)).rows;
   }
 
   async countFires(): Promise<Record<FireState, number>> {
@@ -599,31 +584,11 @@ function named(text: string, args: Record<string, unknown>): { text: string; val
   return { text: numbered, values };
 }
 
-const bucketOf = (column: string) => `((${column} - @from::bigint) / @bucket::bigint)`;
+const POSTGRES_OPERATORS: OperatorDialect = { bucket: (column) => `((${column} - @from::bigint) / @bucket::bigint)`, skipLocked: ' FOR UPDATE SKIP LOCKED' };
 
 const RETENTION_SQL = {
-  stats: statsSql(bucketOf),
-  queue: `SELECT
-    (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
-    (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
-    (SELECT COUNT(*) FROM fires WHERE state = 'in_flight') AS in_flight,
-    (SELECT MIN(next_attempt_at) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS oldest_due_at`,
-  counts: `SELECT
-    (SELECT COUNT(*) FROM fires f WHERE ${FIRE_GONE}) AS fires,
-    (SELECT COUNT(*) FROM attempts a WHERE a.fire_id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE})) AS attempts,
-    (SELECT COUNT(*) FROM conversions c WHERE ${CONVERSION_GONE}) AS conversions,
-    (SELECT COUNT(*) FROM touches t WHERE ${TOUCH_GONE}) AS touches,
-    (SELECT COUNT(*) FROM attempts a WHERE ${TRANSCRIPT_GONE}) AS transcripts`,
-  /** rows another transaction holds (a replay, say) are left for the next run */
-  deleteFires: `DELETE FROM fires WHERE id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE} ORDER BY f.created_at LIMIT @limit FOR UPDATE SKIP LOCKED)
-                RETURNING id, created_at, state`,
+  ...operatorSql(POSTGRES_OPERATORS),
   deleteAttemptsOf: 'DELETE FROM attempts WHERE fire_id = ANY(@ids::text[]) RETURNING started_at, outcome, error_class',
-  deleteConversions: `DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
-                      ORDER BY c.created_at LIMIT @limit FOR UPDATE SKIP LOCKED) RETURNING created_at, outcome`,
-  deleteTouches: `DELETE FROM touches WHERE id IN (SELECT t.id FROM touches t WHERE ${TOUCH_GONE}
-                  ORDER BY t.occurred_at LIMIT @limit FOR UPDATE SKIP LOCKED) RETURNING occurred_at, kind`,
-  clearTranscripts: `UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
-                     ORDER BY a.started_at LIMIT @limit FOR UPDATE SKIP LOCKED)`,
   /** rows arrive summed and sorted (dailyCounts), so concurrent purges take their row locks in one order */
   countDaily: `INSERT INTO daily_counts (day, metric, key, count)
                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])
