@@ -1,21 +1,27 @@
 // The one configuration file, validated at start; every top-level scalar may also come from SSPX_* variables.
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { hostClass } from './net.js';
+import { CONVERSION_SOURCES, TOUCH_KINDS } from './vocabulary.js';
 
 export const MICROSOFT_ROUTER = 'https://sspx-router.adnxs.com/sspx';
 export const DEFAULT_CONFIG_PATH = 'sspx.config.json';
 
 const mins = (max: number) => z.number().int().min(0).max(max);
 
+/** a pixel's attribution windows when the config names none (Microsoft's defaults: 30 days after a click, 1 after a view) */
+export const WINDOW_DEFAULTS = { post_click_expire_mins: 43_200, post_view_expire_mins: 1_440 } as const;
+/** the longest window a pixel may have (90 days): how far back a reported occurred_at may lie */
+export const MAX_WINDOW_MINS = 129_600;
+
 const pixelSchema = z.strictObject({
   id: z.number().int().positive(),
-  trigger_type: z.enum(['click', 'view', 'hybrid']).default('click'),
-  post_click_expire_mins: mins(129_600).default(43_200),
-  post_view_expire_mins: mins(43_200).default(1_440),
+  trigger_type: z.enum([...TOUCH_KINDS, 'hybrid']).default('click'),
+  post_click_expire_mins: mins(MAX_WINDOW_MINS).default(WINDOW_DEFAULTS.post_click_expire_mins),
+  post_view_expire_mins: mins(43_200).default(WINDOW_DEFAULTS.post_view_expire_mins),
   /** null: one conversion per user; 0: every conversion; N: at most one per N minutes */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
-  sources: z.array(z.enum(['browser', 'server', 'app'])).min(1).default(['browser', 'server', 'app']),
+  sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),
   /** fire this pixel when an app install binds to its touch (the first open is the conversion) */
   on_install: z.boolean().default(false),
 });
@@ -106,32 +112,6 @@ export function parseConfig(input: unknown): Config {
     ids.set(pixel.id, name);
   }
   return config;
-}
-
-/** the IPv4 address an IPv6 one carries (IPv4-mapped, IPv4-compatible or NAT64), as URL normalises them */
-function embeddedIpv4(host: string): string | undefined {
-  const m = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host) ?? undefined;
-  if (!m) return /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
-  const [hi, lo] = [parseInt(m[1], 16), parseInt(m[2], 16)];
-  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
-}
-
-const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
-
-/**
- * What a URL's host is, for the places the collector fetches: `metadata` (link-local, cloud metadata services: never),
- * `local` (loopback, private, unspecified: only with allow_insecure_router) or `public`. Takes `url.hostname`, which
- * URL has already normalised (decimal and hex IPv4 spelled out, IPv6 compressed and lower-cased).
- */
-export function hostClass(hostname: string): 'metadata' | 'local' | 'public' {
-  let host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-  host = embeddedIpv4(host) ?? host;
-  if (METADATA_NAMES.has(host) || /^169\.254\./.test(host) || host === '100.100.100.200') return 'metadata';
-  if (/^fe[89ab][0-9a-f]:/.test(host) || host === 'fd00:ec2::254') return 'metadata';
-  if (host === 'localhost' || host.endsWith('.localhost') || host === '::1' || host === '::') return 'local';
-  if (isIP(host) === 4 && /^(127\.|10\.|192\.168\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)) return 'local';
-  if (isIP(host) === 6 && /^f[cd][0-9a-f]{2}:/.test(host)) return 'local';
-  return 'public';
 }
 
 /** The router is fixed by the operator: https, and never a link-local or metadata address. */

@@ -8,6 +8,7 @@ import { conversionSchema } from './ingest/conversions.js';
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
+import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, FIRE_STATES, TOUCH_KINDS } from './vocabulary.js';
 
 type Json = Record<string, unknown>;
 
@@ -94,9 +95,6 @@ const asset = (type: string) => ({
   },
 });
 
-const FIRE_STATES = ['queued', 'in_flight', 'fired', 'failed', 'held'];
-const ATTEMPT_OUTCOMES = ['fired', 'retry', 'failed', 'ambiguous', 'lease_expired'];
-
 const components = {
   securitySchemes: {
     serverKey: { type: 'http', scheme: 'bearer', description: 'a key from keys.server in the configuration: site backends' },
@@ -115,8 +113,8 @@ const components = {
       {
         install_id: str(),
         bound: { type: 'boolean' },
-        method: nullable(str('the evidence that bound the install', { enum: ['deep_link', 'referrer', 'token', 'device_id', 'hint'] })),
-        touch: nullable(obj({ touch_id: str(), cid: str(), kind: str(undefined, { enum: ['click', 'view'] }), occurred_at: int() })),
+        method: nullable(str('the evidence that bound the install', { enum: BIND_METHODS })),
+        touch: nullable(obj({ touch_id: str(), cid: str(), kind: str(undefined, { enum: TOUCH_KINDS }), occurred_at: int() })),
         confidence: { type: 'number', description: 'only for a hint match' },
         flags: { type: 'object', description: 'fraud signals, such as a click injected just before the install' },
       },
@@ -124,7 +122,7 @@ const components = {
     ),
     ConversionResult: obj({
       outcome: str('attributed: a fire is queued; duplicate: same pixel and order_id (or min_minutes_per_conv); otherwise unattributed', {
-        enum: ['attributed', 'unattributed', 'duplicate'],
+        enum: CONVERSION_OUTCOMES,
       }),
       conversion_id: str(),
       fire_id: nullable(str('the queued fire, when attributed')),

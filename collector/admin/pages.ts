@@ -1,12 +1,14 @@
 // The dashboard's pages as HTML: login, overview, the fires table and one fire. Everything interpolated is escaped
 // (html.ts); charts are SVG from charts.ts. No inline script: the page loads /admin/assets/admin.js.
+import { DAY, HOUR } from '../clock.js';
 import type { Config } from '../config.js';
 import { findPixel } from '../config.js';
 import { renderAttempt } from '../dispatch/transcript.js';
-import type { Fire, FireDetail, FireState } from '../store/store.js';
+import type { Fire, FireDetail } from '../store/store.js';
+import { CONVERSION_OUTCOMES, FIRE_STATES } from '../vocabulary.js';
 import { dailyRows, horizontalBars, legend, rateLine, stackedBars } from './charts.js';
 import { html, query, raw, type Html } from './html.js';
-import { OUTCOMES, PERIODS, STATES, duration, percent, type Overview, type Period } from './overview.js';
+import { PERIODS, duration, percent, type Overview, type Period } from './overview.js';
 import { ADMIN_CSS_ETAG, ADMIN_JS_ETAG } from './assets.js';
 
 const asset = (name: string, tag: string) => `/admin/assets/${name}?v=${encodeURIComponent(tag.replace(/"/g, ''))}`;
@@ -79,7 +81,7 @@ export function overviewPage(o: Overview, csrf: string): Html {
   const periodLinks = (Object.keys(PERIODS) as Period[]).map(
     (p) => html`<a href="/admin${query({ period: p })}" class="${p === o.period ? 'on' : ''}">${PERIODS[p].label}</a>`,
   );
-  const bucketWord = o.bucket_ms >= 86_400_000 ? 'day' : o.bucket_ms >= 3_600_000 ? 'hour' : '5 minutes';
+  const bucketWord = o.bucket_ms >= DAY ? 'day' : o.bucket_ms >= HOUR ? 'hour' : '5 minutes';
   const fired = t.fires.fired;
   const stuck = t.fires.failed + t.fires.held;
   return layout({
@@ -110,8 +112,8 @@ export function overviewPage(o: Overview, csrf: string): Html {
   </section>
   <section class="card" data-chart="conversions">
     <h2>Conversions by outcome</h2>
-    ${stackedBars('Conversions by outcome', b, o.bucket_ms, OUTCOMES.map((k) => ({ key: k, label: k, values: o.conversions[k] })))}
-    ${legend(OUTCOMES.map((k) => ({ key: k, label: k, total: t.outcomes[k] })))}
+    ${stackedBars('Conversions by outcome', b, o.bucket_ms, CONVERSION_OUTCOMES.map((k) => ({ key: k, label: k, values: o.conversions[k] })))}
+    ${legend(CONVERSION_OUTCOMES.map((k) => ({ key: k, label: k, total: t.outcomes[k] })))}
   </section>
   <section class="card" data-chart="attribution">
     <h2>Attribution rate</h2>
@@ -120,8 +122,8 @@ export function overviewPage(o: Overview, csrf: string): Html {
   </section>
   <section class="card" data-chart="fires">
     <h2>Fires by result</h2>
-    ${stackedBars('Fires by state', b, o.bucket_ms, STATES.map((k) => ({ key: k, label: k.replace('_', ' '), values: o.fires[k] })))}
-    ${legend(STATES.map((k) => ({ key: k, label: k.replace('_', ' '), total: t.fires[k] })))}
+    ${stackedBars('Fires by state', b, o.bucket_ms, FIRE_STATES.map((k) => ({ key: k, label: k.replace('_', ' '), values: o.fires[k] })))}
+    ${legend(FIRE_STATES.map((k) => ({ key: k, label: k.replace('_', ' '), total: t.fires[k] })))}
     <p class="note">Fires created in each ${bucketWord}, by their state now.</p>
   </section>
   <section class="card" data-chart="errors">
@@ -156,7 +158,6 @@ export interface FireListView {
   csrf: string;
 }
 
-const FILTER_STATES: readonly FireState[] = ['queued', 'in_flight', 'fired', 'failed', 'held'];
 
 export function firesPage(v: FireListView): Html {
   const f = v.filters;
@@ -186,7 +187,7 @@ ${v.error ? html`<p class="error" role="alert">${v.error}</p>` : ''}
   <label>Pixel <input name="pixel" list="pixels" value="${f.pixel ?? ''}" placeholder="name or id" size="12"></label>
   <datalist id="pixels">${Object.entries(v.config.pixels).map(([name, p]) => html`<option value="${name}">${p.id}</option>`)}</datalist>
   <label>Order id <input name="order_id" value="${f.order_id ?? ''}" size="14"></label>
-  <label>State <select name="state"><option value="">any</option>${FILTER_STATES.map(
+  <label>State <select name="state"><option value="">any</option>${FIRE_STATES.map(
     (s) => html`<option value="${s}"${s === f.state ? raw(' selected') : ''}>${s.replace('_', ' ')}</option>`,
   )}</select></label>
   <label>Created from (UTC) <input type="datetime-local" name="from" value="${f.from ?? ''}"></label>

@@ -8,7 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
+import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
+import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -42,10 +43,6 @@ function toAttempt(r: Row): Attempt {
   return { ...r, hops: parse(r.hops) } as Attempt;
 }
 
-const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at'];
-const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at'];
-const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'];
-const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'];
 
 /** `onConflict` skips only uniqueness conflicts; a NOT NULL or CHECK violation still throws */
 const insertSql = (table: string, cols: string[], onConflict = false) =>
@@ -361,22 +358,8 @@ export class SqliteStore implements Store {
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {
-    const where: string[] = [];
-    const args: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1000) };
-    if (filter.state) (where.push('state = @state'), (args.state = filter.state));
-    if (filter.pixel_id != null) (where.push('pixel_id = @pixel_id'), (args.pixel_id = filter.pixel_id));
-    if (filter.order_id != null) (where.push('order_id = @order_id'), (args.order_id = filter.order_id));
-    if (filter.last_outcome) (where.push('last_outcome = @last_outcome'), (args.last_outcome = filter.last_outcome));
-    if (filter.from != null) (where.push('created_at >= @from'), (args.from = filter.from));
-    if (filter.to != null) (where.push('created_at < @to'), (args.to = filter.to));
-    if (filter.before) {
-      const cursor = this.sql.fireById.get(filter.before) as Fire | undefined;
-      if (cursor) {
-        where.push('(created_at < @bc OR (created_at = @bc AND id < @bid))');
-        Object.assign(args, { bc: cursor.created_at, bid: cursor.id });
-      }
-    }
-    const sql = `SELECT * FROM fires ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`;
+    const cursor = filter.before ? (this.sql.fireById.get(filter.before) as Fire | undefined) : undefined;
+    const { sql, args } = listFiresSql(filter, cursor);
     return this.db.prepare(sql).all(args).map((r) => fireOf(r)!);
   }
 
@@ -442,31 +425,13 @@ export class SqliteStore implements Store {
 }
 
 /** a row's bucket index; numbers bind as REAL, so the division is cast back to an integer */
-const bucket = (column: string) => `CAST((${column} - @from) / @bucket AS INTEGER)`;
+const SQLITE_OPERATORS: OperatorDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '' };
 
 function prepareRetention(db: Database.Database) {
+  const shared = operatorSql(SQLITE_OPERATORS);
   return {
-    stats: db.prepare(statsSql(bucket)),
-    queue: db.prepare(`SELECT
-      (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
-      (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
-      (SELECT COUNT(*) FROM fires WHERE state = 'in_flight') AS in_flight,
-      (SELECT MIN(next_attempt_at) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS oldest_due_at`),
-    counts: db.prepare(`SELECT
-      (SELECT COUNT(*) FROM fires f WHERE ${FIRE_GONE}) AS fires,
-      (SELECT COUNT(*) FROM attempts a WHERE a.fire_id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE})) AS attempts,
-      (SELECT COUNT(*) FROM conversions c WHERE ${CONVERSION_GONE}) AS conversions,
-      (SELECT COUNT(*) FROM touches t WHERE ${TOUCH_GONE}) AS touches,
-      (SELECT COUNT(*) FROM attempts a WHERE ${TRANSCRIPT_GONE}) AS transcripts`),
-    deleteFires: db.prepare(`DELETE FROM fires WHERE id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE} ORDER BY f.created_at LIMIT @limit)
-                             RETURNING id, created_at, state`),
+    ...(Object.fromEntries(Object.entries(shared).map(([k, sql]) => [k, db.prepare(sql)])) as Record<keyof typeof shared, Database.Statement>),
     deleteAttemptsOf: db.prepare('DELETE FROM attempts WHERE fire_id = ? RETURNING started_at, outcome, error_class'),
-    deleteConversions: db.prepare(`DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
-                                   ORDER BY c.created_at LIMIT @limit) RETURNING created_at, outcome`),
-    deleteTouches: db.prepare(`DELETE FROM touches WHERE id IN (SELECT t.id FROM touches t WHERE ${TOUCH_GONE}
-                               ORDER BY t.occurred_at LIMIT @limit) RETURNING occurred_at, kind`),
-    clearTranscripts: db.prepare(`UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
-                                  ORDER BY a.started_at LIMIT @limit)`),
     countDaily: db.prepare(`INSERT INTO daily_counts (day, metric, key, count) VALUES (@day, @metric, @key, @count)
                             ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count`),
   };

@@ -2,13 +2,10 @@
 // the attribution logic runs once, in TypeScript, over the transaction primitives below.
 // Times are integer milliseconds since the epoch everywhere.
 
-export type TouchKind = 'click' | 'view';
-export type TouchSource = 'script' | 'impression' | 'server' | 'conversion' | 'app';
-export type ConversionSource = 'browser' | 'server' | 'app';
-export type ConversionOutcome = 'attributed' | 'unattributed' | 'duplicate';
-export type FireState = 'queued' | 'in_flight' | 'fired' | 'failed' | 'held';
-export type AttemptOutcome = 'fired' | 'retry' | 'failed' | 'ambiguous' | 'lease_expired';
-export type BindMethod = 'deep_link' | 'referrer' | 'token' | 'device_id' | 'hint';
+import { dayStart, utcDay } from '../clock.js';
+import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource } from '../vocabulary.js';
+
+export type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource };
 
 export interface Touch {
   id: string;
@@ -336,8 +333,6 @@ export interface DailyCount {
   count: number;
 }
 
-const DAY_MS = 86_400_000;
-
 /**
  * Deleted rows → daily counts, with the same metrics and keys the live stats use. Sorted, so concurrent upserts
  * (PostgreSQL) take their row locks in one order.
@@ -346,7 +341,7 @@ export function dailyCounts(rows: { metric: StatsMetric; key: string | null; at:
   const sums = new Map<string, DailyCount>();
   for (const r of rows) {
     if (r.key == null) continue;
-    const day = r.at - (((r.at % DAY_MS) + DAY_MS) % DAY_MS);
+    const day = dayStart(r.at);
     const id = `${day}\u0000${r.metric}\u0000${r.key}`;
     const sum = sums.get(id);
     if (sum) sum.count++;
@@ -394,6 +389,5 @@ export function collectStats(
 
 /** the UTC days (YYYY-MM-DD) that [from, to) overlaps, as the diagnostics table keys them */
 export function statsDays(from: number, to: number): [string, string] {
-  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
-  return [day(from), day(Math.max(from, to - 1))];
+  return [utcDay(from), utcDay(Math.max(from, to - 1))];
 }
