@@ -87,8 +87,12 @@ async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> 
     password,
     persistent: false,
     createPostgresUser: userInfo().uid === 0,
-    // TCP on loopback only, no Unix socket (none in the shared /tmp), room for the multi-process suite
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300'],
+    // TCP on loopback only, no Unix socket (none in the shared /tmp), room for the multi-process suite. No fsync:
+    // the suites kill collectors, never this server, and its disk writes would otherwise starve a 2-core machine.
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300',
+      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+    ],
     onLog: (m: string) => void log.push(m),
     onError: (e: unknown) => void log.push(String(e)),
   });
