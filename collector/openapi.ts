@@ -50,9 +50,9 @@ const jsonAndText = (schema: Json) => ({
 
 const conversionAnswer = json(ref('ConversionResult'), 'the conversion was committed (attributed, unattributed or duplicate)');
 const droppedAnswer = {
-  description: 'dropped without storing (bot, prefetch, Sec-GPC, no user agent); the reason is also in X-Sspx-Reason',
+  description: 'dropped without storing (a touch: bot, prefetch, Sec-GPC, no user agent; a conversion: Sec-GPC); the reason is also in X-Sspx-Reason',
   headers: { 'X-Sspx-Reason': { schema: str() } },
-  content: { 'application/json': { schema: obj({ dropped: str('why the touch was not recorded') }) }, 'image/gif': { schema: str(undefined, { contentMediaType: 'image/gif' }) } },
+  content: { 'application/json': { schema: obj({ dropped: str('why the request was not recorded') }) }, 'image/gif': { schema: str(undefined, { contentMediaType: 'image/gif' }) } },
 };
 const gif = (description: string) => ({
   description,
@@ -284,14 +284,14 @@ const paths = {
       summary: 'A conversion reported by the script from the thank-you page, bound to its visitor through sspx_vid',
       security: [],
       requestBody: jsonAndText(ref('BrowserConversion')),
-      responses: { 200: conversionAnswer, ...ERRORS.body, 403: errorRef('Forbidden'), ...ERRORS.rate, ...ERRORS.store },
+      responses: { 200: conversionAnswer, 202: droppedAnswer, ...ERRORS.body, 403: errorRef('Forbidden'), ...ERRORS.rate, ...ERRORS.store },
     },
     get: {
       tags: ['browser'],
       summary: 'The script\'s image fallback for a conversion: the same payload as POST /c, JSON in ?b=',
       security: [],
       parameters: [{ name: 'b', in: 'query', required: true, schema: str('the BrowserConversion payload as JSON') }],
-      responses: { 200: gif('recorded'), ...ERRORS.body, 403: errorRef('Forbidden'), ...ERRORS.rate, ...ERRORS.store },
+      responses: { 200: gif('recorded'), 202: droppedAnswer, ...ERRORS.body, 403: errorRef('Forbidden'), ...ERRORS.rate, ...ERRORS.store },
     },
   },
   '/v1/touches': {

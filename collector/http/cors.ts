@@ -65,3 +65,33 @@ export function corsForSites(config: Config): RequestHandler {
     next(new HttpError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not a configured site`));
   };
 }
+
+/** what a navigation (or a frame) says in Fetch Metadata: never what the script's image fallback sends */
+const NAVIGATION_MODES = new Set(['navigate', 'nested-navigate']);
+const DOCUMENT_DESTS = new Set(['document', 'iframe', 'frame', 'embed', 'object']);
+
+/**
+ * The image fallbacks (GET /t?b=, GET /c?b=) take only what a landing page's image request looks like. A top-level
+ * navigation from any site carries the visitor's SameSite=Lax cookie and no Origin, so without this an attacker's
+ * page could plant its token on a visitor or forge a conversion. Refused: navigations by Fetch Metadata; and a
+ * request that is not same-origin or same-site by Fetch Metadata (or has none) unless its Referer is a configured
+ * site. Checked before anything is read, so a refused request stores nothing and sets no cookie.
+ */
+export function fallbackRefusal(req: Request, config: Config): HttpError | null {
+  const h = req.headers;
+  const mode = String(h['sec-fetch-mode'] ?? '').toLowerCase();
+  const dest = String(h['sec-fetch-dest'] ?? '').toLowerCase();
+  if (NAVIGATION_MODES.has(mode) || DOCUMENT_DESTS.has(dest)) {
+    return new HttpError(403, 'fallback_refused', 'the image fallback does not take navigations; the script sends it as an image');
+  }
+  const site = String(h['sec-fetch-site'] ?? '').toLowerCase();
+  if (site === 'same-origin' || site === 'same-site') return null;
+  let referer: string | undefined;
+  try {
+    referer = h.referer ? new URL(h.referer).origin : undefined;
+  } catch {
+    referer = undefined;
+  }
+  if (referer && siteForOrigin(referer, config)) return null;
+  return new HttpError(403, 'fallback_refused', 'the image fallback needs a Referer from a configured site');
+}

@@ -24,6 +24,9 @@ function expandIpv6(ip: string): string[] {
 
 const BOT_UA = /bot\b|bot\/|crawl|spider|slurp|facebookexternalhit|embedly|quora link preview|outbrain|pinterest\/|vkshare|w3c_validator|whatsapp|preview|lighthouse|pingdom|uptime|monitor|python-requests|go-http-client|wget|curl\//i;
 
+/** the visitor asked not to be tracked (Global Privacy Control) and the operator honours it: /t, /i and /c drop */
+export const gpcOptOut = (headers: Record<string, string | string[] | undefined>, honorGpc: boolean): boolean => honorGpc && headers['sec-gpc'] === '1';
+
 /** a named reason to drop a browser request before it is stored, or null */
 export function dropReason(headers: Record<string, string | string[] | undefined>, honorGpc: boolean): string | null {
   const purpose = String(headers['sec-purpose'] ?? headers['purpose'] ?? headers['x-purpose'] ?? headers['x-moz'] ?? '');
@@ -31,7 +34,7 @@ export function dropReason(headers: Record<string, string | string[] | undefined
   const ua = String(headers['user-agent'] ?? '');
   if (!ua) return 'no_user_agent';
   if (BOT_UA.test(ua)) return 'bot';
-  if (honorGpc && headers['sec-gpc'] === '1') return 'gpc';
+  if (gpcOptOut(headers, honorGpc)) return 'gpc';
   return null;
 }
 

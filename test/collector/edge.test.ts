@@ -58,6 +58,7 @@ const cases: Case[] = [
   { name: 'Sec-GPC: 1', path: '/t', body: { t: token() }, headers: { ...browser, 'sec-gpc': '1' }, status: 202 },
   // POST /c — a conversion from the thank-you page
   { name: 'browser conversion', path: '/c', body: { pixel: 'purchase', order_id: 'A-1', value: '10.50' }, headers: browser, status: 200 },
+  { name: 'Sec-GPC: 1 on a conversion (dropped, not stored, not fired)', path: '/c', body: { pixel: 'purchase', order_id: 'GPC-1' }, headers: { ...browser, 'sec-gpc': '1' }, status: 202 },
   { name: 'browser conversion by numeric id', path: '/c', body: { pixel: 59633, value: 10 }, headers: browser, status: 200 },
   { name: 'unknown pixel', path: '/c', body: { pixel: 'nope' }, headers: browser, status: 400, error: 'unknown_pixel' },
   { name: 'pixel not open to browsers', path: '/c', body: { pixel: 'backend_only' }, headers: browser, status: 403, error: 'source_not_allowed' },
@@ -166,12 +167,13 @@ describe('collector edge', () => {
 
   it("GET /c?b= takes a conversion from the script's image fallback and answers a GIF", async () => {
     const body = JSON.stringify({ pixel: 'purchase', order_id: 'IMG-1', value: '3' });
-    const res = await fetch(`${c.url}/c?b=${encodeURIComponent(body)}`, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    const image = { 'user-agent': 'Mozilla/5.0', referer: `${SITE}/thanks` }; // what a landing page's image sends
+    const res = await fetch(`${c.url}/c?b=${encodeURIComponent(body)}`, { headers: image });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/gif');
     const again = await post(c.url + '/c', { pixel: 'purchase', order_id: 'IMG-1', value: '3' }, browser);
     expect(again.json.outcome).toBe('duplicate');
-    const bad = await fetch(`${c.url}/c?b=${encodeURIComponent('{"pixel":"purchase","value":"$3"}')}`, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    const bad = await fetch(`${c.url}/c?b=${encodeURIComponent('{"pixel":"purchase","value":"$3"}')}`, { headers: image });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ error: 'invalid_value' });
   });

@@ -106,7 +106,7 @@ describe('security headers', () => {
     ['impression GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': UA } }],
     ['impression dropped (bot) GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': 'Googlebot/2.1' } }],
     ['impression refused', '/i', { headers: { 'user-agent': UA } }],
-    ['image fallback GIF', `/t?b=${encodeURIComponent(JSON.stringify({ t: T }))}`, { headers: { 'user-agent': UA } }],
+    ['image fallback GIF', `/t?b=${encodeURIComponent(JSON.stringify({ t: T }))}`, { headers: { 'user-agent': UA, referer: SITE + '/' } }],
     ['touch', '/t', touchReq()],
     ['touch refused origin', '/t', touchReq({ origin: 'https://evil.example' })],
     ['touch too large', '/t', { ...touchReq(), body: JSON.stringify({ t: T, u: 'x'.repeat(9000) }) }],

@@ -140,7 +140,7 @@ describe('fuzzing every public route (fast-check)', () => {
   it('GET /i and GET /t?b= (impression trackers, the image fallback)', async () => {
     await run(fc.tuple(browserHeaders, queryString), async ([h, q]) => fine(await send(`${c.url}/i?${q}`, { headers: clean({ ...h, 'content-type': undefined }) }), `/i?${q.slice(0, 100)}`));
     await run(fc.tuple(browserHeaders, bodyOf(ROUTES['/t'].body)), async ([h, b]) =>
-      fine(await send(`${c.url}/t?b=${enc(b)}`, { headers: clean({ ...h, 'content-type': undefined }) }), `/t?b=${b.slice(0, 100)}`),
+      fine(await send(`${c.url}/t?b=${enc(b)}`, { headers: clean({ ...h, 'content-type': undefined, referer: `${SITE}/landing` }) }), `/t?b=${b.slice(0, 100)}`),
     );
   });
 

@@ -138,7 +138,7 @@ const TABLE: HostileCase[] = [
   { name: '/i a target over 16 KB (refused by the HTTP parser)', req: { path: `/i?sspdata=${T}&${'p=x&'.repeat(5000)}`, headers: { 'user-agent': UA } }, status: 431 },
   { name: '/i no user agent', req: { path: `/i?sspdata=${T}` }, status: 202 },
   { name: '/i Sec-GPC', req: { path: `/i?sspdata=${T}`, headers: { 'user-agent': UA, 'sec-gpc': '1' } }, status: 202 },
-  { name: '/t?b= image fallback with garbage', req: { path: '/t?b=%7B%7D%7D', headers: { 'user-agent': UA } }, status: 400 },
+  { name: '/t?b= image fallback with garbage', req: { path: '/t?b=%7B%7D%7D', headers: { 'user-agent': UA, referer: SITE + '/' } }, status: 400 },
   { name: '/v1/fires 1,500 parameters', req: { path: `/v1/fires?${'state=x&'.repeat(1500)}`, headers: admin }, status: 400, error: 'bad_state' },
   { name: '/v1/fires 5,000 unknown parameters', req: { path: `/v1/fires?${'a&'.repeat(5000)}`, headers: admin }, status: 200 },
   // cookies
@@ -168,7 +168,7 @@ const TABLE: HostileCase[] = [
   ...[['PUT', '/t'], ['DELETE', '/v1/fires'], ['PATCH', '/v1/conversions'], ['GET', '/v1/conversions'], ['POST', '/i'], ['GET', '/t/../v1/fires'], ['GET', '/%2e%2e/%2e%2e/etc/passwd'], ['GET', '/sspx.js/..%2f..%2fpackage.json']].map(
     ([method, path]): HostileCase => ({ name: `${method} ${path}`, req: { method, path, headers: { 'user-agent': UA } }, status: 404 }),
   ),  // GET /c is the script's image fallback: without its ?b= payload it is a named refusal
-  { name: 'GET /c without ?b=', req: { path: '/c', headers: { 'user-agent': UA } }, status: 400, error: 'malformed_json' },
+  { name: 'GET /c without ?b=', req: { path: '/c', headers: { 'user-agent': UA, referer: SITE + '/' } }, status: 400, error: 'malformed_json' },
 ];
 
 /** raw HTTP that the parser itself must refuse (4xx), never the app crashing */

@@ -3,12 +3,12 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Context } from '../../context.js';
 import { normalizeDeviceId } from '../../fields.js';
-import { DEVICE_ID_PARAMS, headerText } from '../../ingest/client.js';
+import { DEVICE_ID_PARAMS, gpcOptOut, headerText } from '../../ingest/client.js';
 import { browserConversionSchema, type Conversions } from '../../ingest/conversions.js';
 import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/touches.js';
 import { checked, jsonObject, rawBody } from '../body.js';
 import { badRequest } from '../errors.js';
-import { corsForSites, siteOf } from '../cors.js';
+import { corsForSites, fallbackRefusal, siteOf } from '../cors.js';
 import { rateLimit } from '../rate-limit.js';
 import { ensureVisitor, visitorOf } from '../visitor.js';
 
@@ -45,11 +45,16 @@ export interface PublicIngest {
 
 export function publicIngest(ctx: Context, touches: Touches, conversions: Conversions): PublicIngest {
   const { config } = ctx;
+  const refuseForgedFallback = (req: Request) => {
+    const refusal = fallbackRefusal(req, config);
+    if (refusal) throw refusal;
+  };
   return {
     limit: rateLimit(config.rate_limit_per_minute, ctx.clock),
     cors: corsForSites(config),
 
     async touch(req, res, text, gif) {
+      if (gif) refuseForgedFallback(req);
       const body = checked(scriptTouchSchema, jsonObject(req, text));
       const reason = touches.drop(req.headers);
       if (reason) return dropped(res, reason, gif);
@@ -101,6 +106,9 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
     },
 
     async conversion(req, res, text = req.body, gif = false) {
+      if (gif) refuseForgedFallback(req);
+      // Sec-GPC as on /t and /i: firing the conversion would share the visitor's data with the ad network
+      if (gpcOptOut(req.headers, config.honor_gpc)) return dropped(res, 'gpc', gif);
       const input = await conversions.input(browserConversionSchema, jsonObject(req, text), 'browser', { visitor_id: visitorOf(req) });
       const result = await conversions.record(input);
       if (gif) return sendGif(res);
