@@ -1,5 +1,6 @@
 // What a request tells us about its client, reduced to what we may keep.
 import { isIP } from 'node:net';
+import { isbot } from 'isbot';
 import { z } from 'zod';
 
 /** /24 for IPv4, /48 for IPv6: enough for hint matching and abuse control, not enough to single out a person */
@@ -22,8 +23,6 @@ function expandIpv6(ip: string): string[] {
   return [...h, ...fill, ...t].map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
 }
 
-const BOT_UA = /bot\b|bot\/|crawl|spider|slurp|facebookexternalhit|embedly|quora link preview|outbrain|pinterest\/|vkshare|w3c_validator|whatsapp|preview|lighthouse|pingdom|uptime|monitor|python-requests|go-http-client|wget|curl\//i;
-
 /** the visitor asked not to be tracked (Global Privacy Control) and the operator honours it: /t, /i and /c drop */
 export const gpcOptOut = (headers: Record<string, string | string[] | undefined>, honorGpc: boolean): boolean => honorGpc && headers['sec-gpc'] === '1';
 
@@ -33,7 +32,9 @@ export function dropReason(headers: Record<string, string | string[] | undefined
   if (/prefetch|prerender|preview/i.test(purpose)) return 'prefetch';
   const ua = String(headers['user-agent'] ?? '');
   if (!ua) return 'no_user_agent';
-  if (BOT_UA.test(ua)) return 'bot';
+  // a maintained list (isbot, as Umami uses) rather than our own pattern, which took the Cubot phone and the
+  // Pinterest in-app browser for bots
+  if (isbot(ua)) return 'bot';
   if (gpcOptOut(headers, honorGpc)) return 'gpc';
   return null;
 }

@@ -143,7 +143,7 @@ describe('collector edge', () => {
   });
 
   it('GET /i records a view touch and answers an uncacheable GIF', async () => {
-    const res = await fetch(`${c.url}/i?sspdata=${encodeURIComponent(token(77))}&idfa=6D92078A-8246-4BA4-AE5B-76104861E7DC`, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    const res = await fetch(`${c.url}/i?sspdata=${encodeURIComponent(token(77))}&idfa=6D92078A-8246-4BA4-AE5B-76104861E7DC`, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/gif');
     expect(res.headers.get('cache-control')).toBe('no-store');
@@ -160,14 +160,14 @@ describe('collector edge', () => {
     ['unreplaced macro', '/i?sspdata=%24%7BSSP_DATA%7D', 400, 'unreplaced_macro'],
     ['two sspdata parameters', '/i?sspdata=a&sspdata=b', 400, 'missing_token'],
   ])('GET /i refuses %s', async (_name, path, status, error) => {
-    const res = await fetch(c.url + path, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    const res = await fetch(c.url + path, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' } });
     expect(res.status).toBe(status);
     expect(await res.json()).toMatchObject({ error });
   });
 
   it("GET /c?b= takes a conversion from the script's image fallback and answers a GIF", async () => {
     const body = JSON.stringify({ pixel: 'purchase', order_id: 'IMG-1', value: '3' });
-    const image = { 'user-agent': 'Mozilla/5.0', referer: `${SITE}/thanks` }; // what a landing page's image sends
+    const image = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)', referer: `${SITE}/thanks` }; // what a landing page's image sends
     const res = await fetch(`${c.url}/c?b=${encodeURIComponent(body)}`, { headers: image });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/gif');

@@ -29,7 +29,7 @@ describe('counters, gauges and ingest latency (no dispatcher)', () => {
   });
 
   it('counts touches by outcome and reason', async () => {
-    const ua = { 'user-agent': 'Mozilla/5.0 (test)' };
+    const ua = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; test)' };
     expect((await post(`${c.url}/t`, { t: token(1) }, browser)).status).toBe(200);
     expect((await fetch(`${c.url}/i?sspdata=${encodeURIComponent(token(2))}`, { headers: ua })).status).toBe(200);
     expect((await fetch(`${c.url}/i?sspdata=${encodeURIComponent(token(3))}`, { headers: { 'user-agent': 'Googlebot/2.1' } })).status).toBe(202);

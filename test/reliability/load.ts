@@ -38,7 +38,7 @@ function request(item: LoadItem): { path: string; headers: Record<string, string
   if (item.kind === 'touch') {
     return {
       path: '/t',
-      headers: { origin: SITE, 'content-type': 'text/plain;charset=UTF-8', 'user-agent': 'Mozilla/5.0 (load)' },
+      headers: { origin: SITE, 'content-type': 'text/plain;charset=UTF-8', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64; load)' },
       body: JSON.stringify({ t: item.token, u: `${SITE}/landing?n=${item.i}` }),
     };
   }

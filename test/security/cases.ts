@@ -4,7 +4,7 @@ import { ADMIN_KEY, APP_KEY, SERVER_KEY, SITE, token } from '../support/collecto
 
 export const T = token('hostile');
 export const VID = 'forgedButWellFormed0123';
-export const UA = 'Mozilla/5.0 (hostile)';
+export const UA = 'Mozilla/5.0 (X11; Linux x86_64; hostile)';
 export const RECENTLY = Date.now() - 60_000;
 export const browser = { origin: SITE, 'user-agent': UA, 'content-type': 'text/plain;charset=UTF-8' };
 export const server = { authorization: `Bearer ${SERVER_KEY}`, 'content-type': 'application/json' };

@@ -61,7 +61,7 @@ const contentType = fc.oneof(
 const browserHeaders = fc.record({
   'content-type': contentType,
   origin: fc.constantFrom(SITE, 'https://evil.example', 'null', 'https://shop.example.evil.example', undefined),
-  'user-agent': fc.constantFrom('Mozilla/5.0 (fuzz)', 'Googlebot/2.1', '', 'Mozilla/5.0 \u0085\u009b (fuzz)'),
+  'user-agent': fc.constantFrom('Mozilla/5.0 (X11; Linux x86_64; fuzz)', 'Googlebot/2.1', '', 'Mozilla/5.0 \u0085\u009b (fuzz)'),
   cookie: fc.option(fc.oneof(headerValue, headerValue.map((v) => `sspx_vid=${v}`), fc.constant('sspx_vid=ForgedForgedForgedForged')), { nil: undefined }),
   'sec-gpc': fc.constantFrom(undefined, '1'),
   'x-forwarded-for': fc.option(headerValue, { nil: undefined }),

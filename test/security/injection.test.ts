@@ -85,13 +85,13 @@ describe('injection into the fire', () => {
 
   it('the browser path too: a touch with a hostile token, then a conversion through the visitor cookie', async () => {
     const t = `${T}&id=666&sspdata=evil#x`;
-    const touch = await send(c.url + '/t', { headers: { origin: SITE, 'user-agent': 'Mozilla/5.0', 'content-type': 'text/plain' }, body: JSON.stringify({ t }) });
+    const touch = await send(c.url + '/t', { headers: { origin: SITE, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)', 'content-type': 'text/plain' }, body: JSON.stringify({ t }) });
     expect(touch.status, touch.body).toBe(200);
     const cookie = String(touch.headers['set-cookie']?.[0]).split(';')[0];
-    const conv = await send(c.url + '/c', { headers: { origin: SITE, 'user-agent': 'Mozilla/5.0', 'content-type': 'text/plain', cookie }, body: JSON.stringify({ pixel: 'purchase', order_id: 'INJ-B1' }) });
+    const conv = await send(c.url + '/c', { headers: { origin: SITE, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)', 'content-type': 'text/plain', cookie }, body: JSON.stringify({ pixel: 'purchase', order_id: 'INJ-B1' }) });
     expect(json(conv).outcome).toBe('attributed');
     sent.set('INJ-B1', { token: t });
-    const view = await send(`${c.url}/i?sspdata=${encodeURIComponent(`${T}&id=777`)}`, { headers: { 'user-agent': 'Mozilla/5.0' } });
+    const view = await send(`${c.url}/i?sspdata=${encodeURIComponent(`${T}&id=777`)}`, { headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' } });
     expect(view.status).toBe(200);
     const later = await convert('INJ-B2', { token: `${T}&id=777` });
     expect(json(later).outcome).toBe('attributed');

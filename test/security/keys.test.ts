@@ -63,7 +63,7 @@ describe('keys per role', () => {
       await send(`${c.url}/v1/fires?key=${key}&api_key=${key}`, { headers: { authorization: `Bearer ${key}` } });
       await send(c.url + '/v1/conversions', { headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ pixel: 'purchase', key, token: key }) });
       await send(c.url + '/v1/conversions', { headers: { authorization: key, 'content-type': 'application/json' }, body: '{' });
-      await send(c.url + '/t', { headers: { origin: SITE, 'user-agent': 'Mozilla/5.0', 'content-type': 'text/plain', cookie: `sspx_vid=${key}; key=${key}` }, body: JSON.stringify({ t: key }) });
+      await send(c.url + '/t', { headers: { origin: SITE, 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)', 'content-type': 'text/plain', cookie: `sspx_vid=${key}; key=${key}` }, body: JSON.stringify({ t: key }) });
       await send(c.url + '/admin/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `key=${encodeURIComponent(key)}` });
     }
     const text = c.logText();

@@ -10,7 +10,7 @@ import { json, send, type Sent } from '../support/proc.js';
 
 const LIMIT = 5;
 const T = token('rate');
-const UA = 'Mozilla/5.0 (rate)';
+const UA = 'Mozilla/5.0 (X11; Linux x86_64; rate)';
 
 const running: TestCollector[] = [];
 afterAll(async () => {

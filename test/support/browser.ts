@@ -25,6 +25,12 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
+/**
+ * The user agent a visitor's Chrome on Linux sends (the reduced form, minor versions zeroed). Headless Chromium says
+ * `HeadlessChrome`, which the collector rightly drops as a bot; the tests play a visitor, so they say what one would.
+ */
+export const VISITOR_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36';
+
 export interface LaunchedChromium {
   context: BrowserContext;
   /** closes the browser and removes its temporary profile */
@@ -40,6 +46,7 @@ export async function launchChromium(options: Omit<LaunchOptions, 'executablePat
     context = await chromium.launchPersistentContext(profile, {
       headless: true,
       timeout: 60_000,
+      userAgent: VISITOR_UA,
       ...options,
       executablePath: inject('chromiumPath'),
       args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
