@@ -10,6 +10,7 @@ import { publicIngest, publicRoutes, type PublicIngest } from './routes/public.j
 import { scriptRoute } from './routes/script.js';
 import { serverRoutes } from './routes/server.js';
 import { randomBytesPooled } from '../ids.js';
+import { parseQuery } from './query.js';
 
 export interface AppParts {
   touches: Touches;
@@ -63,7 +64,8 @@ export function createApp(ctx: Context, parts: AppParts): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', ctx.config.trust_proxy);
-  app.set('query parser', 'simple');
+  // every route's req.query from the one parser (query.ts): `+` is a token byte, not a space
+  app.set('query parser', parseQuery);
   app.set('etag', false);
   for (const h of frontHandlers(ctx, parts.before)) app.use(h);
   app.use(scriptRoute());

@@ -9,6 +9,7 @@ import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/
 import { checked, jsonObject, rawBody } from '../body.js';
 import { badRequest } from '../errors.js';
 import { corsForSites, fallbackRefusal, siteOf } from '../cors.js';
+import { queryOf, single } from '../query.js';
 import { rateLimit } from '../rate-limit.js';
 import { ensureVisitor, visitorOf } from '../visitor.js';
 
@@ -82,7 +83,7 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
     async impression(req, res) {
       const reason = touches.drop(req.headers);
       if (reason) return dropped(res, reason, true);
-      const query = req.query; // a getter that parses the query string on every read
+      const query = queryOf(req);
       const param = config.token_params.find((p) => typeof query[p] === 'string');
       if (!param) throw badRequest('missing_token', `the impression needs one ${config.token_params.join(' or ')} parameter`);
       const token = query[param];
@@ -122,10 +123,10 @@ export function publicRoutes(ingest: PublicIngest): Router {
   const { limit, cors } = ingest;
   router.options(['/t', '/c'], cors);
   router.post('/t', limit, cors, rawBody(`${BODY_BYTES}b`), (req, res) => ingest.touch(req, res, req.body, false));
-  router.get('/t', limit, cors, (req, res) => ingest.touch(req, res, typeof req.query.b === 'string' ? req.query.b : '', true));
+  router.get('/t', limit, cors, (req, res) => ingest.touch(req, res, single(queryOf(req), 'b') ?? '', true));
   router.get('/i', limit, (req, res) => ingest.impression(req, res));
   router.post('/c', limit, cors, rawBody(`${BODY_BYTES}b`), (req, res) => ingest.conversion(req, res));
   // the script's last resort, an image, can only GET: the conversion as ?b=, answered with a GIF
-  router.get('/c', limit, cors, (req, res) => ingest.conversion(req, res, typeof req.query.b === 'string' ? req.query.b : '', true));
+  router.get('/c', limit, cors, (req, res) => ingest.conversion(req, res, single(queryOf(req), 'b') ?? '', true));
   return router;
 }
