@@ -47,9 +47,18 @@ export function invalidOrderId(v: unknown): string | null {
   return ORDER_ID.test(v) ? null : 'order_id must be 1 to 36 letters, digits, ".", "_" or "-"';
 }
 
-/** a JSON number is accepted as its shortest decimal text (see valueText) */
+/**
+ * A JSON number as decimal text, rounded to at most 6 decimals with trailing zeros trimmed: a computed price
+ * (`0.1+0.2` is 0.30000000000000004, `49.9*1.19` is 59.38099999999999) is the price meant (0.3, 59.381), not a refusal.
+ * Not finite: '' (refused by the value rule).
+ */
+export function decimalText(v: number): string {
+  return Number.isFinite(v) ? String(Number(v.toFixed(6))) : '';
+}
+
+/** a JSON number is accepted as its decimal text, rounded (decimalText) before the rule is checked */
 export function invalidValue(v: unknown): string | null {
-  if (typeof v === 'number') v = Number.isFinite(v) ? String(v) : '';
+  if (typeof v === 'number') v = decimalText(v);
   if (typeof v !== 'string') return 'value must be a number or a numeric string';
   return VALUE.test(v) ? null : 'value must be purely numeric, such as 10 or 10.50 (at most 15 digits, 6 decimals; no currency sign)';
 }
@@ -61,7 +70,7 @@ export function invalidOther(v: unknown): string | null {
 
 /** the text fired for a value that passed invalidValue */
 export function valueText(v: string | number): string {
-  return typeof v === 'number' ? String(v) : v;
+  return typeof v === 'number' ? decimalText(v) : v;
 }
 
 /**
@@ -112,6 +121,25 @@ export const fields = {
   value: scalar.superRefine(refine(invalidValue, 'value')).transform(valueText),
   other: scalar.superRefine(refine(invalidOther, 'other')).transform((v) => v as string),
 };
+
+/**
+ * The optional fields a browser conversion may lose without losing itself: on the thank-you page nobody reads a 400,
+ * so a `value` or `other` that breaks its rule is dropped and the conversion counts without it, the warning kept
+ * (the backend and app routes refuse instead, naming the field). Answers the body without the broken fields, and a
+ * warning per field, such as `value dropped: value must be purely numeric…`.
+ */
+export function dropBrokenOptional(body: Record<string, unknown>, names: readonly ('value' | 'other')[]): { body: Record<string, unknown>; warnings: string[] } {
+  const kept = { ...body };
+  const warnings: string[] = [];
+  for (const name of names) {
+    if (kept[name] === undefined) continue;
+    const checked = fields[name].safeParse(kept[name]);
+    if (checked.success) continue;
+    delete kept[name];
+    warnings.push(`${name} dropped: ${checked.error.issues[0]?.message ?? 'broke its rule'}`);
+  }
+  return { body: kept, warnings };
+}
 
 /**
  * Checks a parsed body against a request schema; the first issue becomes a Refusal: an unknown field is

@@ -254,6 +254,7 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
         ['received', when(c.created_at)],
         ['order_id', c.order_id],
         ['value', c.value],
+        ['warning', c.warning],
         ['visitor', c.visitor_id ? html`<code>${c.visitor_id}</code>` : null],
         ['cid', c.cid ? html`<code>${c.cid}</code>` : null],
         ['install', c.install_id],

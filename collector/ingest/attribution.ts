@@ -11,6 +11,8 @@ import { newTouch } from './new-touch.js';
 /** a conversion as validated at the edge, before attribution decides its outcome */
 export type ConversionInput = Pick<Conversion, 'source' | 'order_id' | 'value' | 'other' | 'visitor_id' | 'token' | 'cid' | 'install_id' | 'device_id' | 'occurred_at'> & {
   pixel: PixelConfig;
+  /** what the edge dropped from the request (Conversion.warning) */
+  warning?: string | null;
 };
 
 export interface ConversionResult {
@@ -100,7 +102,7 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
     id: rowId('c'), pixel_id, pixel: c.pixel.name, source: c.source, order_id: c.order_id, value: c.value, other: c.other,
     visitor_id: c.visitor_id, token: c.token, cid: c.cid, install_id: c.install_id, device_id: c.device_id,
     outcome: touch ? 'attributed' : 'unattributed', touch_id: touch?.id ?? null, user_key, dedup_key,
-    duplicate_of: null, occurred_at: c.occurred_at, created_at: now,
+    duplicate_of: null, occurred_at: c.occurred_at, created_at: now, warning: c.warning ?? null,
   };
   if (!earlier && (await tx.insertConversion(conversion))) {
     if (!touch) return { outcome: 'unattributed', conversion_id: conversion.id, fire_id: null, touch_id: null };

@@ -6,7 +6,7 @@ import { MINUTE, parseTime } from '../clock.js';
 import { findPixel, MAX_WINDOW_MINS } from '../config.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
-import { fields, Refusal } from '../fields.js';
+import { dropBrokenOptional, fields, Refusal } from '../fields.js';
 import type { ConversionSource } from '../store/store.js';
 import { decideConversion, type ConversionInput, type ConversionResult } from './attribution.js';
 import type { Macros } from './macros.js';
@@ -63,7 +63,9 @@ export class Conversions {
    * uncounted): an app's against `app`, like an app open's; the others against `unknown`, like a backend's touch.
    */
   async input(schema: z.ZodType<Partial<ConversionBody>, unknown>, raw: unknown, source: ConversionSource, extra: { visitor_id?: string | null } = {}): Promise<ConversionInput> {
-    const body = await this.macros.parse(schema, raw, source === 'app' ? 'app' : 'unknown');
+    // the browser's thank-you page loses a broken value or other, never the conversion (fields.ts says why)
+    const lenient = source === 'browser' && typeof raw === 'object' && raw !== null ? dropBrokenOptional(raw as Record<string, unknown>, ['value', 'other']) : undefined;
+    const body = await this.macros.parse(schema, lenient?.body ?? raw, source === 'app' ? 'app' : 'unknown');
     const pixel = findPixel(this.ctx.config, body.pixel);
     if (!pixel) throw new Refusal('unknown_pixel', `pixel ${JSON.stringify(body.pixel)} is neither a configured pixel name nor its id`, 'pixel');
     if (!pixel.sources.includes(source)) {
@@ -81,6 +83,7 @@ export class Conversions {
       install_id: body.install_id ?? null,
       device_id: body.device_id ?? null,
       occurred_at: parseOccurredAt(body.occurred_at, this.ctx.clock.now()),
+      warning: lenient?.warnings.length ? lenient.warnings.join('; ') : null,
     };
   }
 

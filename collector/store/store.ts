@@ -55,6 +55,8 @@ export interface Conversion {
   duplicate_of: string | null;
   occurred_at: number;
   created_at: number;
+  /** what the edge dropped from the request rather than lose the conversion (a browser's broken value or other), or null */
+  warning: string | null;
 }
 
 export interface Fire {

@@ -47,7 +47,7 @@ describe('one query parser', () => {
 
   it('a + in an operator filter is a +: /v1/fires?from=…T00:00+02:00', async () => {
     const res = await send(`${c.url}/v1/fires?from=2026-01-31T00:00+02:00`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-    expect(res.status, res.text).toBe(200);
+    expect(res.status, res.body).toBe(200);
     expect(json(res).fires).toEqual(expect.any(Array));
   });
 

@@ -84,7 +84,9 @@ const TABLE: HostileCase[] = [
   ...['$10', '10$', 'NaN', 'Infinity', '-1', '1e3', '0x10', '10,5', ' 10', '10 ', '', '1.1234567', '1234567890123456', '+5', '٣'].map(
     (value): HostileCase => ({ name: `value ${JSON.stringify(value)}`, req: conv({ value }), status: 400, error: 'invalid_value' }),
   ),
-  ...['-1', '1e309', '-1e309', '1e21', '0.1e-7', '1.1234567'].map((v): HostileCase => ({ name: `value ${v} (number)`, req: post('/v1/conversions', server, `{"pixel":"purchase","token":"${T}","value":${v}}`), status: 400, error: 'invalid_value' })),
+  ...['-1', '1e309', '-1e309', '1e21', '-0.1'].map((v): HostileCase => ({ name: `value ${v} (number)`, req: post('/v1/conversions', server, `{"pixel":"purchase","token":"${T}","value":${v}}`), status: 400, error: 'invalid_value' })),
+  // a number is rounded to 6 decimals before the rule (issue 14, item 4): these are 0 and 1.123457
+  ...['0.1e-7', '1.1234567'].map((v, i): HostileCase => ({ name: `value ${v} (number, rounded)`, req: post('/v1/conversions', server, `{"pixel":"purchase","token":"${T}","order_id":"ROUND-${i}","value":${v}}`), status: 200 })),
   { name: 'value 10 (number) is fine', req: conv({ value: 10, order_id: 'V-10' }), status: 200 },
   // order ids and other
   ...['a b', 'a/b', 'a&b', 'x'.repeat(37), '', 'ü', 'a\nb', '1;DROP TABLE fires'].map(

@@ -49,6 +49,7 @@ export function conversion(over: Partial<Conversion> = {}): Conversion {
     duplicate_of: null,
     occurred_at: T0,
     created_at: T0,
+    warning: null,
     ...over,
   };
 }
