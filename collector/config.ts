@@ -34,7 +34,7 @@ const siteSchema = z.strictObject({
   cookie_domain: z.string().regex(/^\.?[a-z0-9.-]+$/i).optional(),
 });
 
-/** any non-empty key is accepted; `serve` warns about keys shorter than 16 characters */
+/** any non-empty key is read; `serve` refuses short, sample or shared keys (keys.ts keyProblems) */
 const keyList = z.array(z.string().min(1, 'a key must not be empty').max(512)).default([]);
 
 export const configSchema = z.strictObject({

@@ -29,3 +29,27 @@ export function localKeys(dataDir: string): { keys: RoleKeys; created: boolean; 
   chmodSync(path, 0o600); // whatever the umask
   return { keys, created: true, path };
 }
+
+/** a key must be at least this long: 192 bits of base64, past guessing at any request rate */
+export const MIN_KEY_LENGTH = 32;
+
+/**
+ * Why `serve` will not start on these keys, one line each (empty when they are fine): a key shorter than
+ * MIN_KEY_LENGTH, one still starting with the sample's `change-me`, or one key in two roles (an app key that is also
+ * the admin key opens the operators' routes to every app install).
+ */
+export function keyProblems(keys: RoleKeys): string[] {
+  const problems: string[] = [];
+  const roleOf = new Map<string, KeyRole>();
+  for (const role of ['server', 'app', 'admin'] as const) {
+    keys[role].forEach((key, i) => {
+      const name = `keys.${role}[${i}]`;
+      if (key.length < MIN_KEY_LENGTH) problems.push(`${name} is shorter than ${MIN_KEY_LENGTH} characters: use a long random key (sspx-relay init mints them)`);
+      if (key.startsWith('change-me')) problems.push(`${name} is still the sample's change-me key: replace it with a long random key`);
+      const other = roleOf.get(key);
+      if (other && other !== role) problems.push(`${name} is also one of the ${other} keys: each role needs keys of its own`);
+      roleOf.set(key, role);
+    });
+  }
+  return problems;
+}

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { LOCAL_DATA_DIR, loadConfig } from '../config.js';
-import { localKeys } from '../keys.js';
+import { keyProblems, localKeys } from '../keys.js';
 import { VERSION } from '../paths.js';
 import { startCollector } from '../server.js';
 import { describeStore, openStore } from '../store/open.js';
@@ -17,6 +17,11 @@ export function registerServe(program: Command): void {
       // the local setup mints its keys on first start and keeps them in ./data
       const local = builtIn ? localKeys(LOCAL_DATA_DIR) : undefined;
       if (local) config.keys = local.keys;
+      const problems = keyProblems(config.keys);
+      if (problems.length) {
+        console.error(`sspx-relay will not start with these keys:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+        process.exit(2);
+      }
       const collector = await startCollector({ config });
       const keys = Object.entries(config.keys).filter(([, k]) => k.length).map(([role]) => role);
       const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${collector.port}`;
@@ -44,8 +49,6 @@ export function registerServe(program: Command): void {
         );
       } else if (local) console.log(`  keys:          in ${local.path}`);
       if (builtIn) console.log('  go live:       npx sspx-relay init --pixel purchase=<your pixel id> --site https://<your shop> --public-url https://<this collector>, then restart');
-      const short = Object.entries(config.keys).filter(([, list]) => list.some((k) => k.length < 16)).map(([role]) => role);
-      if (short.length) console.log(`  warning:       ${short.join(', ')} keys shorter than 16 characters are easy to guess; use long random ones`);
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

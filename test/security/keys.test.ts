@@ -6,14 +6,14 @@
 // client puts it: the Authorization header, the query string, a JSON field, a cookie, a form.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyMatches } from '../../collector/http/auth.js';
-import { SITE, token } from '../support/collector.js';
-import { json, send } from '../support/proc.js';
+import { BASE_CONFIG, SITE, token } from '../support/collector.js';
+import { json, send, spawnCollector, tempDir } from '../support/proc.js';
 import { startLiveCollector, type LiveCollector } from '../reliability/support.js';
 
 const KEYS = {
-  server: ['server-old-0123456789abcdef', 'server-new-0123456789abcdef'],
-  app: ['app-old-0123456789abcdef0123', 'app-new-0123456789abcdef0123'],
-  admin: ['admin-old-0123456789abcdef01', 'admin-new-0123456789abcdef01'],
+  server: ['server-old-0123456789abcdef-0123456', 'server-new-0123456789abcdef-0123456'],
+  app: ['app-old-0123456789abcdef0123-0123456', 'app-new-0123456789abcdef0123-0123456'],
+  admin: ['admin-old-0123456789abcdef01-0123456', 'admin-new-0123456789abcdef01-0123456'],
 };
 const WRONG = 'wrong-key-but-looks-real-0123456789';
 const ALL = [...KEYS.server, ...KEYS.app, ...KEYS.admin, WRONG];
@@ -69,5 +69,24 @@ describe('keys per role', () => {
     const text = c.logText();
     expect(c.logs.length).toBeGreaterThan(ALL.length * 5);
     for (const key of ALL) expect(text.includes(key), `log holds ${key}`).toBe(false);
+  });
+});
+
+describe('serve refuses keys that are easy to guess or shared', () => {
+  const cases: [string, Partial<typeof KEYS>, RegExp][] = [
+    ['a key shorter than 32 characters', { server: ['short-key-0123456789abcdef0123'] }, /keys\.server\[0\] is shorter than 32 characters/],
+    ["the sample's change-me key", { admin: ['change-me-admin-key-0123456789abcdef'] }, /keys\.admin\[0\] is still the sample's change-me key/],
+    ['one key in two roles', { app: [KEYS.admin[0]] }, /keys\.admin\[0\] is also one of the app keys/],
+  ];
+  it.each(cases)('%s: exit 2, the key named (never printed)', async (_name, keys, message) => {
+    const dir = tempDir();
+    const start = spawnCollector({ dir, config: { ...BASE_CONFIG, port: 0, store: `sqlite:${dir}/sspx.db`, keys: { ...KEYS, ...keys } } });
+    const err = await start.then(
+      (p) => (p.kill('SIGKILL'), new Error('started')),
+      (e: Error) => e,
+    );
+    expect(err.message).toMatch(/exited \(code 2/);
+    expect(err.message).toMatch(message);
+    for (const k of [...Object.values(keys).flat()]) expect(err.message).not.toContain(k);
   });
 });

@@ -10,9 +10,10 @@ import { startCollector, type Collector } from '../../collector/server.js';
 import type { Store } from '../../collector/store/store.js';
 import { expectDocumented } from './openapi.js';
 
-export const SERVER_KEY = 'server-key-0123456789abcdef';
-export const APP_KEY = 'app-key-0123456789abcdef0123';
-export const ADMIN_KEY = 'admin-key-0123456789abcdef01';
+// at least 32 characters, as `serve` requires
+export const SERVER_KEY = 'server-key-0123456789abcdef0123456';
+export const APP_KEY = 'app-key-0123456789abcdef0123456789';
+export const ADMIN_KEY = 'admin-key-0123456789abcdef0123456';
 export const SITE = 'https://shop.example';
 
 /** a realistic token: base64url-ish with the trailing period Microsoft's tokens often carry */
