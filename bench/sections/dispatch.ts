@@ -12,11 +12,13 @@ import { sqliteReader } from '../lib/stored.js';
 
 const S = 'dispatch';
 
-/** the longest a queue is drained for: a slow dispatcher is measured on what it fired by then, keeping the run bounded */
+/** how long the rate is measured for: a slow dispatcher is measured on what it fired by then */
 const DRAIN_SECONDS = QUICK ? 10 : 20;
+/** then how long the rest may take before anything not fired counts as missing, keeping the run bounded */
+const FINISH_SECONDS = QUICK ? 20 : 40;
 
 export async function dispatchThroughput(): Promise<{ rows: Section['rows']; data: Record<string, unknown>; fires_per_s: number }> {
-  const n = QUICK ? 3_000 : 20_000;
+  const n = QUICK ? 3_000 : 10_000;
   const { dir, cleanup } = scratch();
   const router = await startRouter();
   try {
@@ -25,14 +27,15 @@ export async function dispatchThroughput(): Promise<{ rows: Section['rows']; dat
     migrate(dir, config);
     const orders = seedFires(db, n, Date.now());
     const collector = await startCollector('collector', dir, config);
-    let exit;
+    let exit, counted, seconds;
     try {
       await router.waitLoggedAtMost(n, DRAIN_SECONDS * 1000);
+      counted = router.logged;
+      seconds = (router.lastLoggedAt - router.firstFireAt) / 1000;
+      if (counted < n) await router.waitLoggedAtMost(n, FINISH_SECONDS * 1000);
     } finally {
       exit = await collector.stop();
     }
-    const counted = router.logged;
-    const seconds = (router.lastLoggedAt - router.firstFireAt) / 1000;
     const firesPerS = counted / seconds;
     const reader = sqliteReader(db);
     const fired = new Set((await reader.query(`SELECT order_id FROM fires WHERE state = 'fired'`).finally(() => reader.close())).map((r) => String(r.order_id)));
@@ -42,10 +45,10 @@ export async function dispatchThroughput(): Promise<{ rows: Section['rows']; dat
     const ok = drained && notRecorded === 0 && exit === 0;
     return {
       rows: [
-        unless(ok, goalRow(S, `fires/s, one process, redirect followed (${fmt(n)} queued)`, firesPerS, `${fmt(firesPerS)} /s`, 3000, 'higher', '≥ 3,000/s')),
+        unless(ok, goalRow(S, `fires/s, one process, redirect followed (${fmt(counted)} of ${fmt(n)} queued, first ${DRAIN_SECONDS} s)`, firesPerS, `${fmt(firesPerS)} /s`, 3000, 'higher', '≥ 3,000/s')),
         {
           section: S,
-          metric: `queued order ids at the router within ${DRAIN_SECONDS} s, and recorded as fired`,
+          metric: `queued order ids at the router within ${DRAIN_SECONDS + FINISH_SECONDS} s, and recorded as fired`,
           value: `${fmt(n - notAtRouter)} of ${fmt(n)}; ${fmt(n - notAtRouter - notRecorded)} recorded`,
           goal: 'all',
           status: ok ? 'met' : 'FAILED',
