@@ -76,7 +76,7 @@ export async function growth(capture: CapturedTouch): Promise<Section> {
   const router = await startRouter();
   try {
     for (const n of sizes) stores.push(await seeded(n, router));
-    const turns = QUICK ? 50 : 300;
+    const turns = QUICK ? 50 : 200;
     const times: number[][] = stores.map(() => []);
     const attributed = stores.map(() => 0);
     for (let i = 0; i < turns; i++) {
