@@ -43,7 +43,7 @@ export async function conversionRun(dir: string, router: BenchRouter, collector:
 }
 
 export const checkText = (c: ConversionCheck, r: LoadResult) =>
-  `${fmt(c.acknowledged - c.missing - c.unattributed - c.not_fired - c.not_at_router)} of ${fmt(c.acknowledged)} (refused: ${refusedText(r)})`;
+  `${fmt(c.acknowledged - c.missing - c.unattributed - c.not_fired - c.not_at_router)} of ${fmt(c.acknowledged)} (refused or unanswered: ${refusedText(r)})`;
 
 export const checkMargin = (c: ConversionCheck) =>
   [[c.missing, 'missing'], [c.unattributed, 'unattributed'], [c.not_fired, 'not fired'], [c.not_at_router, 'not at router']]

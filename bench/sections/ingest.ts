@@ -22,7 +22,13 @@ export async function measured(child: Child, run: () => Promise<LoadResult>): Pr
 }
 
 export const withLatency = (r: LoadResult) => `${fmt(r.rps)} /s (p50 ${fmt(r.p50_ms)} ms, p99 ${fmt(r.p99_ms)} ms)`;
-export const refusedText = (r: LoadResult) => Object.entries(r.refused).map(([status, n]) => `${fmt(n)} × ${status}`).join(', ') || 'none';
+/** answers that were not an acceptance, and requests that got no answer at all (errors, timeouts after 10 s) */
+export const refusedText = (r: LoadResult) =>
+  [
+    ...Object.entries(r.refused).map(([status, n]) => `${fmt(n)} × ${status}`),
+    ...(r.timeouts ? [`${fmt(r.timeouts)} timed out`] : []),
+    ...(r.errors > r.timeouts ? [`${fmt(r.errors - r.timeouts)} connection errors`] : []),
+  ].join(', ') || 'none';
 /** the load's own trouble (connection errors, timeouts) and refused answers: none allowed */
 export const clean = (r: LoadResult) => r.errors === 0 && r.timeouts === 0 && Object.keys(r.refused).length === 0;
 
@@ -70,7 +76,7 @@ export async function touchIngest(capture: CapturedTouch): Promise<IngestResult>
       { section: S, metric: 'server CPU per request: raw / collector', value: `${fmt(rawResult.cpu_us_per_request)} / ${fmt(result.cpu_us_per_request)} µs` },
       {
         section: S,
-        metric: 'acknowledged touches in the file, by cid (refused answers)',
+        metric: 'acknowledged touches in the file, by cid (refused or unanswered)',
         value: `${fmt(check.acknowledged - check.missing)} of ${fmt(check.acknowledged)} (${refusedText(result)})`,
         goal: 'all, none refused',
         status: complete ? 'met' : 'FAILED',

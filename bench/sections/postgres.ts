@@ -217,7 +217,7 @@ export async function postgres(capture: CapturedTouch, sqlite: { touches_per_s: 
       {
         section: S,
         metric: 'acknowledged touches in the schema, by cid',
-        value: `${fmt(t.check.acknowledged - t.check.missing)} of ${fmt(t.check.acknowledged)} (refused: ${refusedText(t.result)})`,
+        value: `${fmt(t.check.acknowledged - t.check.missing)} of ${fmt(t.check.acknowledged)} (refused or unanswered: ${refusedText(t.result)})`,
         goal: 'all, none refused',
         status: t.complete ? 'met' : 'FAILED',
         margin: t.check.missing ? `${fmt(t.check.missing)} missing` : '',
