@@ -44,6 +44,7 @@ export interface LoadOutcome {
   seconds: number;
   p50_ms: number;
   p99_ms: number;
+  /** requests without an answer, timeouts included (as autocannon counts them) */
   errors: number;
   timeouts: number;
 }
@@ -158,7 +159,7 @@ end
 done = function(summary, latency)
   io.write(string.format('{"responses":%d,"seconds":%f,"p50_ms":%f,"p99_ms":%f,"errors":%d,"timeouts":%d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.connect + summary.errors.read + summary.errors.write, summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout, summary.errors.timeout))
 end
 `;
   const go = async (seconds: number, start: number, mode: string) => {
