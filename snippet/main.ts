@@ -20,7 +20,7 @@ const tag = document.currentScript as HTMLScriptElement;
 const stub: (Command & { q?: IArguments[] }) | undefined = (window as any).sspx;
 
 /** data-debug: say why on the console */
-let debug = false;
+let debug: boolean;
 /** the origin /t and /c go to */
 let collector: string;
 /** data-decorate; none once it proved malformed or consent was refused */

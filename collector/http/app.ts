@@ -7,7 +7,7 @@ import type { Touches } from '../ingest/touches.js';
 import { errorHandler, HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { publicIngest, publicRoutes, type PublicIngest } from './routes/public.js';
-import { scriptHandler } from './routes/script.js';
+import { scriptRoute } from './routes/script.js';
 import { serverRoutes } from './routes/server.js';
 import { randomBytesPooled } from '../ids.js';
 
@@ -66,7 +66,7 @@ export function createApp(ctx: Context, parts: AppParts): express.Express {
   app.set('query parser', 'simple');
   app.set('etag', false);
   // the script first: it needs none of the front handlers' security headers or request ids (routes/script.ts)
-  app.use(scriptHandler());
+  app.use(scriptRoute());
   for (const h of frontHandlers(ctx, parts.before)) app.use(h);
   app.use(healthRoutes(ctx));
   app.use(publicRoutes(parts.public ?? publicIngest(ctx, parts.touches, parts.conversions)));

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { Router } from 'express';
 import { SCRIPT_PATH } from '../../paths.js';
 
 /** the encodings the script is kept in, best first */
@@ -94,4 +95,10 @@ export function scriptHandler(path = SCRIPT_PATH) {
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
+}
+
+/** the handler as an Express route (GET, and HEAD with it), so the app's route list names it */
+export function scriptRoute(path = SCRIPT_PATH): Router {
+  const handler = scriptHandler(path);
+  return Router().get('/sspx.js', (req, res, next) => handler(req, res, () => next()));
 }
