@@ -10,7 +10,7 @@ import { HttpError } from '../http/errors.js';
 import { randomId, rowId, VISITOR_ID_PATTERN, VISITOR_ID_RULE } from '../ids.js';
 import type { Touch, TouchKind, TouchSource } from '../store/store.js';
 import { cleanUrl, DEVICE_ID_PARAMS, dropReason, normalizeDeviceId, plainText, truncateIp, utcDay } from './client.js';
-import { touchHintKey } from './hints.js';
+import { normalizeLanguage, touchHintKey } from './hints.js';
 
 /** The tag's data- attributes, as the script posts them (`a`, its dataset): only data-params and data-ids are read,
  * the rest (data-collector, data-decorate, …) is dropped unread. */
@@ -157,11 +157,9 @@ const chMobile = (value: string | undefined): boolean | undefined => (value === 
 /** Sec-CH-UA-Platform: a structured-field string such as `"Android"`; its text, at most 32 printable characters */
 const chPlatform = (value: string | undefined): string | undefined => /^"([ -!#-[\]-~]{1,32})"$/.exec(value ?? '')?.[1];
 
-/** Accept-Language: its first language tag, as navigator.language gives it (`de-DE`), at most 35 characters */
-const acceptLanguage = (value: string | undefined): string | undefined => /^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)/.exec(value ?? '')?.[1]?.slice(0, 35);
 
 /** the script's payload and the request's headers → the facts of a touch. The stored hints keep their keys (w h d z
- * from older scripts; l from Accept-Language, mo and pf from Sec-CH-UA-Mobile and Sec-CH-UA-Platform, the low-entropy
+ * from older scripts; l from Accept-Language's first language, normalised as hint keys read it (`de-de`), mo and pf from Sec-CH-UA-Mobile and Sec-CH-UA-Platform, the low-entropy
  * client hints Chromium sends with every request; an older script's own l, c, mo and pf win); the landing URL loses
  * its token params and gives up the device ids named by data-ids (../../snippet/landing.ts, the one parser of
  * landing URLs), of which DEVICE_ID_PARAMS are kept, normalised */
@@ -171,7 +169,7 @@ export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): 
     w: body.w,
     h: body.h,
     d: body.d,
-    l: body.l ?? acceptLanguage(first(headers['accept-language'])),
+    l: body.l ?? normalizeLanguage(first(headers['accept-language'])) ?? undefined,
     z: typeof body.z === 'object' ? body.z.timeZone : body.z,
     mo: body.c?.mobile ?? body.mo ?? chMobile(first(headers['sec-ch-ua-mobile'])),
     pf: body.c?.platform ?? body.pf ?? chPlatform(first(headers['sec-ch-ua-platform'])),

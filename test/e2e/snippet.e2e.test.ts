@@ -114,7 +114,7 @@ describe.skipIf(skipBrowser)('sspx.js in Chromium', () => {
       device_id: IDFA.toLowerCase(),
       url: `${origin}/landing?idfa=${IDFA}`,
       referrer: null,
-      hints: { l: seen.l, mo: seen.ua.mobile, pf: seen.ua.platform, ids: { idfa: IDFA.toLowerCase() } },
+      hints: { l: 'de-de', mo: seen.ua.mobile, pf: seen.ua.platform, ids: { idfa: IDFA.toLowerCase() } },
     });
     await page.close();
   });

@@ -45,7 +45,7 @@ test("the script's touch is stored with the token byte for byte, the clean URL, 
     device_id: IDFA.toLowerCase(),
   });
   const hints = typeof stored.hints === 'string' ? JSON.parse(stored.hints) : stored.hints;
-  expect(hints).toEqual({ l: 'de-DE', mo: true, pf: 'Android', ids: { idfa: IDFA.toLowerCase() } });
+  expect(hints).toEqual({ l: 'de-de', mo: true, pf: 'Android', ids: { idfa: IDFA.toLowerCase() } });
 });
 
 test("the script's macro diagnostic is counted, not refused, and sets no cookie", async () => {

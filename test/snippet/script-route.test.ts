@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { chooseEncoding } from '../../collector/http/routes/script.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chooseEncoding, scriptHandler } from '../../collector/http/routes/script.js';
 import { startTestCollector, type TestCollector } from '../support/collector.js';
 import { SCRIPT_PATH } from './harness.js';
 
@@ -132,4 +134,20 @@ test.each([
   ['', 'identity'],
 ])('Accept-Encoding %j chooses %s', (accept, encoding) => {
   expect(chooseEncoding(accept)).toBe(encoding);
+});
+
+test('before the script is built: 503 with a named error, and other paths pass on', async () => {
+  const handler = scriptHandler('/nonexistent/sspx.js');
+  const server = createServer((req, res) => handler(req, res, () => res.writeHead(404).end()));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const at = (server.address() as AddressInfo).port;
+    const res = await request(at, '/sspx.js');
+    expect(res.status).toBe(503);
+    expect(JSON.parse(res.body.toString())).toMatchObject({ error: 'script_not_built' });
+    expect((await request(at, '/sspx.json')).status).toBe(404);
+    expect((await request(at, '/sspx.js', {}, 'POST')).status).toBe(404);
+  } finally {
+    server.close();
+  }
 });

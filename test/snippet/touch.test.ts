@@ -21,7 +21,7 @@ test('a touch carries the token, the landing URL, the tag attributes and the ref
 test('the collector takes the language and the client hints from the request headers', async () => {
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
   const headers = { 'accept-language': 'de-DE,de;q=0.9,en;q=0.8', 'sec-ch-ua-mobile': '?1', 'sec-ch-ua-platform': '"Android"' };
-  expect(storedOf(touches(page)[0].body, headers).hints).toEqual({ l: 'de-DE', mo: true, pf: 'Android' });
+  expect(storedOf(touches(page)[0].body, headers).hints).toEqual({ l: 'de-de', mo: true, pf: 'Android' });
   // what is not a hint is left out, not guessed
   const odd = { 'accept-language': '*', 'sec-ch-ua-mobile': 'yes', 'sec-ch-ua-platform': 'Android' };
   expect(storedOf(touches(page)[0].body, odd).hints).toBeNull();

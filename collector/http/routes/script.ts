@@ -61,21 +61,30 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
   });
 }
 
+/** the script built now, or undefined while dist/sspx.js is missing */
+function tryBuild(path: string): BuiltScript | undefined {
+  try {
+    return buildScript(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A connect-style handler for GET and HEAD /sspx.js (and /sspx.js?…); anything else goes to `next`. The script is
- * read and compressed on the first request that finds it built, then kept.
+ * read and compressed once, when the handler is made (at start), or else by the first request that finds it built.
  */
 export function scriptHandler(path = SCRIPT_PATH) {
-  let script: BuiltScript | undefined;
+  let script = tryBuild(path);
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const url = req.url ?? '';
     const q = url.indexOf('?');
     if ((q < 0 ? url : url.slice(0, q)) !== '/sspx.js' || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
-    try {
-      script ??= buildScript(path);
-    } catch {
-      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8' });
-      return void res.end(JSON.stringify({ error: 'script_not_built', message: 'dist/sspx.js is missing: run npm run build' }));
+    script ??= tryBuild(path);
+    if (!script) {
+      const refusal = Buffer.from(JSON.stringify({ error: 'script_not_built', message: 'dist/sspx.js is missing: run npm run build' }));
+      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': refusal.length });
+      return void res.end(refusal);
     }
     const encoding = chooseEncoding(req.headers['accept-encoding']);
     const etag = etagOf(script, encoding);
