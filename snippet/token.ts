@@ -1,5 +1,6 @@
 // The auction token rules, shared by the browser script and the collector (one module, not two copies).
-// Kept DOM-free and tiny: every byte here ships in dist/sspx.js.
+// Kept DOM-free. What the script imports (decode, mayBeMacro, NOT_TOKEN) ships in dist/sspx.js, so it is kept tiny;
+// isMacro and isToken are the collector's and are left out of the bundle.
 
 /** Longest token we accept. Microsoft says the length "is susceptible to change"; 1,024 leaves room.
  * NOT_TOKEN spells it out again (as `.{1025}`): a literal costs the browser script fewer bytes. */
