@@ -217,10 +217,18 @@ const paths = {
   '/sspx.js': {
     get: {
       tags: ['browser'],
-      summary: 'The landing-page script: cacheable, loadable from any site',
+      summary: 'The landing-page script: brotli or gzip by Accept-Encoding, cacheable, loadable from any site',
+      description:
+        'Only the headers a script needs. `?v=<version>` (the ETag without its quotes and encoding suffix) is cached for a ' +
+        'year as immutable; the plain URL for an hour.',
       security: [],
+      parameters: [{ name: 'v', in: 'query', required: false, schema: str('the version to pin: the ETag\'s core') }],
       responses: {
-        200: { description: 'the script', headers: { ETag: { schema: str() } }, content: { 'text/javascript': { schema: str() } } },
+        200: {
+          description: 'the script',
+          headers: { ETag: { schema: str('strong, one per encoding') }, 'Content-Encoding': { schema: str('br or gzip') }, Vary: { schema: str('Accept-Encoding') } },
+          content: { 'text/javascript': { schema: str() } },
+        },
         304: { description: 'not modified (If-None-Match)' },
         503: json(ref('Error'), 'script_not_built'),
       },
@@ -234,8 +242,10 @@ const paths = {
       description:
         'The body is the script\'s own (short keys, not a public API): the token, the landing URL as it is with the tag\'s ' +
         'data-params and data-ids (the collector strips the token params from the URL it stores and reads the device ids ' +
-        'there), and coarse device hints, stored as w, h, d, l, z, mo, pf and ids. Without a token, `p` is the ' +
-        'unreplaced-macro diagnostic. The shape older copies of the script sent is still read.',
+        'there), and the referrer; the language (Accept-Language) and the client hints (Sec-CH-UA-Mobile, ' +
+        'Sec-CH-UA-Platform) come from the request headers, stored as l, mo and pf beside the ids. The diagnostic is `t` ' +
+        'alone, a value that may be an unreplaced macro: a macro is counted (204, no cookie), anything else is read as ' +
+        'a token. The shape older copies of the script sent is still read.',
       security: [],
       requestBody: jsonAndText(ref('ScriptTouch')),
       responses: {
