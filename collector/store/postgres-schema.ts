@@ -1,6 +1,7 @@
 // Versioned migrations of the PostgreSQL store, applied in order under an advisory lock; a version is never
 // edited once released. The tables mirror sqlite-schema.ts: times are BIGINT milliseconds since the epoch,
 // JSON is JSONB, and the text columns that are sorted on use the "C" collation so order is byte order, as in SQLite.
+import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 
 export const POSTGRES_MIGRATIONS: { version: number; sql: string }[] = [
   {
@@ -143,6 +144,11 @@ CREATE TABLE daily_counts (
 CREATE INDEX conversions_touch ON conversions (touch_id) WHERE touch_id IS NOT NULL;
 CREATE INDEX attempts_transcript ON attempts (started_at) WHERE hops IS NOT NULL;
 `,
+  },
+  {
+    // the last report reconciled with our fires (collector/reconcile/): one row, replaced by the next
+    version: 4,
+    sql: RECONCILE_MIGRATION_SQL,
   },
 ];
 

@@ -1,4 +1,5 @@
 // Versioned migrations of the SQLite store, applied in order; a version is never edited once released.
+import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 
 export const SQLITE_MIGRATIONS: { version: number; sql: string }[] = [
   {
@@ -141,5 +142,10 @@ CREATE TABLE daily_counts (
 CREATE INDEX conversions_touch ON conversions (touch_id) WHERE touch_id IS NOT NULL;
 CREATE INDEX attempts_transcript ON attempts (started_at) WHERE hops IS NOT NULL;
 `,
+  },
+  {
+    // the last report reconciled with our fires (collector/reconcile/): one row, replaced by the next
+    version: 4,
+    sql: RECONCILE_MIGRATION_SQL,
   },
 ];

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
+import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
 import type {
   Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
@@ -435,6 +436,26 @@ export class SqliteStore implements Store {
         return done;
       })(),
     );
+  }
+
+  // ---- Reconciliation with Microsoft's report (collector/reconcile/) ----
+
+  async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
+    return this.db.prepare(RECONCILE_ROWS_SQL).all({ from, to }) as ReconcileRow[];
+  }
+
+  saveReport(report: SavedReport): Promise<void> {
+    const [clear, insert] = SAVE_REPORT_SQL.map((sql) => this.db.prepare(sql));
+    return this.serial(() =>
+      this.db.transaction(() => {
+        clear.run();
+        insert.run({ source: report.source, from: report.from, to: report.to, saved_at: report.saved_at, rows: report.rows });
+      })(),
+    );
+  }
+
+  async lastReport(): Promise<SavedReport | undefined> {
+    return this.db.prepare(LAST_REPORT_SQL).get() as SavedReport | undefined;
   }
 }
 
