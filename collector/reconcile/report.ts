@@ -139,6 +139,8 @@ function sniffDelimiter(text: string): string {
 // ---- cells ----
 
 const EMPTY = /^(|-|--|null|\(null\)|n\/a)$/i;
+/** the UI's totals line, in whichever column it writes the word */
+const TOTALS = /^(grand\s+)?totals?:?$/i;
 const text = (v: string) => (EMPTY.test(v.trim()) ? null : v.trim());
 
 const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?\s*(Z|UTC|[+-]00:?00)?$/i;
@@ -184,7 +186,6 @@ function toRow(get: (f: ReportField) => string | undefined, where: string): Repo
   const atText = raw('at');
   const pixelText = raw('pixel_id');
   if (atText == null && pixelText == null) return undefined; // a blank line
-  if (atText != null && /^(grand\s+)?totals?:?$/i.test(atText)) return undefined; // the UI's totals line
   const bad = (field: string, value: string | null, want: string) =>
     new ReportError(`${where}: ${field} ${value == null ? 'is empty' : `"${value.slice(0, 40)}" is not ${want}`}`);
   const at = atText == null ? undefined : reportTime(atText);
@@ -239,6 +240,7 @@ function fromRecords(records: { line: number; cells: string[] }[], label = 'line
   else fields = REPORT_COLUMNS.map(([f]) => f); // no header: Microsoft's documented order
   const rows: ReportRow[] = [];
   for (const r of body) {
+    if (r.cells.some((c) => TOTALS.test(c.trim()))) continue;
     const get = (f: ReportField) => {
       const i = fields!.indexOf(f);
       return i < 0 ? undefined : (r.cells[i] ?? '');
