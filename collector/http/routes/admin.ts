@@ -15,6 +15,7 @@ import { invalidOrderId } from '../../dispatch/fields.js';
 import { renderEvidence } from '../../dispatch/transcript.js';
 import type { FireFilter, FireState } from '../../store/store.js';
 import { keyMatches } from '../auth.js';
+import { reconcileRoutes } from './admin-reconcile.js';
 import { HttpError, toHttpError } from '../errors.js';
 
 const FIRE_ID = /^[\w.:-]{1,128}$/;
@@ -202,6 +203,8 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }): expres
     dispatcher?.wake();
     res.redirect(303, `/admin/fires/${encodeURIComponent(id)}${query({ ...fireFilters(req, ctx).shown, replayed: 1 })}`);
   });
+
+  reconcileRoutes(router, ctx, csrf, send);
 
   router.use('/admin', (req: Request) => {
     throw new HttpError(404, 'not_found', `No dashboard page at ${req.path.slice(0, 200)}.`);
