@@ -227,7 +227,7 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     orders.push(line);
     if (!mine) {
       line.class = 'counted_not_fired';
-      line.reason = 'we never recorded this order: another pixel on the page or a second integration fired it (a double count), or the conversion never reached the collector';
+      line.reason = 'never recorded here: another pixel on the page or a second integration fired it (a double count), or the conversion never reached us';
       if (!findPixel(config, pixel_id)) facts.push(`pixel ${pixel_id} is not in our configuration`);
       const elsewhere = [...(pixelsByOrder.get(order_id) ?? [])].filter((p) => p !== pixel_id);
       if (elsewhere.length) facts.push(`we fired this order id under pixel ${elsewhere.join(', ')}`);
@@ -238,7 +238,6 @@ export function reconcile(input: ReconcileInput): Reconciliation {
     if (best.fire_state !== 'fired') {
       line.class = 'not_fired_here';
       line.reason = notFiredReason(best);
-      facts.push('Microsoft counted it anyway: something else fires this pixel for this order (a browser pixel, another integration)');
       for (const other of mine.slice(1)) facts.push(`also recorded: ${notFiredReason(other)}`);
       continue;
     }
