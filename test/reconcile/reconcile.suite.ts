@@ -129,6 +129,18 @@ export function reconcileSuite(name: string, makeSite: () => ReconcileSite): voi
       }
     });
 
+    it('narrows a report to --since/--until, counting the rows left out', async () => {
+      const config = join(site.dir, `narrow-${Math.random().toString(36).slice(2)}.json`);
+      writeFileSync(config, JSON.stringify({ ...FIXTURE_CONFIG, store: site.url }));
+      const io = captureIo();
+      const report = join(FIXTURES, 'attributed-conversions.json');
+      expect(await runReconcile({ config, report, since: '2026-11-16', until: '2026-11-17', json: true }, io, new ManualClock(NOW))).toBe(0);
+      const json = JSON.parse(io.stdout()) as Reconciliation;
+      expect(json.period).toMatchObject({ from: '2026-11-16T00:00:00Z', to: '2026-11-17T00:00:00Z', report_rows: 9, report_rows_outside_period: 7 });
+      expect({ m: json.matched, f: json.fired_not_counted, c: json.counted_not_fired, n: json.not_fired_here }).toEqual({ m: 3, f: 1, c: 2, n: 2 });
+      expect(json.orders.every((o) => o.at.startsWith('2026-11-16'))).toBe(true);
+    });
+
     it('reconciles from the command line as JSON and as a table, and keeps the report as the last one', async () => {
       const config = join(site.dir, `reconcile-${Math.random().toString(36).slice(2)}.json`);
       writeFileSync(config, JSON.stringify({ ...FIXTURE_CONFIG, store: site.url }));
