@@ -27,12 +27,11 @@ export function normalizeDecimal(text: string): string | undefined {
 
 function format(d: Decimal): string {
   const negative = d.units < 0n;
-  let digits = (negative ? -d.units : d.units).toString().padStart(d.scale + 1, '0');
-  let int = digits.slice(0, digits.length - d.scale);
-  let frac = digits.slice(digits.length - d.scale).replace(/0+$/, '');
-  digits = frac ? `${int}.${frac}` : int;
-  int = digits;
-  return negative && /[1-9]/.test(int) ? `-${int}` : int;
+  const digits = (negative ? -d.units : d.units).toString().padStart(d.scale + 1, '0');
+  const int = digits.slice(0, digits.length - d.scale);
+  const frac = digits.slice(digits.length - d.scale).replace(/0+$/, '');
+  const text = frac ? `${int}.${frac}` : int;
+  return negative && /[1-9]/.test(text) ? `-${text}` : text;
 }
 
 /** a − b exactly, as the shortest decimal text; undefined when either is not a decimal */
