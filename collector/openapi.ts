@@ -456,6 +456,32 @@ const paths = {
       },
     },
   },
+  '/admin/reconcile': {
+    get: page("Reconciliation: the last report of Microsoft's attributed conversions beside our fires, order by order"),
+    post: {
+      ...page("Upload Microsoft's attributed-conversions report (CSV or JSON); it becomes the last report"),
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: obj({
+              _csrf: str("the session's CSRF token"),
+              report: str('the report file', { format: 'binary' }),
+              since: str('optional UTC start of the period, YYYY-MM-DD'),
+              until: str('optional UTC end of the period, exclusive'),
+            }, ['_csrf', 'report']),
+          },
+        },
+      },
+      responses: {
+        303: seeOther('saved: to /admin/reconcile?saved=1'),
+        400: html('not a report: the page with the line and the reason'),
+        403: html('no session, or a stale form (CSRF)'),
+        413: html('larger than 32 MB'),
+        503: html('the store could not be read'),
+      },
+    },
+  },
   '/healthz': {
     get: { ...monitoring, summary: 'Liveness: answers while the process runs', responses: { 200: json(obj({ status: str(undefined, { const: 'ok' }) }), 'alive') } },
   },
