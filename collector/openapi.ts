@@ -4,7 +4,7 @@
 // the Express app's actual routes, in step. It depends on no configuration, so every collector serves the same text.
 import { Router } from 'express';
 import { z } from 'zod';
-import { conversionSchema } from './ingest/conversions.js';
+import { browserConversionSchema, conversionSchema } from './ingest/conversions.js';
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
@@ -39,8 +39,6 @@ const ERRORS = {
   rate: { 429: errorRef('RateLimited') },
   store: { 503: errorRef('StoreUnavailable') },
 };
-
-const browserConversionSchema = conversionSchema.pick({ pixel: true, order_id: true, value: true, other: true, cid: true });
 
 const jsonAndText = (schema: Json) => ({
   required: true,
