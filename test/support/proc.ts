@@ -60,7 +60,6 @@ export interface SpawnOptions {
   dir?: string;
   /** extra environment variables (SSPX_* among them are passed on, unlike the test's own) */
   env?: Record<string, string>;
-  /** how long to wait for the start-up line */
   /** how long to wait for the start-up line: a bound for a broken build, not a timing (a loaded 2-core machine starts a collector in tens of seconds) */
   startTimeoutMs?: number;
 }
