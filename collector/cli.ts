@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// sspx-relay serve|fire|replay|purge|migrate|stats — every command reads the same configuration file.
+// sspx-relay serve|fire|replay|purge|migrate|stats|backup — every command reads the same configuration file.
 import { Command } from 'commander';
 import { ConfigError } from './config.js';
 import { VERSION } from './paths.js';
@@ -9,6 +9,7 @@ import { registerReplay } from './commands/replay.js';
 import { registerPurge } from './commands/purge.js';
 import { registerStats } from './commands/stats.js';
 import { registerOpenApi } from './commands/openapi.js';
+import { registerBackup } from './commands/backup.js';
 
 const program = new Command('sspx-relay')
   .version(VERSION)
@@ -21,6 +22,7 @@ registerMigrate(program);
 registerPurge(program);
 registerStats(program);
 registerOpenApi(program);
+registerBackup(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
