@@ -100,10 +100,11 @@ export async function spawnCollector(opts: SpawnOptions): Promise<CollectorProce
   if (!opts.command && !existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build`);
   const dir = opts.dir ?? tempDir();
   const configPath = typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSPX_')) env[k] = v;
   const [program, ...args] = opts.command ?? [process.execPath, CLI_PATH];
   const group = opts.command !== undefined;
+  const env: Record<string, string> = {};
+  // npm_* variables of `npm test` would be a nested npx's configuration (its prefix among them)
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSPX_') && !(group && k.startsWith('npm_'))) env[k] = v;
   const child = spawn(program, [...args, 'serve', '--config', configPath], {
     cwd: dir,
     env: { ...env, ...opts.env },
