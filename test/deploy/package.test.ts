@@ -190,8 +190,16 @@ describe('the package, installed from its tarball', () => {
       expect(router.fires[0].query.map(([k]) => k)).toEqual(['id', 'order_id', 'value', 'sspdata']);
       expect(router.fires[0].params).toMatchObject({ id: '59633', order_id: 'A-1001', value: '49.90', sspdata: TOKEN });
 
-      const fire = await send(`${collector.url}/v1/fires/${answer.fire_id}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
-      expect(json(fire)).toMatchObject({ state: 'fired' });
+      // the router logs the hop before the collector has recorded the attempt: wait for the record (the test's
+      // timeout bounds the wait)
+      const fireState = async (): Promise<string> =>
+        json(await send(`${collector.url}/v1/fires/${answer.fire_id}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).state;
+      let state = await fireState();
+      while (state === 'queued' || state === 'in_flight') {
+        await new Promise((r) => setTimeout(r, 20));
+        state = await fireState();
+      }
+      expect(state).toBe('fired');
       await page.close();
 
       // SIGTERM reaches the collector through npx's process group; it drains and exits
