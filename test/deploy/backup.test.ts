@@ -4,12 +4,12 @@
 // its fire, and serves again; the stream meanwhile gets no failure. A PostgreSQL store is refused with the pg_dump
 // advice and a non-zero exit, and an existing file is never overwritten.
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, BASE_CONFIG, SERVER_KEY, token } from '../support/collector.js';
-import { json, send, spawnCollector, tempDir, writeConfig, type CollectorProcess } from '../support/proc.js';
+import { json, send, spawnCollector, tempDir as makeTempDir, writeConfig, type CollectorProcess } from '../support/proc.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 import { runCli } from './support.js';
 
@@ -30,6 +30,13 @@ function prefill(dbPath: string): void {
   db.close();
 }
 
+const dirs: string[] = [];
+const tempDir = (prefix: string) => {
+  const dir = makeTempDir(prefix);
+  dirs.push(dir);
+  return dir;
+};
+
 describe('sspx-relay backup under a stream of conversions', () => {
   let router: TestRouter;
   let collector: CollectorProcess | undefined;
@@ -45,6 +52,7 @@ describe('sspx-relay backup under a stream of conversions', () => {
     await restored?.stop();
     agent.destroy();
     await router?.close();
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
   it('restores every conversion acknowledged before the backup began', async () => {

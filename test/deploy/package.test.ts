@@ -4,7 +4,7 @@
 // dist/ imports is a file inside it, a Node built-in, or a `dependencies` entry), and `npx sspx-relay serve` there
 // must run the README's landing-page and thank-you snippets in a real Chromium through to a fire the stand-in
 // router logs. One install per run: better-sqlite3 compiles from source on machines without its prebuilt module.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isBuiltin } from 'node:module';
@@ -54,6 +54,7 @@ const NPX = ['--no', '--', 'sspx-relay'];
 const packageName = (spec: string) => spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
 
 describe('the package, installed from its tarball', () => {
+  let packDir = '';
   let installDir = '';
   let pkgDir = '';
   let pkg: { version: string; dependencies: Record<string, string>; scripts?: Record<string, string>; bin: Record<string, string> };
@@ -63,7 +64,7 @@ describe('the package, installed from its tarball', () => {
       if (!existsSync(join(REPO_ROOT, built))) throw new Error(`${built} is missing: run npm run build (npm test does)`);
     // --ignore-scripts: `npm test` has just built dist/, and prepack's rebuild would rewrite it under the suites
     // running beside this one
-    const packDir = tempDir('sspx-pack-');
+    packDir = tempDir('sspx-pack-');
     const packed = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', packDir], { cwd: REPO_ROOT, timeoutMs: 120_000 });
     expect(packed.code, packed.stderr).toBe(0);
     const tarball = join(packDir, packed.stdout.trim().split('\n').pop()!);
@@ -82,6 +83,11 @@ describe('the package, installed from its tarball', () => {
     pkgDir = join(installDir, 'node_modules', 'sspx-relay');
     pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
   }, 600_000);
+
+  // the installed tree is about 100 MB (better-sqlite3's build among it)
+  afterAll(() => {
+    for (const dir of [packDir, installDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('carries the built script, the OpenAPI document and the migrations, and runs no build when installed', () => {
     for (const file of ['dist/sspx.js', 'openapi.json', 'dist/collector/store/sqlite-schema.js', 'dist/collector/store/postgres-schema.js', 'docs/deploy.md'])
