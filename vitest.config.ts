@@ -7,6 +7,10 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Suites start real servers and child processes; two cores, so keep files from starving each other.
     maxWorkers: 2,
-    reporters: ['default'],
+    // one Chromium and one PostgreSQL for the whole run, brought by the devDependencies (or named by the environment)
+    globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/setup.ts'],
+    // the closing lines count the tests of each kind and end with `Tests: N passed, N failed, N skipped`
+    reporters: ['default', './test/support/reporter.ts'],
   },
 });

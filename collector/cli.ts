@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// sspx-relay serve|fire|replay|purge|migrate|stats|backup — every command reads the same configuration file.
+// sspx-relay serve|init|fire|replay|purge|migrate|stats|backup — every command reads the same configuration file.
 import { Command } from 'commander';
 import { ConfigError } from './config.js';
 import { VERSION } from './paths.js';
 import { registerMigrate, registerServe } from './commands/serve.js';
 import { registerFire } from './commands/fire.js';
+import { registerInit } from './commands/init.js';
 import { registerReplay } from './commands/replay.js';
 import { registerPurge } from './commands/purge.js';
 import { registerStats } from './commands/stats.js';
@@ -16,6 +17,7 @@ const program = new Command('sspx-relay')
   .description('server-side conversion pixels (sspx) for Microsoft Advertising');
 
 registerServe(program);
+registerInit(program);
 registerFire(program);
 registerReplay(program);
 registerMigrate(program);

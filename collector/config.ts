@@ -1,21 +1,27 @@
 // The one configuration file, validated at start; every top-level scalar may also come from SSPX_* variables.
 import { existsSync, readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { z } from 'zod';
+import { hostClass } from './net.js';
+import { CONVERSION_SOURCES, TOUCH_KINDS } from './vocabulary.js';
 
 export const MICROSOFT_ROUTER = 'https://sspx-router.adnxs.com/sspx';
 export const DEFAULT_CONFIG_PATH = 'sspx.config.json';
 
 const mins = (max: number) => z.number().int().min(0).max(max);
 
+/** a pixel's attribution windows when the config names none (Microsoft's defaults: 30 days after a click, 1 after a view) */
+export const WINDOW_DEFAULTS = { post_click_expire_mins: 43_200, post_view_expire_mins: 1_440 } as const;
+/** the longest window a pixel may have (90 days): how far back a reported occurred_at may lie */
+export const MAX_WINDOW_MINS = 129_600;
+
 const pixelSchema = z.strictObject({
   id: z.number().int().positive(),
-  trigger_type: z.enum(['click', 'view', 'hybrid']).default('click'),
-  post_click_expire_mins: mins(129_600).default(43_200),
-  post_view_expire_mins: mins(43_200).default(1_440),
+  trigger_type: z.enum([...TOUCH_KINDS, 'hybrid']).default('click'),
+  post_click_expire_mins: mins(MAX_WINDOW_MINS).default(WINDOW_DEFAULTS.post_click_expire_mins),
+  post_view_expire_mins: mins(43_200).default(WINDOW_DEFAULTS.post_view_expire_mins),
   /** null: one conversion per user; 0: every conversion; N: at most one per N minutes */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
-  sources: z.array(z.enum(['browser', 'server', 'app'])).min(1).default(['browser', 'server', 'app']),
+  sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),
   /** fire this pixel when an app install binds to its touch (the first open is the conversion) */
   on_install: z.boolean().default(false),
 });
@@ -32,6 +38,8 @@ const siteSchema = z.strictObject({
 const keyList = z.array(z.string().min(1, 'a key must not be empty').max(512)).default([]);
 
 export const configSchema = z.strictObject({
+  /** a note for people reading the file (sspx-relay init writes one); ignored */
+  $comment: z.union([z.string(), z.array(z.string())]).optional(),
   port: z.number().int().min(0).max(65_535).default(8080),
   host: z.string().default('0.0.0.0'),
   public_url: z.url().optional(),
@@ -45,6 +53,8 @@ export const configSchema = z.strictObject({
   retry_jitter: z.number().min(0).max(1).default(0.2),
   on_ambiguous: z.enum(['retry', 'hold']).default('retry'),
   allow_insecure_router: z.boolean().default(false),
+  /** record every fire's request and transcript without sending it (the built-in local setup) */
+  dry_run: z.boolean().default(false),
   trust_proxy: z.number().int().min(0).max(10).default(0),
   rate_limit_per_minute: z.number().int().min(0).default(600),
   honor_gpc: z.boolean().default(true),
@@ -70,11 +80,20 @@ export type ConfigInput = z.input<typeof configSchema>;
 
 export class ConfigError extends Error {}
 
-/** The sample the collector runs on when no configuration file exists: the embedded store, one pixel. */
+/** where the built-in local setup keeps its store and its generated keys */
+export const LOCAL_DATA_DIR = './data';
+
+/**
+ * The built-in local setup, used when no configuration file exists: a dry run (every fire recorded with the exact
+ * URL and transcript, none sent: the README's pixel id is not the operator's), landing pages on localhost, the
+ * embedded store; keys are generated on first start (collector/local-keys.ts). `sspx-relay init` writes a real one.
+ */
 export const SAMPLE_CONFIG: ConfigInput = {
   port: 8080,
-  store: 'sqlite:./data/sspx.db',
-  pixels: { purchase: { id: 59633, trigger_type: 'hybrid', post_click_expire_mins: 43_200, post_view_expire_mins: 1440 } },
+  store: `sqlite:${LOCAL_DATA_DIR}/sspx.db`,
+  dry_run: true,
+  sites: [{ origin: 'http://localhost:*' }, { origin: 'http://127.0.0.1:*' }],
+  pixels: { purchase: { id: 59633, trigger_type: 'hybrid', post_click_expire_mins: 43_200, post_view_expire_mins: 1440, min_minutes_per_conv: 0 } },
 };
 
 /** Validates a configuration object; the error names every bad key. */
@@ -93,32 +112,6 @@ export function parseConfig(input: unknown): Config {
     ids.set(pixel.id, name);
   }
   return config;
-}
-
-/** the IPv4 address an IPv6 one carries (IPv4-mapped, IPv4-compatible or NAT64), as URL normalises them */
-function embeddedIpv4(host: string): string | undefined {
-  const m = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host) ?? undefined;
-  if (!m) return /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
-  const [hi, lo] = [parseInt(m[1], 16), parseInt(m[2], 16)];
-  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
-}
-
-const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
-
-/**
- * What a URL's host is, for the places the collector fetches: `metadata` (link-local, cloud metadata services: never),
- * `local` (loopback, private, unspecified: only with allow_insecure_router) or `public`. Takes `url.hostname`, which
- * URL has already normalised (decimal and hex IPv4 spelled out, IPv6 compressed and lower-cased).
- */
-export function hostClass(hostname: string): 'metadata' | 'local' | 'public' {
-  let host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
-  host = embeddedIpv4(host) ?? host;
-  if (METADATA_NAMES.has(host) || /^169\.254\./.test(host) || host === '100.100.100.200') return 'metadata';
-  if (/^fe[89ab][0-9a-f]:/.test(host) || host === 'fd00:ec2::254') return 'metadata';
-  if (host === 'localhost' || host.endsWith('.localhost') || host === '::1' || host === '::') return 'local';
-  if (isIP(host) === 4 && /^(127\.|10\.|192\.168\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)) return 'local';
-  if (isIP(host) === 6 && /^f[cd][0-9a-f]{2}:/.test(host)) return 'local';
-  return 'public';
 }
 
 /** The router is fixed by the operator: https, and never a link-local or metadata address. */
@@ -162,6 +155,8 @@ export interface LoadedConfig {
   config: Config;
   /** where it came from, for the start-up line */
   source: string;
+  /** true for the built-in local setup (no configuration file) */
+  builtIn: boolean;
 }
 
 /** Reads the file (or the built-in sample when the default file is absent), then the environment on top. */
@@ -169,6 +164,7 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   const file = path ?? env.SSPX_CONFIG ?? DEFAULT_CONFIG_PATH;
   let input: unknown;
   let source: string;
+  let builtIn = false;
   if (existsSync(file)) {
     try {
       input = JSON.parse(readFileSync(file, 'utf8'));
@@ -180,12 +176,13 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
     throw new ConfigError(`configuration file ${path} does not exist`);
   } else {
     input = SAMPLE_CONFIG;
-    source = `built-in sample (no ${file})`;
+    source = `built-in local setup (no ${file}): a dry run, nothing is sent`;
+    builtIn = true;
   }
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ConfigError('invalid configuration:\n  (top level): must be a JSON object');
   }
-  return { config: parseConfig({ ...input, ...envOverrides(env) }), source };
+  return { config: parseConfig({ ...input, ...envOverrides(env) }), source, builtIn };
 }
 
 /** the pixel id a command-line reference means: a configured name or id, or any numeric id */

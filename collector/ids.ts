@@ -22,9 +22,3 @@ export const randomId = (): string => randomBytesPooled(16).toString('base64url'
 /** opaque row ids with a readable prefix: t_ touch, c_ conversion, f_ fire, i_ install */
 export const rowId = (prefix: 't' | 'c' | 'f'): string => `${prefix}_${randomBytesPooled(12).toString('base64url')}`;
 
-/** what we accept as a cid or a visitor cookie: the shape we mint (forged ones simply match nothing) */
-export const ID_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
-
-/** a visitor id a site backend names: ours, or its own user or session id (opaque, no whitespace or quotes) */
-export const VISITOR_ID_PATTERN = /^[A-Za-z0-9._:@+=\/-]{1,128}$/;
-export const VISITOR_ID_RULE = 'must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ + = / -';

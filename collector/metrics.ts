@@ -1,25 +1,20 @@
 // Prometheus metrics, one Registry per collector (tests run several collectors in one process). Counters move
-// through the ingest and dispatcher hooks; queue gauges are read from the store when scraped, so every process
+// on the collector's event channel; queue gauges are read from the store when scraped, so every process
 // sharing a PostgreSQL store reports the same queue.
 import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Context } from './context.js';
-import type { AttemptEvent, Dispatcher } from './dispatch/dispatcher.js';
-import type { Conversions } from './ingest/conversions.js';
-import type { Installs } from './ingest/installs.js';
-import type { Touches } from './ingest/touches.js';
-import type { FireState } from './store/store.js';
+import type { Events } from './events.js';
+import { ATTEMPT_OUTCOMES, FIRE_STATES } from './vocabulary.js';
 
 /** routes whose latency is ingest latency; /v1/* adds the operators' and apps' API routes by their pattern */
 const INGEST_PATHS = new Set(['/t', '/i', '/c']);
-
-const FIRE_STATES: readonly FireState[] = ['queued', 'in_flight', 'fired', 'failed', 'held'];
 
 export interface Metrics {
   registry: Registry;
   touches: Counter<'outcome' | 'reason'>;
   conversions: Counter<'outcome' | 'source'>;
-  fires: Counter<'result' | 'error_class'>;
+  attempts: Counter<'outcome' | 'error_class'>;
   appOpens: Counter<'method'>;
   ingestDuration: Histogram<'route'>;
   commitToFire: Histogram;
@@ -43,10 +38,10 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
     labelNames: ['outcome', 'source'] as const,
     registers,
   });
-  const fires = new Counter({
-    name: 'sspx_fires_total',
-    help: 'Fire attempts made by this process, by result (fired, retry, failed, ambiguous) and error class (none when fired)',
-    labelNames: ['result', 'error_class'] as const,
+  const attempts = new Counter({
+    name: 'sspx_fire_attempts_total',
+    help: `Fire attempts recorded by this process, by outcome (${ATTEMPT_OUTCOMES.filter((o) => o !== 'lease_expired').join(', ')}) and error class (none when fired)`,
+    labelNames: ['outcome', 'error_class'] as const,
     registers,
   });
   const appOpens = new Counter({
@@ -96,7 +91,7 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
   });
   const byState: Gauge<'state'> = new Gauge({
     name: 'sspx_fires_in_state',
-    help: 'Fires in the store by state (queued, in_flight, fired, failed, held)',
+    help: `Fires in the store by state (${FIRE_STATES.join(', ')})`,
     labelNames: ['state'] as const,
     registers,
     collect: fromStore(async () => {
@@ -114,38 +109,19 @@ export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } =
     }),
   });
 
-  return { registry, touches, conversions, fires, appOpens, ingestDuration, commitToFire, routerDuration };
+  return { registry, touches, conversions, attempts, appOpens, ingestDuration, commitToFire, routerDuration };
 }
 
-/** the hooks are plain properties: chain onto whatever was there, so other observers keep working */
-export function observeTouches(m: Metrics, touches: Touches): void {
-  const before = touches.onOutcome;
-  touches.onOutcome = (outcome, reason) => {
-    before(outcome, reason);
-    m.touches.inc({ outcome, reason });
-  };
-}
-
-export function observeConversions(m: Metrics, conversions: Conversions): void {
-  const before = conversions.onOutcome;
-  conversions.onOutcome = (result, input) => {
-    before(result, input);
-    m.conversions.inc({ outcome: result.outcome, source: input.source });
-  };
-}
-
-export function observeInstalls(m: Metrics, installs: Installs): void {
-  const before = installs.onOutcome;
-  installs.onOutcome = (answer) => {
-    before(answer);
-    m.appOpens.inc({ method: answer.method ?? 'unbound' });
-  };
-}
-
-/** every attempt the dispatcher makes; commit-to-fire only for the attempt that fired */
-export function observeAttempts(m: Metrics, dispatcher: Dispatcher): void {
-  dispatcher.on('attempt', ({ fire, attempt }: AttemptEvent) => {
-    m.fires.inc({ result: attempt.outcome, error_class: attempt.error_class ?? 'none' });
+/** the counters read the collector's event channel (../events.ts); the gauges read the store when scraped */
+export function observeEvents(m: Metrics, events: Events): void {
+  events.on('touch', ({ outcome, reason }) => m.touches.inc({ outcome, reason }));
+  // an unreplaced macro, wherever it came (touch, conversion or app open), is a touch the line item failed to make
+  events.on('macro', () => m.touches.inc({ outcome: 'refused', reason: 'unreplaced_macro' }));
+  events.on('conversion', ({ result, input }) => m.conversions.inc({ outcome: result.outcome, source: input.source }));
+  events.on('app_open', (answer) => m.appOpens.inc({ method: answer.method ?? 'unbound' }));
+  // every attempt the dispatcher makes; commit-to-fire only for the attempt that fired
+  events.on('attempt', ({ fire, attempt }) => {
+    m.attempts.inc({ outcome: attempt.outcome, error_class: attempt.error_class ?? 'none' });
     if (attempt.duration_ms != null) m.routerDuration.observe(attempt.duration_ms / 1000);
     if (attempt.outcome === 'fired') {
       const firedAt = attempt.started_at + (attempt.duration_ms ?? 0);

@@ -8,6 +8,7 @@ import { conversionSchema } from './ingest/conversions.js';
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
+import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, FIRE_STATES, TOUCH_KINDS } from './vocabulary.js';
 
 type Json = Record<string, unknown>;
 
@@ -64,6 +65,8 @@ const preflight = (path: string) => ({
   responses: { 204: { description: 'allowed: the Access-Control-Allow-* headers are set' }, 403: errorRef('Forbidden') },
 });
 const fireId = { name: 'id', in: 'path', required: true, schema: str('the fire id', { pattern: '^[\\w.:-]{1,128}$' }) };
+/** a path that is not valid percent-encoded UTF-8 cannot name a fire */
+const badPath = { 400: errorRef('BadRequest') };
 const monitoring = { tags: ['monitoring'], security: [] };
 
 /** the dashboard: HTML pages behind a session cookie; forms carry a CSRF token; refusals are HTML pages too */
@@ -92,9 +95,6 @@ const asset = (type: string) => ({
   },
 });
 
-const FIRE_STATES = ['queued', 'in_flight', 'fired', 'failed', 'held'];
-const ATTEMPT_OUTCOMES = ['fired', 'retry', 'failed', 'ambiguous', 'lease_expired'];
-
 const components = {
   securitySchemes: {
     serverKey: { type: 'http', scheme: 'bearer', description: 'a key from keys.server in the configuration: site backends' },
@@ -113,8 +113,8 @@ const components = {
       {
         install_id: str(),
         bound: { type: 'boolean' },
-        method: nullable(str('the evidence that bound the install', { enum: ['deep_link', 'referrer', 'token', 'device_id', 'hint'] })),
-        touch: nullable(obj({ touch_id: str(), cid: str(), kind: str(undefined, { enum: ['click', 'view'] }), occurred_at: int() })),
+        method: nullable(str('the evidence that bound the install', { enum: BIND_METHODS })),
+        touch: nullable(obj({ touch_id: str(), cid: str(), kind: str(undefined, { enum: TOUCH_KINDS }), occurred_at: int() })),
         confidence: { type: 'number', description: 'only for a hint match' },
         flags: { type: 'object', description: 'fraud signals, such as a click injected just before the install' },
       },
@@ -122,7 +122,7 @@ const components = {
     ),
     ConversionResult: obj({
       outcome: str('attributed: a fire is queued; duplicate: same pixel and order_id (or min_minutes_per_conv); otherwise unattributed', {
-        enum: ['attributed', 'unattributed', 'duplicate'],
+        enum: CONVERSION_OUTCOMES,
       }),
       conversion_id: str(),
       fire_id: nullable(str('the queued fire, when attributed')),
@@ -147,8 +147,12 @@ const components = {
         created_at: int('ms since the epoch'),
         updated_at: int(),
         fired_at: nullable(int()),
+        dry_run: {
+          type: 'boolean',
+          description: 'recorded by a dry run (dry_run in the configuration, as in the built-in local setup): its attempt holds the exact request, which was never sent',
+        },
       },
-      ['id', 'conversion_id', 'pixel_id', 'token', 'state', 'attempt_count', 'created_at'],
+      ['id', 'conversion_id', 'pixel_id', 'token', 'state', 'attempt_count', 'created_at', 'updated_at', 'dry_run'],
     ),
     Hop: obj(
       {
@@ -348,7 +352,7 @@ const paths = {
       summary: 'One fire with its attempts (in order) and their verbose transcripts',
       security: [{ adminKey: [] }],
       parameters: [fireId],
-      responses: { 200: json(ref('FireDetail'), 'the fire'), ...ERRORS.key, 404: errorRef('NotFound') },
+      responses: { 200: json(ref('FireDetail'), 'the fire'), ...badPath, ...ERRORS.key, 404: errorRef('NotFound') },
     },
   },
   '/v1/fires/{id}/evidence': {
@@ -359,6 +363,7 @@ const paths = {
       parameters: [fireId],
       responses: {
         200: { description: 'a text attachment', content: { 'text/plain': { schema: str() } } },
+        ...badPath,
         ...ERRORS.key,
         404: errorRef('NotFound'),
       },
@@ -372,6 +377,7 @@ const paths = {
       parameters: [fireId],
       responses: {
         200: json(ref('Fire'), 'queued again'),
+        ...badPath,
         ...ERRORS.key,
         404: errorRef('NotFound'),
         409: json(ref('Error'), 'not_replayable: only failed or held fires can be replayed'),

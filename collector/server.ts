@@ -12,12 +12,16 @@ import { metricsRoutes } from './http/routes/metrics.js';
 import { fireRoutes } from './http/routes/fires.js';
 import { appRoutes } from './http/routes/app.js';
 import { adminRoutes } from './http/routes/admin.js';
+import { Events } from './events.js';
 import { Conversions } from './ingest/conversions.js';
 import { Installs } from './ingest/installs.js';
+import { Macros } from './ingest/macros.js';
 import { Touches } from './ingest/touches.js';
 import { createLogger } from './log.js';
-import { createMetrics, ingestTimer, observeAttempts, observeConversions, observeInstalls, observeTouches, type Metrics } from './metrics.js';
+import { createMetrics, ingestTimer, observeEvents, type Metrics } from './metrics.js';
 import { openApiRoutes } from './openapi.js';
+import { Fires } from './operators/fires.js';
+import { guardStore } from './store/guard.js';
 import { openStore } from './store/open.js';
 import { startRetention } from './retention.js';
 import type { Store } from './store/store.js';
@@ -51,24 +55,25 @@ export interface Collector {
 export async function startCollector(opts: CollectorOptions): Promise<Collector> {
   const { config } = opts;
   const log = opts.log ?? createLogger(config.log_level);
-  const store = opts.store ?? (await openStore(config.store));
+  // store errors are marked as such (store/guard.ts), so only an outage answers 503
+  const store = guardStore(opts.store ?? (await openStore(config.store)));
   if (config.migrate_on_start) await store.migrate();
-  const ctx: Context = { config, store, clock: opts.clock ?? systemClock, log };
-  const touches = new Touches(ctx);
-  const conversions = new Conversions(ctx);
-  const dispatcher = config.dispatcher ? new Dispatcher(ctx) : undefined;
+  const events = new Events((err, event) => log.error({ err, event }, 'an event listener threw'));
+  const ctx: Context = { config, store, clock: opts.clock ?? systemClock, log, events };
   const metrics = createMetrics(ctx);
-  observeTouches(metrics, touches);
-  observeConversions(metrics, conversions);
-  const installs = new Installs(ctx, touches);
-  observeInstalls(metrics, installs);
-  if (dispatcher) observeAttempts(metrics, dispatcher);
+  observeEvents(metrics, events);
+  const macros = new Macros(ctx);
+  const touches = new Touches(ctx, macros);
+  const conversions = new Conversions(ctx, macros);
+  const installs = new Installs(ctx, macros);
+  const dispatcher = config.dispatcher ? new Dispatcher(ctx) : undefined;
+  const fires = new Fires(ctx, dispatcher);
   // POST /t and GET /i are served by http/fast.ts before Express (its header says why); the rest by the app
   const { app, options, listener } = createHttpFront(ctx, {
     touches,
     conversions,
     before: [ingestTimer(metrics)],
-    routers: [fireRoutes(ctx, dispatcher), appRoutes(ctx, touches, installs), metricsRoutes(metrics), openApiRoutes(), adminRoutes(ctx, dispatcher)],
+    routers: [fireRoutes(ctx, dispatcher, fires), appRoutes(ctx, installs), metricsRoutes(metrics), openApiRoutes(), adminRoutes(ctx, dispatcher, fires)],
   });
   const server = createServer(options, listener);
   await new Promise<void>((resolve, reject) => {
@@ -100,7 +105,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
         await stopped;
         clearTimeout(deadline);
         await retention?.stop();
-        await Promise.all([touches.drain(), conversions.drain()]);
+        await Promise.all([touches.drain(), conversions.drain(), macros.drain()]);
         await dispatcher?.stop(graceMs);
         await store.close();
       })();

@@ -22,13 +22,13 @@ export const isMacro = (value: string): boolean => !value || /[{[]SSP_?DATA/i.te
  * (past the first alternative, `.` only meets printable ones). The empty string is isMacro's to refuse. */
 export const NOT_TOKEN = /[^!-~]|["'<>\\`]|.{1025}/;
 
-/** true for a value we keep and fire byte for byte: 1 to MAX_TOKEN_LENGTH printable ASCII characters, no
- * quotes, angle brackets, backtick or backslash, and no macro. */
 /** NOT_TOKEN without its length alternative, made on first use by the collector, which checks the length first:
  * `.{1025}` is tried at every position of a short token and cost 4 % of the ingest CPU. Derived, so the rule is
  * written once; built lazily, so the browser script (which never calls isToken) carries none of it. */
 let notTokenChar: RegExp | undefined;
 
+/** true for a value we keep and fire byte for byte: 1 to MAX_TOKEN_LENGTH printable ASCII characters, no
+ * quotes, angle brackets, backtick or backslash, and no macro. */
 export const isToken = (value: unknown): value is string =>
   typeof value == 'string' &&
   value.length <= MAX_TOKEN_LENGTH &&

@@ -1,12 +1,11 @@
 // The operators' numbers over a period, from the store: what the dashboard charts and `sspx-relay stats` prints.
 // Periods end with the bucket holding `now`; buckets are whole UTC minutes, hours or days.
-import type { ConversionOutcome, FireState, QueueStats, Store } from '../store/store.js';
+import { DAY, HOUR, MINUTE, utcDay } from '../clock.js';
+import type { QueueStats, Store } from '../store/store.js';
+import { CONVERSION_OUTCOMES, FIRE_STATES, TOUCH_KINDS, type ConversionOutcome, type FireState, type TouchKind } from '../vocabulary.js';
 
 export type Period = 'hour' | 'day' | '30d';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 export const PERIODS: Record<Period, { label: string; bucket_ms: number; buckets: number }> = {
   hour: { label: 'last hour', bucket_ms: 5 * MINUTE, buckets: 12 },
@@ -19,8 +18,6 @@ export const isPeriod = (v: unknown): v is Period => typeof v === 'string' && Ob
 /** the unreplaced-macro chart always spans days, long enough for a misconfigured line item to stand out */
 const MACRO_DAYS: Record<Period, number> = { hour: 14, day: 14, '30d': 30 };
 
-export const OUTCOMES: readonly ConversionOutcome[] = ['attributed', 'unattributed', 'duplicate'];
-export const STATES: readonly FireState[] = ['fired', 'queued', 'in_flight', 'held', 'failed'];
 
 export interface Overview {
   period: Period;
@@ -30,7 +27,7 @@ export interface Overview {
   bucket_ms: number;
   /** each bucket's start */
   buckets: number[];
-  touches: Record<'click' | 'view', number[]>;
+  touches: Record<TouchKind, number[]>;
   conversions: Record<ConversionOutcome, number[]>;
   fires: Record<FireState, number[]>;
   /** attributed / (attributed + unattributed) per bucket; duplicates count for neither; null without conversions */
@@ -61,7 +58,6 @@ export function periodRange(period: Period, now: number): { from: number; to: nu
 }
 
 const rate = (attributed: number, unattributed: number) => (attributed + unattributed ? attributed / (attributed + unattributed) : null);
-const utcDay = (t: number) => new Date(t).toISOString().slice(0, 10);
 
 export async function loadOverview(store: Store, period: Period, now: number): Promise<Overview> {
   const { from, to, bucket_ms } = periodRange(period, now);
@@ -74,9 +70,9 @@ export async function loadOverview(store: Store, period: Period, now: number): P
   ]);
   const buckets = Array.from({ length: PERIODS[period].buckets }, (_, i) => from + i * bucket_ms);
   const series = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, buckets.map(() => 0)])) as Record<K, number[]>;
-  const touches = series(['click', 'view'] as const);
-  const conversions = series(OUTCOMES);
-  const fires = series(STATES);
+  const touches = series(TOUCH_KINDS);
+  const conversions = series(CONVERSION_OUTCOMES);
+  const fires = series(FIRE_STATES);
   const errors = new Map<string, number>();
   let attempts = 0;
   let failed = 0;
@@ -90,7 +86,7 @@ export async function loadOverview(store: Store, period: Period, now: number): P
     else if (c.metric === 'attempt_errors') errors.set(c.key, (errors.get(c.key) ?? 0) + c.count);
   }
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, sum(conversions[o])])) as Record<ConversionOutcome, number>;
+  const outcomes = Object.fromEntries(CONVERSION_OUTCOMES.map((o) => [o, sum(conversions[o])])) as Record<ConversionOutcome, number>;
   const bySite = new Map<string, number[]>();
   for (const d of diagnostics) {
     if (d.kind !== 'unreplaced_macro') continue;
@@ -118,7 +114,7 @@ export async function loadOverview(store: Store, period: Period, now: number): P
       views: sum(touches.view),
       conversions: sum(Object.values(outcomes)),
       outcomes,
-      fires: Object.fromEntries(STATES.map((s) => [s, sum(fires[s])])) as Record<FireState, number>,
+      fires: Object.fromEntries(FIRE_STATES.map((s) => [s, sum(fires[s])])) as Record<FireState, number>,
       attribution_rate: rate(outcomes.attributed, outcomes.unattributed),
       attempts,
       failed_attempts: failed,

@@ -1,12 +1,14 @@
 // The dashboard's pages as HTML: login, overview, the fires table and one fire. Everything interpolated is escaped
 // (html.ts); charts are SVG from charts.ts. No inline script: the page loads /admin/assets/admin.js.
+import { DAY, HOUR } from '../clock.js';
 import type { Config } from '../config.js';
 import { findPixel } from '../config.js';
 import { renderAttempt } from '../dispatch/transcript.js';
-import type { Fire, FireDetail, FireState } from '../store/store.js';
+import type { Fire, FireDetail } from '../store/store.js';
+import { CONVERSION_OUTCOMES, FIRE_STATES } from '../vocabulary.js';
 import { dailyRows, horizontalBars, legend, rateLine, stackedBars } from './charts.js';
 import { html, query, raw, type Html } from './html.js';
-import { OUTCOMES, PERIODS, STATES, duration, percent, type Overview, type Period } from './overview.js';
+import { PERIODS, duration, percent, type Overview, type Period } from './overview.js';
 import { ADMIN_CSS_ETAG, ADMIN_JS_ETAG } from './assets.js';
 
 const asset = (name: string, tag: string) => `/admin/assets/${name}?v=${encodeURIComponent(tag.replace(/"/g, ''))}`;
@@ -79,7 +81,7 @@ export function overviewPage(o: Overview, csrf: string): Html {
   const periodLinks = (Object.keys(PERIODS) as Period[]).map(
     (p) => html`<a href="/admin${query({ period: p })}" class="${p === o.period ? 'on' : ''}">${PERIODS[p].label}</a>`,
   );
-  const bucketWord = o.bucket_ms >= 86_400_000 ? 'day' : o.bucket_ms >= 3_600_000 ? 'hour' : '5 minutes';
+  const bucketWord = o.bucket_ms >= DAY ? 'day' : o.bucket_ms >= HOUR ? 'hour' : '5 minutes';
   const fired = t.fires.fired;
   const stuck = t.fires.failed + t.fires.held;
   return layout({
@@ -110,8 +112,8 @@ export function overviewPage(o: Overview, csrf: string): Html {
   </section>
   <section class="card" data-chart="conversions">
     <h2>Conversions by outcome</h2>
-    ${stackedBars('Conversions by outcome', b, o.bucket_ms, OUTCOMES.map((k) => ({ key: k, label: k, values: o.conversions[k] })))}
-    ${legend(OUTCOMES.map((k) => ({ key: k, label: k, total: t.outcomes[k] })))}
+    ${stackedBars('Conversions by outcome', b, o.bucket_ms, CONVERSION_OUTCOMES.map((k) => ({ key: k, label: k, values: o.conversions[k] })))}
+    ${legend(CONVERSION_OUTCOMES.map((k) => ({ key: k, label: k, total: t.outcomes[k] })))}
   </section>
   <section class="card" data-chart="attribution">
     <h2>Attribution rate</h2>
@@ -120,8 +122,8 @@ export function overviewPage(o: Overview, csrf: string): Html {
   </section>
   <section class="card" data-chart="fires">
     <h2>Fires by result</h2>
-    ${stackedBars('Fires by state', b, o.bucket_ms, STATES.map((k) => ({ key: k, label: k.replace('_', ' '), values: o.fires[k] })))}
-    ${legend(STATES.map((k) => ({ key: k, label: k.replace('_', ' '), total: t.fires[k] })))}
+    ${stackedBars('Fires by state', b, o.bucket_ms, FIRE_STATES.map((k) => ({ key: k, label: k.replace('_', ' '), values: o.fires[k] })))}
+    ${legend(FIRE_STATES.map((k) => ({ key: k, label: k.replace('_', ' '), total: t.fires[k] })))}
     <p class="note">Fires created in each ${bucketWord}, by their state now.</p>
   </section>
   <section class="card" data-chart="errors">
@@ -139,6 +141,9 @@ export function overviewPage(o: Overview, csrf: string): Html {
 }
 
 const badge = (state: string) => html`<span class="badge s-${state}">${state.replace('_', ' ')}</span>`;
+/** a fire's state; a dry run's fire says instead that its request was recorded and never sent */
+const fireBadge = (fire: Pick<Fire, 'state' | 'dry_run'>) =>
+  fire.dry_run ? html`<span class="badge s-held" title="dry run: the request was recorded, never sent">dry run · not sent</span>` : badge(fire.state);
 /** an attempt's outcome, coloured as the fire state it leads to: fired, failed, or amber for "will try again" */
 const outcomeBadge = (outcome: string) =>
   html`<span class="badge s-${outcome === 'fired' || outcome === 'failed' ? outcome : 'held'}">${outcome.replace('_', ' ')}</span>`;
@@ -153,7 +158,6 @@ export interface FireListView {
   csrf: string;
 }
 
-const FILTER_STATES: readonly FireState[] = ['queued', 'in_flight', 'fired', 'failed', 'held'];
 
 export function firesPage(v: FireListView): Html {
   const f = v.filters;
@@ -165,7 +169,7 @@ export function firesPage(v: FireListView): Html {
   <td><a href="/admin/fires/${encodeURIComponent(fire.id)}${keep}"><code>${fire.id}</code></a></td>
   <td>${fire.pixel_id}${pixelName(fire.pixel_id) ? html` <span class="muted">${pixelName(fire.pixel_id)}</span>` : ''}</td>
   <td>${fire.order_id ?? html`<span class="muted">–</span>`}</td>
-  <td>${badge(fire.state)}</td>
+  <td>${fireBadge(fire)}</td>
   <td class="num">${fire.attempt_count}</td>
   <td>${fire.last_outcome ?? html`<span class="muted">–</span>`}</td>
   <td>${fire.state === 'queued' ? when(fire.next_attempt_at) : fire.fired_at ? when(fire.fired_at) : html`<span class="muted">–</span>`}</td>
@@ -183,7 +187,7 @@ ${v.error ? html`<p class="error" role="alert">${v.error}</p>` : ''}
   <label>Pixel <input name="pixel" list="pixels" value="${f.pixel ?? ''}" placeholder="name or id" size="12"></label>
   <datalist id="pixels">${Object.entries(v.config.pixels).map(([name, p]) => html`<option value="${name}">${p.id}</option>`)}</datalist>
   <label>Order id <input name="order_id" value="${f.order_id ?? ''}" size="14"></label>
-  <label>State <select name="state"><option value="">any</option>${FILTER_STATES.map(
+  <label>State <select name="state"><option value="">any</option>${FIRE_STATES.map(
     (s) => html`<option value="${s}"${s === f.state ? raw(' selected') : ''}>${s.replace('_', ' ')}</option>`,
   )}</select></label>
   <label>Created from (UTC) <input type="datetime-local" name="from" value="${f.from ?? ''}"></label>
@@ -215,7 +219,7 @@ export function firePage(opts: { fire: FireDetail; config: Config; csrf: string;
     nav: 'fires',
     csrf: opts.csrf,
     body: html`<p><a href="/admin/fires${opts.back}">← Fires</a></p>
-<h1>Fire <code>${fire.id}</code> ${badge(fire.state)}</h1>
+<h1>Fire <code>${fire.id}</code> ${fireBadge(fire)}</h1>
 ${opts.notice ? html`<p class="notice" role="status">${opts.notice}</p>` : ''}
 ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 <div class="actions">
@@ -229,7 +233,7 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 </div>
 <div class="grid2">
   <section class="card"><h2>Fire</h2>${facts([
-    ['state', html`${badge(fire.state)} after ${fire.attempt_count} attempt(s)`],
+    ['state', html`${fireBadge(fire)} after ${fire.attempt_count} attempt(s)`],
     ['pixel', pixel ? `${fire.pixel_id} (${pixel.name})` : fire.pixel_id],
     ['order_id', fire.order_id],
     ['value', fire.value],

@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, parseConfig, pixelIdOf, type Config } from '..
 import { defaultIo, runCommand, sayTo, type Io } from './io.js';
 
 export type { Io } from './io.js';
-import { invalidOrderId, invalidOther, invalidValue } from '../dispatch/fields.js';
+import { invalidOrderId, invalidOther, invalidValue } from '../fields.js';
 import { fireUrl } from '../dispatch/fire-url.js';
 import { FireAgents, httpFire } from '../dispatch/http-fire.js';
 import { renderTranscript } from '../dispatch/transcript.js';

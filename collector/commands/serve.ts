@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
+import { LOCAL_DATA_DIR, loadConfig } from '../config.js';
+import { localKeys } from '../keys.js';
 import { VERSION } from '../paths.js';
 import { startCollector } from '../server.js';
 import { describeStore, openStore } from '../store/open.js';
@@ -17,21 +18,38 @@ export function registerServe(program: Command): void {
     .option('--config <path>', 'configuration file (default sspx.config.json, else the built-in sample)')
     .option('--port <port>', 'listen on this port instead of the configured one', (v) => Number(v))
     .action(async (opts: { config?: string; port?: number }) => {
-      const { config, source } = loadConfig(opts.config);
+      const { config, source, builtIn } = loadConfig(opts.config);
       if (opts.port !== undefined) config.port = opts.port;
+      // the local setup mints its keys on first start and keeps them in ./data
+      const local = builtIn ? localKeys(LOCAL_DATA_DIR) : undefined;
+      if (local) config.keys = local.keys;
       const collector = await startCollector({ config });
       const keys = Object.entries(config.keys).filter(([, k]) => k.length).map(([role]) => role);
+      const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${collector.port}`;
       console.log(
         [
-          `sspx-relay ${VERSION} listening on http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${collector.port}`,
+          `sspx-relay ${VERSION} listening on ${base}`,
           `  configuration: ${source}`,
           `  store:         ${describeStore(config.store)}`,
-          `  router:        ${config.router}`,
+          `  router:        ${config.router}${config.dry_run ? ' (dry run: fires are recorded with their URL and transcript, never sent)' : ''}`,
+          `  sites:         ${config.sites.map((s) => s.origin).join(', ') || 'none'}`,
           `  pixels:        ${Object.entries(config.pixels).map(([n, p]) => `${n} (${p.id})`).join(', ') || 'none'}`,
           `  keys:          ${keys.length ? keys.join(', ') : 'none: the /v1 routes refuse every request until keys are configured'}`,
-          `  script:        http://127.0.0.1:${collector.port}/sspx.js`,
+          `  script:        ${base}/sspx.js`,
+          `  dashboard:     ${base}/admin`,
         ].join('\n'),
       );
+      if (local?.created) {
+        console.log(
+          [
+            `  new keys, kept in ${local.path} (printed this once):`,
+            `    admin key:   ${local.keys.admin[0]}   (dashboard login, /v1/fires)`,
+            `    server key:  ${local.keys.server[0]}   (POST /v1/touches, /v1/conversions)`,
+            `    app key:     ${local.keys.app[0]}   (POST /v1/app/open)`,
+          ].join('\n'),
+        );
+      } else if (local) console.log(`  keys:          in ${local.path}`);
+      if (builtIn) console.log('  go live:       npx sspx-relay init --pixel purchase=<your pixel id> --site https://<your shop> --public-url https://<this collector>, then restart');
       const short = Object.entries(config.keys).filter(([, list]) => list.some((k) => k.length < 16)).map(([role]) => role);
       if (short.length) console.log(`  warning:       ${short.join(', ')} keys shorter than 16 characters are easy to guess; use long random ones`);
       let stopping = false;

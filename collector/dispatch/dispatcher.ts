@@ -3,13 +3,13 @@
 // or poll_interval_ms, whichever is sooner (other processes queue fires too). A crash at any point leaves leased rows
 // that the next claim turns into `lease_expired` attempts and fires again: at least once, never silently lost.
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
+import type { CollectorEvents } from '../events.js';
 import type { Fire, FireState, NewAttempt } from '../store/store.js';
 import { fireUrl } from './fire-url.js';
-import { FireAgents, httpFire, type FireResult } from './http-fire.js';
+import { dryRunFire, FireAgents, httpFire, type FireResult } from './http-fire.js';
 
 export interface NextStep {
   state: FireState;
@@ -17,7 +17,7 @@ export interface NextStep {
   last_error: string | null;
 }
 
-/** What happened to one attempt: for metrics and tests (`dispatcher.on('attempt', …)`). */
+/** What happened to one attempt, as the dispatcher reports it on the collector's event channel (ctx.events). */
 export interface AttemptEvent {
   fire: Fire;
   /** the attempt number (1 for the first) */
@@ -56,7 +56,10 @@ export interface DispatcherStats {
  * attempt just made is number attempt_count + 1 and the next one waits retry_schedule_seconds[attempt_count + 1]:
  * the schedule lists the delay before each attempt, and its length is the most attempts a fire gets.
  */
-export function nextStep(result: Pick<FireResult, 'outcome' | 'error' | 'error_class' | 'retry_after_ms'>, attempt_count: number, config: Config, now: number, random: () => number = Math.random): NextStep {
+/** an attempt's result once `aborted` is settled: what the schedule acts on */
+type Decided = Omit<FireResult, 'outcome'> & { outcome: Exclude<FireResult['outcome'], 'aborted'> };
+
+export function nextStep(result: Pick<Decided, 'outcome' | 'error' | 'error_class' | 'retry_after_ms'>, attempt_count: number, config: Config, now: number, random: () => number = Math.random): NextStep {
   const error = result.error ?? result.error_class;
   if (result.outcome === 'fired') return { state: 'fired', next_attempt_at: null, last_error: null };
   if (result.outcome === 'failed') return { state: 'failed', next_attempt_at: null, last_error: error };
@@ -80,15 +83,9 @@ interface InFlight {
   abort: AbortController;
 }
 
-/** `attempt` after each recorded attempt; `claimed` / `released` with how many fires a claim took or a stop gave back */
-export interface DispatcherEvents {
-  attempt: [AttemptEvent];
-  claimed: [number];
-  released: [number];
-}
-
-export class Dispatcher extends EventEmitter<DispatcherEvents> {
+export class Dispatcher {
   readonly owner: string;
+  /** this dispatcher's counts, read from the event channel like every other observer (errors: its own failures) */
   readonly stats: DispatcherStats = { claimed: 0, attempts: 0, fired: 0, retry: 0, failed: 0, ambiguous: 0, lost_leases: 0, released: 0, errors: 0 };
   private readonly agents: FireAgents;
   private readonly ownsAgents: boolean;
@@ -104,12 +101,32 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
   private waitingForSlot = false;
 
   constructor(private readonly ctx: Context, opts: DispatcherOptions = {}) {
-    super();
     this.owner = opts.owner ?? ownerId();
     this.ownsAgents = !opts.agents;
     this.agents = opts.agents ?? new FireAgents(ctx.config.max_in_flight);
     this.random = opts.random ?? Math.random;
     this.batch = Math.max(1, opts.batch ?? ctx.config.max_in_flight);
+    this.on('attempt', ({ attempt, recorded }) => {
+      this.stats.attempts++;
+      this.stats[attempt.outcome as 'fired' | 'retry' | 'failed' | 'ambiguous']++;
+      if (!recorded) this.stats.lost_leases++;
+    });
+    this.on('claimed', (count) => (this.stats.claimed += count));
+    this.on('released', (count) => (this.stats.released += count));
+  }
+
+  /** this dispatcher's events on the collector's channel (ctx.events carries every dispatcher's); answers the unsubscribe */
+  on(event: 'attempt', listener: (e: AttemptEvent) => void): () => void;
+  on(event: 'claimed' | 'released', listener: (count: number) => void): () => void;
+  on(event: 'attempt' | 'claimed' | 'released', listener: (e: never) => void): () => void {
+    const mine = (e: CollectorEvents['attempt'] | CollectorEvents['claimed']) => e.owner === this.owner;
+    if (event === 'attempt') return this.ctx.events.on('attempt', (e) => mine(e) && (listener as (e: AttemptEvent) => void)(e));
+    return this.ctx.events.on(event, (e) => mine(e) && (listener as (n: number) => void)(e.count));
+  }
+
+  /** the next attempt this dispatcher records */
+  once(event: 'attempt', listener: (e: AttemptEvent) => void): void {
+    const off = this.on(event, (e) => (off(), listener(e)));
   }
 
   /** fires leased to this dispatcher that have not finished */
@@ -161,8 +178,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     }
     try {
       const released = await this.ctx.store.releaseFires(this.owner, this.ctx.clock.now());
-      this.stats.released += released;
-      if (released) this.notify('released', released);
+      if (released) this.ctx.events.emit('released', { owner: this.owner, count: released });
       this.ctx.log.info({ owner: this.owner, released }, 'dispatcher stopped');
     } catch (err) {
       this.ctx.log.error({ err, owner: this.owner }, 'dispatcher stopped but could not release its leases; they expire after lease_seconds');
@@ -182,10 +198,7 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
           const fires = await store.claimFires(this.owner, clock.now(), Math.round(config.lease_seconds * 1000), room);
           failures = 0;
           claimed = fires.length;
-          if (claimed) {
-            this.stats.claimed += claimed;
-            this.notify('claimed', claimed);
-          }
+          if (claimed) this.ctx.events.emit('claimed', { owner: this.owner, count: claimed });
           // once stopping, fires claimed by this last query are released by stop(), not fired
           if (!this.running) break;
           for (const fire of fires) this.launch(fire);
@@ -263,7 +276,9 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     const { config, clock, store, log } = this.ctx;
     const n = fire.attempt_count + 1;
     const started_at = clock.now();
-    const result = await httpFire(fireUrl(config.router, fire), {
+    const url = fireUrl(config.router, fire);
+    // a dry run records the exact request and sends nothing: the built-in local setup never reaches Microsoft
+    const result = config.dry_run ? dryRunFire(url) : await httpFire(url, {
       connect_timeout_ms: config.connect_timeout_ms,
       request_timeout_ms: config.request_timeout_ms,
       max_redirects: config.max_redirects,
@@ -275,43 +290,33 @@ export class Dispatcher extends EventEmitter<DispatcherEvents> {
     // Cut short by stop(): before the request left, nothing happened and stop() releases the fire; after, the
     // router may have logged it, so the attempt is recorded as ambiguous, for on_ambiguous to decide and an
     // operator to see.
-    if (result.aborted) {
+    let decided: Decided;
+    if (result.outcome === 'aborted') {
       if (!result.hops.some((h) => h.sent)) return;
-      Object.assign(result, { outcome: 'ambiguous', error_class: 'stopped_after_send', error: 'the collector stopped while the router had the request; it may have logged it' });
-    }
-    const next = nextStep(result, fire.attempt_count, config, clock.now(), this.random);
+      decided = { ...result, outcome: 'ambiguous', error_class: 'stopped_after_send', error: 'the collector stopped while the router had the request; it may have logged it' };
+    } else decided = { ...result, outcome: result.outcome };
+    const next = nextStep(decided, fire.attempt_count, config, clock.now(), this.random);
     // a retryable failure with no retry left is the attempt that failed the fire
-    const outcome = result.outcome === 'retry' && next.state === 'failed' ? 'failed' : result.outcome;
+    const outcome = decided.outcome === 'retry' && next.state === 'failed' ? 'failed' : decided.outcome;
     const attempt: NewAttempt = {
       started_at,
       duration_ms: result.duration_ms,
       outcome,
-      error_class: result.error_class,
+      error_class: decided.error_class,
       status: result.status,
       url: result.url,
       hops: result.hops,
       next_attempt_at: next.next_attempt_at,
     };
-    const recorded = await store.recordAttempt(fire.id, this.owner, attempt, next);
-    this.stats.attempts++;
-    this.stats[outcome]++;
-    if (!recorded) this.stats.lost_leases++;
+    const recorded = await store.recordAttempt(fire.id, this.owner, attempt, { ...next, dry_run: config.dry_run });
     const line = {
-      fire_id: fire.id, attempt: n, outcome, status: result.status, error_class: result.error_class,
+      fire_id: fire.id, attempt: n, outcome, status: result.status, error_class: decided.error_class,
       duration_ms: result.duration_ms, hops: result.hops.length, next_state: next.state, next_attempt_at: next.next_attempt_at,
     };
     if (!recorded) log.warn({ ...line, owner: this.owner }, 'attempt recorded, but the lease had been lost: another dispatcher owns this fire now');
-    else if (result.outcome === 'fired') log.info(line, 'attempt');
-    else log.warn({ ...line, error: result.error }, 'attempt');
-    this.notify('attempt', { fire, n, attempt, next, recorded });
-  }
-
-  /** a listener's mistake (a metrics hook) must not stop the dispatcher */
-  private notify<K extends keyof DispatcherEvents>(event: K, ...args: DispatcherEvents[K]): void {
-    try {
-      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
-    } catch (err) {
-      this.ctx.log.error({ err, event }, 'a dispatcher event listener threw');
-    }
+    else if (outcome === 'fired') log.info(line, 'attempt');
+    else log.warn({ ...line, error: decided.error }, 'attempt');
+    // a listener's mistake (a metrics hook) cannot stop the dispatcher: the channel catches and logs it
+    this.ctx.events.emit('attempt', { fire, n, attempt, next, recorded, owner: this.owner });
   }
 }

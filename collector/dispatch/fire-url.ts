@@ -1,6 +1,5 @@
 // The one place the fire URL is built: id first, the optional fields next, `sspdata` last (Microsoft's rule).
 // encodeURIComponent on every value, so the router decodes each byte back exactly (a token's trailing `.` stays).
-export { ORDER_ID, VALUE, OTHER, invalidOrderId, invalidValue, invalidOther, valueText } from './fields.js';
 
 export interface FireFields {
   pixel_id: number | string;

@@ -6,8 +6,9 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import { hostClass } from '../config.js';
+import { hostClass } from '../net.js';
 import type { Hop } from '../store/store.js';
+import type { FireResultKind } from '../vocabulary.js';
 import { USER_AGENT } from './version.js';
 
 export const BODY_EXCERPT_BYTES = 2048;
@@ -17,7 +18,8 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** a Retry-After past this is treated as this; the retry schedule decides whether there is a next attempt at all */
 export const MAX_RETRY_AFTER_MS = 24 * 3600_000;
 
-export type FireOutcome = 'fired' | 'retry' | 'failed' | 'ambiguous';
+/** fired | retry | failed | ambiguous | aborted (../vocabulary.ts): what this one attempt came to, nothing rewritten later */
+export type FireOutcome = FireResultKind;
 
 /** A Hop with what else curl prints: connection reuse, TLS, timings. Extra keys ride along in the stored JSON. */
 export interface HopDetail extends Hop {
@@ -32,6 +34,22 @@ export interface HopDetail extends Hop {
   sent?: boolean;
   /** body bytes received; the excerpt keeps at most BODY_EXCERPT_BYTES */
   body_bytes?: number;
+  /** a dry run (config dry_run): the request as it would have been sent; it was not */
+  dry_run?: boolean;
+}
+
+/** the request headers of a fire, as sent (and as a dry run records them) */
+const requestHeaders = (url: URL): [string, string][] => [['Host', url.host], ['User-Agent', USER_AGENT], ['Accept', '*/*'], ['Connection', 'keep-alive']];
+
+/** A dry run's attempt: the exact request a fire would make, recorded, never sent (no connection is opened). */
+export function dryRunFire(url: string): FireResult {
+  const hop: HopDetail = {
+    request: { method: 'GET', url, headers: requestHeaders(new URL(url)) },
+    at_ms: 0,
+    duration_ms: 0,
+    dry_run: true,
+  };
+  return { outcome: 'fired', status: null, error_class: null, error: null, retry_after_ms: null, hops: [hop], url, duration_ms: 0 };
 }
 
 export interface FireResult {
@@ -45,8 +63,6 @@ export interface FireResult {
   hops: HopDetail[];
   url: string;
   duration_ms: number;
-  /** the caller's signal cut the attempt short (graceful stop): there is nothing to record */
-  aborted: boolean;
 }
 
 /** Keep-alive pools with bounded sockets, one per scheme; `tls` is for tests with their own CA. */
@@ -88,7 +104,7 @@ export interface HttpFireOptions {
   agents: FireAgents;
   /** follow a redirect from https to http; otherwise that is a failure (`redirect_insecure`) */
   allow_insecure?: boolean;
-  /** aborting ends the attempt at once with `aborted: true` */
+  /** aborting ends the attempt at once with the outcome `aborted` */
   signal?: AbortSignal;
   /** the time a Retry-After date is measured from (ms since the epoch) */
   now?: () => number;
@@ -151,7 +167,7 @@ function classifyError(err: NodeJS.ErrnoException, url: URL, connected: boolean)
 function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, fresh: boolean): Promise<HopResult> {
   return new Promise((resolve) => {
     const secure = url.protocol === 'https:';
-    const headers: [string, string][] = [['Host', url.host], ['User-Agent', USER_AGENT], ['Accept', '*/*'], ['Connection', 'keep-alive']];
+    const headers = requestHeaders(url);
     const start = performance.now();
     const timings: NonNullable<HopDetail['timings']> = {};
     const hop: HopDetail = { request: { method: 'GET', url: url.href, headers }, at_ms: ms(start - t0), duration_ms: 0, timings };
@@ -291,8 +307,8 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
   const t0 = performance.now();
   const deadline = t0 + o.request_timeout_ms;
   const hops: HopDetail[] = [];
-  const result = (outcome: FireOutcome, error_class: string | null, error: string | null, status: number | null, retry_after_ms: number | null = null, aborted = false): FireResult =>
-    ({ outcome, status, error_class, error, retry_after_ms, hops, url, duration_ms: ms(performance.now() - t0), aborted });
+  const result = (outcome: FireOutcome, error_class: string | null, error: string | null, status: number | null, retry_after_ms: number | null = null): FireResult =>
+    ({ outcome, status, error_class, error, retry_after_ms, hops, url, duration_ms: ms(performance.now() - t0) });
 
   let current: URL;
   try {
@@ -311,10 +327,7 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
       r = await requestHop(current, o, t0, deadline, true);
     }
     hops.push(r.hop);
-    if (r.fail) {
-      if (r.fail.outcome === 'aborted') return result('retry', 'aborted', r.hop.error ?? null, null, null, true);
-      return result(r.fail.outcome, r.fail.error_class, r.hop.error ?? null, null);
-    }
+    if (r.fail) return result(r.fail.outcome, r.fail.error_class, r.hop.error ?? null, null);
     const status = r.status!;
     const statusLine = `HTTP ${status} ${r.hop.response?.status_text ?? ''}`.trim();
 

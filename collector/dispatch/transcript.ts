@@ -40,6 +40,11 @@ export function renderTranscript(hops: readonly Hop[]): string {
   hops.forEach((hop, i) => {
     const h = hop as HopDetail;
     const { host, port, target } = hostPort(h.request.url);
+    if (h.dry_run) {
+      out.push(`* dry run (dry_run in the configuration): this request was recorded and NOT sent to ${host}`);
+      out.push(`> ${h.request.method} ${printable(target)} HTTP/1.1`, ...h.request.headers.map(([k, v]) => `> ${k}: ${printable(v)}`), '>');
+      return;
+    }
     const prev = hops[i - 1];
     if (prev?.response && REDIRECTS.has(prev.response.status) && !prev.error) {
       out.push(`* Issue another request to this URL: '${printable(h.request.url)}'`);

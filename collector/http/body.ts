@@ -3,6 +3,7 @@
 import express from 'express';
 import type { Request } from 'express';
 import type { z } from 'zod';
+import { parseRequest } from '../fields.js';
 import { HttpError, badRequest } from './errors.js';
 
 /** text/plain (CORS-simple, what the script sends) or JSON, as a string: parsed by `jsonObject` */
@@ -23,14 +24,5 @@ export function jsonObject(req: Request, text: unknown = req.body): Record<strin
   return value as Record<string, unknown>;
 }
 
-/** schema-checks a parsed body; the first issue names its field in the error code */
-export function checked<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  if (issue.code === 'unrecognized_keys') {
-    throw badRequest('unknown_field', `unknown field ${issue.keys.map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}`);
-  }
-  const field = issue.path.map(String).join('.') || 'body';
-  throw badRequest(`invalid_${issue.path[0] === undefined ? 'body' : String(issue.path[0])}`, `${field}: ${issue.message}`);
-}
+/** schema-checks a parsed body (../fields.ts parseRequest): the first issue is a Refusal naming its field */
+export const checked = <S extends z.ZodType>(schema: S, value: unknown): z.infer<S> => parseRequest(schema, value);

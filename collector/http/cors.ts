@@ -9,6 +9,22 @@ export interface SiteMatch {
   cookie_domain?: string;
 }
 
+/**
+ * The configured site an origin belongs to: its exact origin, or a pattern `http://host:*` that takes the host on
+ * any port (the built-in local setup accepts `http://localhost:*` and `http://127.0.0.1:*`). The match carries the
+ * request's own origin.
+ */
+export function siteForOrigin(origin: string, config: Config): SiteMatch | undefined {
+  const exact = config.sites.find((s) => s.origin === origin);
+  if (exact) return exact;
+  const anyPort = config.sites.find((s) => {
+    if (!s.origin.endsWith(':*')) return false;
+    const base = s.origin.slice(0, -2);
+    return origin === base || (origin.startsWith(`${base}:`) && /^\d{1,5}$/.test(origin.slice(base.length + 1)));
+  });
+  return anyPort && { ...anyPort, origin };
+}
+
 /** the configured site a browser request comes from, by its Origin (or Referer, which images send instead) */
 export function siteOf(req: Request, config: Config): SiteMatch | undefined {
   let origin = req.headers.origin;
@@ -19,7 +35,7 @@ export function siteOf(req: Request, config: Config): SiteMatch | undefined {
       origin = undefined;
     }
   }
-  return origin ? config.sites.find((s) => s.origin === origin) : undefined;
+  return origin ? siteForOrigin(origin, config) : undefined;
 }
 
 /** the collector's own origin, as the browser sees it */
@@ -33,7 +49,7 @@ export function corsForSites(config: Config): RequestHandler {
     res.vary('Origin');
     const origin = req.headers.origin;
     if (origin === undefined) return next();
-    if (config.sites.some((s) => s.origin === origin)) {
+    if (siteForOrigin(origin, config)) {
       res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true' });
       if (req.method === 'OPTIONS') {
         res.set({

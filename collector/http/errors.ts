@@ -1,5 +1,7 @@
 // Every refusal is a 4xx with JSON {"error": "<code>", "message": "…"}; a store outage is a 503 with a reason.
 import type { ErrorRequestHandler, Response } from 'express';
+import { Refusal } from '../fields.js';
+import { isStoreError } from '../store/guard.js';
 
 export class HttpError extends Error {
   constructor(
@@ -32,13 +34,24 @@ const PARSER_ERRORS: Record<string, [number, string]> = {
   'parameters.too.many': [413, 'too_many_parameters'],
 };
 
+/** the refusals that are not a plain 400; every other reason is */
+const REFUSAL_STATUS: Record<string, number> = {
+  source_not_allowed: 403,
+  fire_not_found: 404,
+  cid_already_bound: 409,
+  not_replayable: 409,
+};
+
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof Refusal) return new HttpError(REFUSAL_STATUS[err.reason] ?? 400, err.reason, err.message);
   const e = err as { type?: string; status?: number; message?: string; code?: string };
   const known = e?.type ? PARSER_ERRORS[e.type] : undefined;
   if (known) return new HttpError(known[0], known[1], e.message ?? known[1]);
   if (e?.status && e.status >= 400 && e.status < 500) return new HttpError(e.status, 'bad_request', e.message ?? 'bad request');
-  return new HttpError(503, 'store_unavailable', 'the collector could not commit this request; nothing was stored, retry later');
+  if (isStoreError(err)) return new HttpError(503, 'store_unavailable', 'the collector could not commit this request; nothing was stored, retry later');
+  // a mistake of ours (a TypeError, say) is not an outage to retry later
+  return new HttpError(500, 'internal_error', 'the collector failed on this request; nothing was stored');
 }
 
 export function errorHandler(onUnexpected: (err: unknown) => void): ErrorRequestHandler {

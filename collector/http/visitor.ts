@@ -5,7 +5,8 @@ import { parse } from 'cookie';
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
 import { DAY } from '../clock.js';
-import { ID_PATTERN, randomId } from '../ids.js';
+import { ID_PATTERN } from '../fields.js';
+import { randomId } from '../ids.js';
 import type { SiteMatch } from './cors.js';
 
 export const VISITOR_COOKIE = 'sspx_vid';

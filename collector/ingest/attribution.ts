@@ -3,9 +3,10 @@
 // its window; otherwise the conversion is unattributed. Then dedup, then the conversion and its fire.
 import { MINUTE } from '../clock.js';
 import type { PixelConfig } from '../config.js';
-import { randomId, rowId } from '../ids.js';
+import { rowId } from '../ids.js';
 import type { Conversion, ConversionOutcome, IdentityKeys, Touch, Tx } from '../store/store.js';
 import { emptyKeys } from '../store/store.js';
+import { newTouch } from './new-touch.js';
 
 /** a conversion as validated at the edge, before attribution decides its outcome */
 export type ConversionInput = Pick<Conversion, 'source' | 'order_id' | 'value' | 'other' | 'visitor_id' | 'token' | 'cid' | 'install_id' | 'device_id' | 'occurred_at'> & {
@@ -70,11 +71,7 @@ async function implicitTouch(tx: Tx, c: ConversionInput, now: number): Promise<T
   // a click of this very token recorded after the conversion's time is the same click reported late (the landing
   // page's touch racing the backend's conversion): a click precedes its conversion, so it earns it
   if (seen) return seen.kind === 'click' && seen.occurred_at > c.occurred_at ? seen : undefined;
-  const touch: Touch = {
-    id: rowId('t'), kind: 'click', token: c.token, cid: randomId(), visitor_id: c.visitor_id, device_id: c.device_id,
-    site: null, source: 'conversion', ip_prefix: null, user_agent: null, url: null, referrer: null, hints: null,
-    hint_key: null, occurred_at: c.occurred_at, created_at: now,
-  };
+  const touch = newTouch({ kind: 'click', source: 'conversion', token: c.token, visitor_id: c.visitor_id, device_id: c.device_id, occurred_at: c.occurred_at }, now);
   await tx.insertTouch(touch);
   return touch;
 }
@@ -110,7 +107,7 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
     const fire_id = rowId('f');
     await tx.insertFire({
       id: fire_id, conversion_id: conversion.id, pixel_id, order_id: c.order_id, value: c.value, other: c.other,
-      token: touch.token, state: 'queued', attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
+      token: touch.token, state: 'queued', dry_run: false, attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
       last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null,
     });
     return { outcome: 'attributed', conversion_id: conversion.id, fire_id, touch_id: touch.id };

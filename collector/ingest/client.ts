@@ -38,13 +38,6 @@ export function dropReason(headers: Record<string, string | string[] | undefined
 /** the names under which landing URLs and impression trackers carry advertising ids */
 export const DEVICE_ID_PARAMS = ['idfa', 'aaid', 'gaid', 'adid', 'ifa', 'device_id'] as const;
 
-/** a usable advertising id, lower-cased; zeroed ids (limited ad tracking) and unreplaced macros are none */
-export function normalizeDeviceId(raw: unknown): string | null {
-  if (typeof raw !== 'string' || raw.length > 128 || !/^[A-Za-z0-9._:-]+$/.test(raw)) return null;
-  const id = raw.toLowerCase();
-  return /^[0-]+$/.test(id) ? null : id;
-}
-
 /** a URL or referrer as we keep it: http(s) only, at most 2,048 characters */
 export function cleanUrl(raw: unknown): string | null {
   if (typeof raw !== 'string' || !raw || raw.length > 2048) return null;
@@ -55,8 +48,6 @@ export function cleanUrl(raw: unknown): string | null {
     return null;
   }
 }
-
-export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /**
  * free text we store: capped, and without control characters, C1 included (no NUL for PostgreSQL, no CR/LF or NEL

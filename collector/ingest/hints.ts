@@ -3,9 +3,8 @@
 // and never the raw address. The salt changes every UTC day: HMAC of the day under a per-store secret, so it
 // is the same in every collector process yet cannot be guessed, and a key cannot be recomputed without the store.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { DAY, MINUTE } from '../clock.js';
+import { DAY, MINUTE, utcDay } from '../clock.js';
 import type { Store, Touch } from '../store/store.js';
-import { utcDay } from './client.js';
 
 /** hint keys live one day at most: the longest hint window */
 export const HINT_TTL_MS = DAY;

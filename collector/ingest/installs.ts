@@ -4,20 +4,18 @@
 // the same answer. The binding and the install conversions of `on_install` pixels commit in one transaction.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { decode, isMacro, isToken } from '../../snippet/token.js';
+import { decode } from '../../snippet/token.js';
 import { MINUTE } from '../clock.js';
-import type { Config } from '../config.js';
+import { WINDOW_DEFAULTS, type Config } from '../config.js';
 import type { Context } from '../context.js';
-import { ORDER_ID } from '../dispatch/fields.js';
-import { badRequest, HttpError } from '../http/errors.js';
-import { ID_PATTERN, randomId, rowId } from '../ids.js';
+import { fields, ORDER_ID, Refusal } from '../fields.js';
 import type { BindMethod, Install, Touch, TouchKind, Tx } from '../store/store.js';
 import { emptyKeys } from '../store/store.js';
 import { decideConversion } from './attribution.js';
-import { normalizeDeviceId, truncateIp } from './client.js';
-import { INSTALL_ID } from './conversions.js';
+import { truncateIp } from './client.js';
 import { HINT_CONFIDENCE, hintKeys, hintWindowMs, normalizeLanguage, osOfApp } from './hints.js';
-import type { Touches } from './touches.js';
+import type { Macros } from './macros.js';
+import { newTouch } from './new-touch.js';
 
 /** under this from click to open (or to install begin), the click was probably injected */
 export const CLICK_INJECTION_MS = 10_000;
@@ -28,12 +26,12 @@ const timestamp = opt(z.number().min(0).max(Number.MAX_SAFE_INTEGER));
 
 /** What an app posts to /v1/app/open. */
 export const appOpenSchema = z.strictObject({
-  install_id: z.string().max(256),
+  install_id: fields.install_id,
   platform: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,31}$/, 'must be ios, android or another platform name'),
-  cid: opt(z.string().max(256)),
+  cid: opt(fields.cid),
   referrer: opt(z.string().max(4096)),
-  token: opt(z.string().max(10_000)),
-  device_id: opt(z.string().max(256)),
+  token: opt(fields.token),
+  device_id: opt(fields.device_id),
   referrer_click_ts: timestamp,
   install_begin_ts: timestamp,
   /** for hint matching only: the OS version (`17.1`) and language (`en-US`) the app runs with */
@@ -107,31 +105,14 @@ interface Match {
   recorded: boolean;
 }
 
-const conflict = () => new HttpError(409, 'cid_already_bound', 'this click is bound to another install already; one click binds one install');
+const conflict = () => new Refusal('cid_already_bound', 'this click is bound to another install already; one click binds one install');
 
 export class Installs {
-  /** a hook for metrics */
-  onOutcome: (answer: AppOpenAnswer) => void = () => {};
+  constructor(private readonly ctx: Context, private readonly macros: Macros) {}
 
-  constructor(private readonly ctx: Context, private readonly touches: Touches) {}
-
-  /** the body's fields checked one by one, each refusal naming its field; an unreplaced macro is counted */
-  async input(body: AppOpenBody, req: OpenRequest): Promise<AppOpen> {
-    if (!INSTALL_ID.test(body.install_id)) throw badRequest('invalid_install_id', 'install_id must be 1 to 128 characters of A-Z a-z 0-9 . _ : -');
-    if (body.cid != null && !ID_PATTERN.test(body.cid)) throw badRequest('invalid_cid', 'cid must be 16 to 64 characters of A-Z a-z 0-9 _ -');
-    if (body.token != null) {
-      if (isMacro(body.token)) {
-        await this.touches.countMacro('app');
-        throw badRequest('unreplaced_macro', 'the token is an unreplaced ${SSP_DATA} macro: the line item is misconfigured; counted, not stored');
-      }
-      if (!isToken(body.token)) throw badRequest('invalid_token', 'the token must be 1 to 1,024 printable characters without whitespace, quotes or angle brackets');
-    }
-    let device_id: string | null = null;
-    if (body.device_id != null) {
-      device_id = normalizeDeviceId(body.device_id);
-      // a zeroed id is what limited ad tracking reports: no id, not a mistake
-      if (!device_id && !/^[0-]+$/.test(body.device_id)) throw badRequest('invalid_device_id', 'device_id must be an advertising id (idfa, aaid), at most 128 characters');
-    }
+  /** a posted body checked field by field, each refusal naming its field; an unreplaced macro is counted (site `app`) */
+  async input(raw: unknown, req: OpenRequest): Promise<AppOpen> {
+    const body = await this.macros.parse(appOpenSchema, raw, 'app');
     const referrer_click_at = toMs(body.referrer_click_ts);
     const install_begin_at = toMs(body.install_begin_ts);
     const { config, store, clock } = this.ctx;
@@ -151,7 +132,7 @@ export class Installs {
       cid: body.cid ?? null,
       referrer_cid: body.referrer ? cidFromReferrer(body.referrer) : null,
       token: body.token ?? null,
-      device_id,
+      device_id: body.device_id ?? null,
       referrer_click_at,
       install_begin_at,
       hint_keys,
@@ -166,7 +147,7 @@ export class Installs {
       const existing = await tx.installById(open.install_id);
       if (existing?.touch_id) return answerOf(tx, existing);
       if (open.referrer_click_at !== null && open.install_begin_at !== null && open.referrer_click_at > open.install_begin_at) {
-        throw badRequest('click_after_install_begin', 'referrer_click_ts is after install_begin_ts: a click cannot follow the install it earned (click injection); nothing was bound');
+        throw new Refusal('click_after_install_begin', 'referrer_click_ts is after install_begin_ts: a click cannot follow the install it earned (click injection); nothing was bound');
       }
 
       const match = await findTouch(tx, config, open, now);
@@ -196,7 +177,7 @@ export class Installs {
       if (match) await installConversions(tx, config, open.install_id, now);
       return answerOf(tx, install, match?.touch);
     });
-    this.onOutcome(answer);
+    this.ctx.events.emit('app_open', answer);
     return answer;
   }
 }
@@ -224,11 +205,7 @@ async function findTouch(tx: Tx, config: Config, open: AppOpen, now: number): Pr
       return { touch, method: 'token', recorded: false };
     }
     // the app got the token itself (its own deep link carried ${SSP_DATA}): that link was the click
-    const recorded: Touch = {
-      id: rowId('t'), kind: 'click', token: open.token, cid: randomId(), visitor_id: null, device_id: open.device_id,
-      site: null, source: 'app', ip_prefix: null, user_agent: null, url: null, referrer: null, hints: null,
-      hint_key: null, occurred_at: now, created_at: now,
-    };
+    const recorded = newTouch({ kind: 'click', source: 'app', token: open.token, device_id: open.device_id, occurred_at: now }, now);
     await tx.insertTouch(recorded);
     return { touch: recorded, method: 'token', recorded: true };
   }
@@ -236,8 +213,8 @@ async function findTouch(tx: Tx, config: Config, open: AppOpen, now: number): Pr
     // the advertising id from a landing URL or an impression tracker: post-click, else post-view, in the longest windows
     const keys = { ...emptyKeys(), device_ids: [open.device_id] };
     const pixels = Object.values(config.pixels);
-    const clickMins = Math.max(43_200, ...pixels.map((p) => p.post_click_expire_mins));
-    const viewMins = Math.max(1_440, ...pixels.map((p) => p.post_view_expire_mins));
+    const clickMins = Math.max(WINDOW_DEFAULTS.post_click_expire_mins, ...pixels.map((p) => p.post_click_expire_mins));
+    const viewMins = Math.max(WINDOW_DEFAULTS.post_view_expire_mins, ...pixels.map((p) => p.post_view_expire_mins));
     const touch = (await tx.latestTouch(keys, 'click', now - clickMins * MINUTE, now))
       ?? (await tx.latestTouch(keys, 'view', now - viewMins * MINUTE, now));
     // bound already: a reinstall on the same device; its conversions still attribute through the device id

@@ -1,16 +1,17 @@
 // Touch ingestion as an ordered list of small steps: validate → drop bots and opted-out visitors →
 // refuse unreplaced macros (counted) → build the row → group commit. Framework-free, so any HTTP
-// front (Express or a raw fast path) can call it.
+// front (Express or a raw fast path) can call it; a refusal is a Refusal (../fields.ts), not an HTTP status.
 import { z } from 'zod';
 import { readLanding } from '../../snippet/landing.js';
-import { isMacro, isToken } from '../../snippet/token.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
-import { HttpError } from '../http/errors.js';
-import { randomId, rowId, VISITOR_ID_PATTERN, VISITOR_ID_RULE } from '../ids.js';
+import { fields, normalizeDeviceId, parseRequest, Refusal, tokenRefusal } from '../fields.js';
 import type { Touch, TouchKind, TouchSource } from '../store/store.js';
-import { cleanUrl, DEVICE_ID_PARAMS, dropReason, normalizeDeviceId, plainText, truncateIp, utcDay } from './client.js';
+import { TOUCH_KINDS } from '../vocabulary.js';
+import { cleanUrl, DEVICE_ID_PARAMS, dropReason, plainText, truncateIp } from './client.js';
 import { touchHintKey } from './hints.js';
+import type { Macros } from './macros.js';
+import { newTouch } from './new-touch.js';
 
 /** The tag's data- attributes, as the script posts them (`a`, its dataset): only data-params and data-ids are read,
  * the rest (data-collector, data-decorate, …) is dropped unread. */
@@ -50,10 +51,10 @@ export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
 
 /** What a site backend posts to /v1/touches. */
 export const serverTouchSchema = z.strictObject({
-  token: z.string().max(10_000),
-  kind: z.enum(['click', 'view']).default('click'),
-  visitor_id: z.string().regex(VISITOR_ID_PATTERN, VISITOR_ID_RULE).optional(),
-  device_id: z.string().max(128).optional(),
+  token: fields.token,
+  kind: z.enum(TOUCH_KINDS).default('click'),
+  visitor_id: fields.visitor_id.optional(),
+  device_id: fields.device_id.optional(),
   ip: z.string().max(64).optional(),
   user_agent: plainText(512).optional(),
   url: z.string().max(4096).optional(),
@@ -76,70 +77,55 @@ export interface TouchRequest {
   occurred_at: number;
 }
 
-export type TouchOutcome = { touch: Touch } | { dropped: string };
-
-/** refuses a token with a named reason; an unreplaced macro is counted against its site first */
+/** records touches; refuses a token with a named reason, an unreplaced macro counted against its site first */
 export class Touches {
   private readonly writes: Batcher<Touch, void>;
-  private readonly diagnostics: Batcher<{ day: string; site: string; kind: string; count: number }, void>;
-  /** a hook for metrics: every touch outcome with its reason */
-  onOutcome: (outcome: 'stored' | 'dropped' | 'refused', reason: string) => void = () => {};
 
-  constructor(private readonly ctx: Context) {
+  constructor(private readonly ctx: Context, private readonly macros: Macros) {
     this.writes = new Batcher((touches) => ctx.store.insertTouches(touches).then(() => touches.map(() => undefined)));
-    this.diagnostics = new Batcher((rows) => ctx.store.countDiagnostics(rows).then(() => rows.map(() => undefined)));
   }
 
-  /** counts an unreplaced macro for its site and day */
-  async countMacro(site: string | null): Promise<void> {
-    await this.diagnostics.add({ day: utcDay(this.ctx.clock.now()), site: site ?? 'unknown', kind: 'unreplaced_macro', count: 1 });
-    this.onOutcome('refused', 'unreplaced_macro');
-  }
-
-  /** the browser-side drop rules (bots, prefetch, Sec-GPC), as a named reason */
-  dropReason(headers: Record<string, string | string[] | undefined>): string | null {
+  /** the browser-side drop rules (bots, prefetch, Sec-GPC): drops the request, answering why (reported), or null */
+  drop(headers: Record<string, string | string[] | undefined>): string | null {
     const reason = dropReason(headers, this.ctx.config.honor_gpc);
-    if (reason) this.onOutcome('dropped', reason);
+    if (reason) this.ctx.events.emit('touch', { outcome: 'dropped', reason });
     return reason;
   }
 
+  /** the script's diagnostic: the landing page met an unreplaced macro (counted, nothing stored) */
+  countMacro(site: string | null): Promise<void> {
+    return this.macros.count(site ?? 'unknown');
+  }
+
+  /** a site backend's POST /v1/touches body, checked; a refused token is reported as record() reports it */
+  async parseServer(body: unknown): Promise<z.infer<typeof serverTouchSchema>> {
+    try {
+      return parseRequest(serverTouchSchema, body);
+    } catch (err) {
+      if (err instanceof Refusal && err.field === 'token') await this.refused(err, null);
+      throw err;
+    }
+  }
+
+  private async refused(refusal: Refusal, site: string | null): Promise<never> {
+    if (refusal.reason === 'unreplaced_macro') await this.countMacro(site);
+    else this.ctx.events.emit('touch', { outcome: 'refused', reason: refusal.reason });
+    throw refusal;
+  }
+
   async record(req: TouchRequest): Promise<Touch> {
-    const token = req.token;
-    if (typeof token === 'string' && isMacro(token)) {
-      await this.countMacro(req.site);
-      throw new HttpError(400, 'unreplaced_macro', 'the token is an unreplaced ${SSP_DATA} macro: the line item is misconfigured; counted, not stored');
-    }
-    if (!isToken(token)) {
-      this.onOutcome('refused', 'invalid_token');
-      throw new HttpError(400, 'invalid_token', 'the token must be 1 to 1,024 printable characters without whitespace, quotes or angle brackets');
-    }
-    const now = this.ctx.clock.now();
-    const touch: Touch = {
-      id: rowId('t'),
-      kind: req.kind,
-      token,
-      cid: randomId(),
-      visitor_id: req.visitor_id,
-      device_id: req.device_id,
-      site: req.site,
-      source: req.source,
-      ip_prefix: truncateIp(req.ip),
-      user_agent: req.user_agent,
-      url: req.url,
-      referrer: req.referrer,
-      hints: req.hints,
-      hint_key: null,
-      occurred_at: req.occurred_at,
-      created_at: now,
-    };
+    const refusal = tokenRefusal(req.token);
+    if (refusal) return this.refused(refusal, req.site);
+    const { ip, token, ...facts } = req;
+    const touch = newTouch({ ...facts, token: token as string, ip_prefix: truncateIp(ip) }, this.ctx.clock.now());
     if (this.ctx.config.hint_matching) touch.hint_key = await touchHintKey(this.ctx.store, touch);
     await this.writes.add(touch);
-    this.onOutcome('stored', req.kind);
+    this.ctx.events.emit('touch', { outcome: 'stored', reason: req.kind });
     return touch;
   }
 
-  async drain(): Promise<void> {
-    await Promise.all([this.writes.drain(), this.diagnostics.drain()]);
+  drain(): Promise<void> {
+    return this.writes.drain();
   }
 }
 

@@ -5,12 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
-import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
+import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
+import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
 import type {
-  Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -44,11 +45,7 @@ const jsonb = (v: unknown) =>
 /** BIGINT columns refuse fractions; a duration measured with performance.now() may have one */
 const ms = (v: number | null | undefined) => (v == null ? null : Math.round(v));
 
-const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at'];
 const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint'];
-const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at'];
-const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'];
-const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'];
 
 const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(', ');
 const insertSql = (table: string, cols: string[], suffix = '') =>
@@ -114,7 +111,7 @@ const SQL = {
                   VALUES ($1, (SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE fire_id = $1), ${placeholders(9, 2)})`,
   finishAttempt: `UPDATE fires SET state = $3, attempt_count = attempt_count + 1, next_attempt_at = $4,
                   lease_owner = NULL, lease_expires_at = NULL, last_outcome = $5, last_error = $6,
-                  updated_at = $7, fired_at = CASE WHEN $3 = 'fired' THEN $7 ELSE fired_at END
+                  updated_at = $7, fired_at = CASE WHEN $3 = 'fired' THEN $7 ELSE fired_at END, dry_run = $8
                   WHERE id = $1 AND state = 'in_flight' AND lease_owner = $2`,
   release: `UPDATE fires SET state = 'queued', next_attempt_at = $2, lease_owner = NULL, lease_expires_at = NULL,
             updated_at = $2 WHERE state = 'in_flight' AND lease_owner = $1`,
@@ -235,7 +232,7 @@ export class PostgresStore implements Store {
     if (schema === (this.schema ?? '') && instance !== this.instanceId) this.emitFiresQueued();
   }
 
-  async migrate(): Promise<number[]> {
+  async migrate(upTo = Infinity): Promise<number[]> {
     return this.inTransaction(async (query) => {
       // several processes starting together: the first migrates, the others wait here, then find nothing to do
       await query(SQL.lockMigrations, [this.schema ?? '']);
@@ -244,7 +241,7 @@ export class PostgresStore implements Store {
       const done = new Set((await query<{ version: number }>(SQL.appliedVersions)).rows.map((r) => r.version));
       const applied: number[] = [];
       for (const m of POSTGRES_MIGRATIONS) {
-        if (done.has(m.version)) continue;
+        if (done.has(m.version) || m.version > upTo) continue;
         await query(m.sql);
         await query(SQL.recordMigration, [m.version, Date.now()]);
         applied.push(m.version);
@@ -380,7 +377,7 @@ export class PostgresStore implements Store {
     });
   }
 
-  recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: { state: FireState; next_attempt_at: number | null; last_error: string | null }): Promise<boolean> {
+  recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: AttemptNext): Promise<boolean> {
     return this.inTransaction(async (query) => {
       // the fire's row lock orders this attempt's number after any other writer's (a lease expiry, say)
       await query(SQL.lockFire, [fire_id]);
@@ -390,7 +387,7 @@ export class PostgresStore implements Store {
       ]);
       const finished = await query(SQL.finishAttempt, [
         fire_id, owner, next.state, ms(next.next_attempt_at), attempt.outcome, next.last_error,
-        ms(attempt.started_at + (attempt.duration_ms ?? 0)),
+        attemptEndedAt(attempt), next.dry_run === true,
       ]);
       return finished.rowCount === 1;
     });
@@ -432,25 +429,10 @@ export class PostgresStore implements Store {
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const param = (v: unknown) => (values.push(v), `$${values.length}`);
-    if (filter.state) where.push(`state = ${param(filter.state)}`);
-    if (filter.pixel_id != null) where.push(`pixel_id = ${param(filter.pixel_id)}`);
-    if (filter.order_id != null) where.push(`order_id = ${param(filter.order_id)}`);
-    if (filter.last_outcome) where.push(`last_outcome = ${param(filter.last_outcome)}`);
-    if (filter.from != null) where.push(`created_at >= ${param(filter.from)}`);
-    if (filter.to != null) where.push(`created_at < ${param(filter.to)}`);
-    if (filter.before) {
-      const cursor = (await this.query<Fire>(SQL.fireById, [filter.before])).rows[0];
-      if (cursor) {
-        const bc = param(cursor.created_at);
-        where.push(`(created_at < ${bc} OR (created_at = ${bc} AND id < ${param(cursor.id)}))`);
-      }
-    }
-    const limit = param(Math.min(filter.limit ?? 100, 1000));
-    const text = `SELECT * FROM fires ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT ${limit}`;
-    return (await this.query<Fire>(text, values)).rows;
+    const cursor = filter.before ? (await this.query<Fire>(SQL.fireById, [filter.before])).rows[0] : undefined;
+    const { sql, args } = listFiresSql(filter, cursor);
+    const q = named(sql, args);
+    return (await this.query<Fire>(q.text, q.values)).rows;
   }
 
   async countFires(): Promise<Record<FireState, number>> {
@@ -602,31 +584,11 @@ function named(text: string, args: Record<string, unknown>): { text: string; val
   return { text: numbered, values };
 }
 
-const bucketOf = (column: string) => `((${column} - @from::bigint) / @bucket::bigint)`;
+const POSTGRES_OPERATORS: OperatorDialect = { bucket: (column) => `((${column} - @from::bigint) / @bucket::bigint)`, skipLocked: ' FOR UPDATE SKIP LOCKED' };
 
 const RETENTION_SQL = {
-  stats: statsSql(bucketOf),
-  queue: `SELECT
-    (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
-    (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
-    (SELECT COUNT(*) FROM fires WHERE state = 'in_flight') AS in_flight,
-    (SELECT MIN(next_attempt_at) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS oldest_due_at`,
-  counts: `SELECT
-    (SELECT COUNT(*) FROM fires f WHERE ${FIRE_GONE}) AS fires,
-    (SELECT COUNT(*) FROM attempts a WHERE a.fire_id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE})) AS attempts,
-    (SELECT COUNT(*) FROM conversions c WHERE ${CONVERSION_GONE}) AS conversions,
-    (SELECT COUNT(*) FROM touches t WHERE ${TOUCH_GONE}) AS touches,
-    (SELECT COUNT(*) FROM attempts a WHERE ${TRANSCRIPT_GONE}) AS transcripts`,
-  /** rows another transaction holds (a replay, say) are left for the next run */
-  deleteFires: `DELETE FROM fires WHERE id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE} ORDER BY f.created_at LIMIT @limit FOR UPDATE SKIP LOCKED)
-                RETURNING id, created_at, state`,
+  ...operatorSql(POSTGRES_OPERATORS),
   deleteAttemptsOf: 'DELETE FROM attempts WHERE fire_id = ANY(@ids::text[]) RETURNING started_at, outcome, error_class',
-  deleteConversions: `DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
-                      ORDER BY c.created_at LIMIT @limit FOR UPDATE SKIP LOCKED) RETURNING created_at, outcome`,
-  deleteTouches: `DELETE FROM touches WHERE id IN (SELECT t.id FROM touches t WHERE ${TOUCH_GONE}
-                  ORDER BY t.occurred_at LIMIT @limit FOR UPDATE SKIP LOCKED) RETURNING occurred_at, kind`,
-  clearTranscripts: `UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
-                     ORDER BY a.started_at LIMIT @limit FOR UPDATE SKIP LOCKED)`,
   /** rows arrive summed and sorted (dailyCounts), so concurrent purges take their row locks in one order */
   countDaily: `INSERT INTO daily_counts (day, metric, key, count)
                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])

@@ -1,6 +1,15 @@
-// The operators' SQL both stores run: what retention may remove, and the charts' counts (named @parameters;
-// PostgreSQL's store numbers them).
-import type { PurgeCutoffs } from './store.js';
+// The operators' SQL both stores run, written once behind a small dialect seam (as pg-boss's plans are): the fires
+// list, the queue's numbers, what retention may remove and how it removes it, and the charts' counts. Named
+// @parameters throughout; SQLite binds them by name, PostgreSQL's store numbers them (`named` in postgres.ts).
+import type { FireFilter, PurgeCutoffs } from './store.js';
+
+/** where the two stores' SQL differs for these statements */
+export interface OperatorDialect {
+  /** a row's bucket index: integer division of a time column by @bucket, from @from */
+  bucket: (column: string) => string;
+  /** appended to the purge batches' row selection: PostgreSQL leaves rows another transaction holds for the next run */
+  skipLocked: string;
+}
 
 /** the cutoffs as named parameters; `touches` is the later of the two touch cutoffs, for the index range */
 export const purgeArgs = (c: PurgeCutoffs) => ({
@@ -34,3 +43,46 @@ export const statsSql = (bucket: (column: string) => string) => `
     FROM attempts WHERE started_at >= @from AND started_at < @to AND outcome <> 'fired' AND error_class IS NOT NULL GROUP BY b, error_class
   UNION ALL
   SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`;
+
+/** the statements both stores prepare as they are */
+export const operatorSql = (d: OperatorDialect) => ({
+  stats: statsSql(d.bucket),
+  queue: `SELECT
+    (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
+    (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
+    (SELECT COUNT(*) FROM fires WHERE state = 'in_flight') AS in_flight,
+    (SELECT MIN(next_attempt_at) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS oldest_due_at`,
+  counts: `SELECT
+    (SELECT COUNT(*) FROM fires f WHERE ${FIRE_GONE}) AS fires,
+    (SELECT COUNT(*) FROM attempts a WHERE a.fire_id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE})) AS attempts,
+    (SELECT COUNT(*) FROM conversions c WHERE ${CONVERSION_GONE}) AS conversions,
+    (SELECT COUNT(*) FROM touches t WHERE ${TOUCH_GONE}) AS touches,
+    (SELECT COUNT(*) FROM attempts a WHERE ${TRANSCRIPT_GONE}) AS transcripts`,
+  deleteFires: `DELETE FROM fires WHERE id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE} ORDER BY f.created_at LIMIT @limit${d.skipLocked})
+                RETURNING id, created_at, state`,
+  deleteConversions: `DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
+                      ORDER BY c.created_at LIMIT @limit${d.skipLocked}) RETURNING created_at, outcome`,
+  deleteTouches: `DELETE FROM touches WHERE id IN (SELECT t.id FROM touches t WHERE ${TOUCH_GONE}
+                  ORDER BY t.occurred_at LIMIT @limit${d.skipLocked}) RETURNING occurred_at, kind`,
+  clearTranscripts: `UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
+                     ORDER BY a.started_at LIMIT @limit${d.skipLocked})`,
+});
+
+/** the fires list for a filter, newest first; `cursor` is the `before` fire, looked up by the store */
+export function listFiresSql(filter: FireFilter, cursor?: { created_at: number; id: string }): { sql: string; args: Record<string, unknown> } {
+  const where: string[] = [];
+  const args: Record<string, unknown> = {};
+  const match = (column: string, sql: string, value: unknown) => (where.push(sql), (args[column] = value));
+  if (filter.state) match('state', 'state = @state', filter.state);
+  if (filter.pixel_id != null) match('pixel_id', 'pixel_id = @pixel_id', filter.pixel_id);
+  if (filter.order_id != null) match('order_id', 'order_id = @order_id', filter.order_id);
+  if (filter.last_outcome) match('last_outcome', 'last_outcome = @last_outcome', filter.last_outcome);
+  if (filter.from != null) match('from', 'created_at >= @from', filter.from);
+  if (filter.to != null) match('to', 'created_at < @to', filter.to);
+  if (cursor) {
+    where.push('(created_at < @bc OR (created_at = @bc AND id < @bid))');
+    Object.assign(args, { bc: cursor.created_at, bid: cursor.id });
+  }
+  args.limit = Math.min(filter.limit ?? 100, 1000);
+  return { sql: `SELECT * FROM fires ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`, args };
+}

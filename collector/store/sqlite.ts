@@ -8,12 +8,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { CONVERSION_GONE, FIRE_GONE, purgeArgs, statsSql, TOUCH_GONE, TRANSCRIPT_GONE } from './retention-rules.js';
+import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
+import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
 import type {
-  Attempt, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -23,8 +24,11 @@ interface AttemptRecord {
   fire_id: string;
   owner: string;
   attempt: NewAttempt;
-  next: { state: FireState; next_attempt_at: number | null; last_error: string | null };
+  next: AttemptNext;
 }
+
+/** SQLite has no booleans: dry_run comes back 0 or 1 */
+const fireOf = (row: unknown): Fire | undefined => (row ? { ...(row as Fire), dry_run: (row as Row).dry_run === 1 } : undefined);
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
@@ -39,10 +43,6 @@ function toAttempt(r: Row): Attempt {
   return { ...r, hops: parse(r.hops) } as Attempt;
 }
 
-const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at'];
-const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at'];
-const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'];
-const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'];
 
 /** `onConflict` skips only uniqueness conflicts; a NOT NULL or CHECK violation still throws */
 const insertSql = (table: string, cols: string[], onConflict = false) =>
@@ -119,7 +119,7 @@ export class SqliteStore implements Store {
       nextN: db.prepare('SELECT COALESCE(MAX(n), 0) + 1 AS n FROM attempts WHERE fire_id = ?'),
       finishAttempt: db.prepare(`UPDATE fires SET state = @state, attempt_count = attempt_count + 1, next_attempt_at = @next_attempt_at,
                                  lease_owner = NULL, lease_expires_at = NULL, last_outcome = @outcome, last_error = @last_error,
-                                 updated_at = @now, fired_at = CASE WHEN @state = 'fired' THEN @now ELSE fired_at END
+                                 updated_at = @now, fired_at = CASE WHEN @state = 'fired' THEN @now ELSE fired_at END, dry_run = @dry_run
                                  WHERE id = @id AND state = 'in_flight' AND lease_owner = @owner`),
       release: db.prepare(`UPDATE fires SET state = 'queued', next_attempt_at = @now, lease_owner = NULL, lease_expires_at = NULL,
                            updated_at = @now WHERE state = 'in_flight' AND lease_owner = @owner`),
@@ -170,12 +170,12 @@ export class SqliteStore implements Store {
     }
   }
 
-  async migrate(): Promise<number[]> {
+  async migrate(upTo = Infinity): Promise<number[]> {
     return this.serial(() => {
       const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
       const applied: number[] = [];
       for (const m of SQLITE_MIGRATIONS) {
-        if (done.has(m.version)) continue;
+        if (done.has(m.version) || m.version > upTo) continue;
         this.db.transaction(() => {
           this.db.exec(m.sql);
           this.db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(m.version, Date.now());
@@ -246,7 +246,7 @@ export class SqliteStore implements Store {
       this.sql.insertFire.run(fire);
       this.firesQueuedInTx = true;
     },
-    fireByConversion: async (id) => this.sql.fireByConversion.get(id) as Fire | undefined,
+    fireByConversion: async (id) => fireOf(this.sql.fireByConversion.get(id)),
     installById: async (id) => toInstall(this.sql.installById.get(id) as Row | undefined),
     installByTouch: async (id) => toInstall(this.sql.installByTouch.get(id) as Row | undefined),
     insertInstall: async (i) => this.sql.insertInstall.run({ ...i, flags: json(i.flags) }).changes === 1,
@@ -297,7 +297,7 @@ export class SqliteStore implements Store {
   claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]> {
     return this.serial(() =>
       this.db.transaction(() => {
-        for (const f of this.sql.expiredLeases.all(now) as Fire[]) {
+        for (const f of this.sql.expiredLeases.all(now).map((r) => fireOf(r)!)) {
           this.sql.insertAttempt.run({
             fire_id: f.id, n: (this.sql.nextN.get(f.id) as { n: number }).n, owner: f.lease_owner, started_at: f.lease_expires_at,
             duration_ms: null, outcome: 'lease_expired', error_class: 'lease_expired', status: null, url: null, hops: null,
@@ -305,7 +305,7 @@ export class SqliteStore implements Store {
           });
           this.sql.requeueExpired.run({ id: f.id, now });
         }
-        return this.sql.claim.all({ owner, now, expires: now + lease_ms, limit }) as Fire[];
+        return this.sql.claim.all({ owner, now, expires: now + lease_ms, limit }).map((r) => fireOf(r)!);
       })(),
     );
   }
@@ -324,7 +324,7 @@ export class SqliteStore implements Store {
     this.sql.insertAttempt.run({ ...attempt, fire_id, n, owner, hops: json(attempt.hops) });
     return this.sql.finishAttempt.run({
       id: fire_id, owner, state: next.state, next_attempt_at: next.next_attempt_at, outcome: attempt.outcome,
-      last_error: next.last_error, now: attempt.started_at + (attempt.duration_ms ?? 0),
+      last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run ? 1 : 0,
     }).changes === 1;
   }
 
@@ -342,14 +342,14 @@ export class SqliteStore implements Store {
 
   replayFire(id: string, now: number): Promise<Fire | undefined> {
     return this.serial(() => {
-      const fire = this.sql.replay.get({ id, now }) as Fire | undefined;
+      const fire = fireOf(this.sql.replay.get({ id, now }));
       if (fire) this.notifyFires();
       return fire;
     });
   }
 
   async getFire(id: string): Promise<FireDetail | undefined> {
-    const fire = this.sql.fireById.get(id) as Fire | undefined;
+    const fire = fireOf(this.sql.fireById.get(id));
     if (!fire) return undefined;
     const conversion = (this.sql.conversionById.get(fire.conversion_id) as Conversion | undefined) ?? null;
     const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get(conversion.touch_id) as Row | undefined) ?? null : null;
@@ -358,23 +358,9 @@ export class SqliteStore implements Store {
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {
-    const where: string[] = [];
-    const args: Record<string, unknown> = { limit: Math.min(filter.limit ?? 100, 1000) };
-    if (filter.state) (where.push('state = @state'), (args.state = filter.state));
-    if (filter.pixel_id != null) (where.push('pixel_id = @pixel_id'), (args.pixel_id = filter.pixel_id));
-    if (filter.order_id != null) (where.push('order_id = @order_id'), (args.order_id = filter.order_id));
-    if (filter.last_outcome) (where.push('last_outcome = @last_outcome'), (args.last_outcome = filter.last_outcome));
-    if (filter.from != null) (where.push('created_at >= @from'), (args.from = filter.from));
-    if (filter.to != null) (where.push('created_at < @to'), (args.to = filter.to));
-    if (filter.before) {
-      const cursor = this.sql.fireById.get(filter.before) as Fire | undefined;
-      if (cursor) {
-        where.push('(created_at < @bc OR (created_at = @bc AND id < @bid))');
-        Object.assign(args, { bc: cursor.created_at, bid: cursor.id });
-      }
-    }
-    const sql = `SELECT * FROM fires ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY created_at DESC, id DESC LIMIT @limit`;
-    return this.db.prepare(sql).all(args) as Fire[];
+    const cursor = filter.before ? (this.sql.fireById.get(filter.before) as Fire | undefined) : undefined;
+    const { sql, args } = listFiresSql(filter, cursor);
+    return this.db.prepare(sql).all(args).map((r) => fireOf(r)!);
   }
 
   async countFires(): Promise<Record<FireState, number>> {
@@ -439,31 +425,13 @@ export class SqliteStore implements Store {
 }
 
 /** a row's bucket index; numbers bind as REAL, so the division is cast back to an integer */
-const bucket = (column: string) => `CAST((${column} - @from) / @bucket AS INTEGER)`;
+const SQLITE_OPERATORS: OperatorDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '' };
 
 function prepareRetention(db: Database.Database) {
+  const shared = operatorSql(SQLITE_OPERATORS);
   return {
-    stats: db.prepare(statsSql(bucket)),
-    queue: db.prepare(`SELECT
-      (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,
-      (SELECT COUNT(*) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS due,
-      (SELECT COUNT(*) FROM fires WHERE state = 'in_flight') AS in_flight,
-      (SELECT MIN(next_attempt_at) FROM fires WHERE state = 'queued' AND next_attempt_at <= @now) AS oldest_due_at`),
-    counts: db.prepare(`SELECT
-      (SELECT COUNT(*) FROM fires f WHERE ${FIRE_GONE}) AS fires,
-      (SELECT COUNT(*) FROM attempts a WHERE a.fire_id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE})) AS attempts,
-      (SELECT COUNT(*) FROM conversions c WHERE ${CONVERSION_GONE}) AS conversions,
-      (SELECT COUNT(*) FROM touches t WHERE ${TOUCH_GONE}) AS touches,
-      (SELECT COUNT(*) FROM attempts a WHERE ${TRANSCRIPT_GONE}) AS transcripts`),
-    deleteFires: db.prepare(`DELETE FROM fires WHERE id IN (SELECT f.id FROM fires f WHERE ${FIRE_GONE} ORDER BY f.created_at LIMIT @limit)
-                             RETURNING id, created_at, state`),
+    ...(Object.fromEntries(Object.entries(shared).map(([k, sql]) => [k, db.prepare(sql)])) as Record<keyof typeof shared, Database.Statement>),
     deleteAttemptsOf: db.prepare('DELETE FROM attempts WHERE fire_id = ? RETURNING started_at, outcome, error_class'),
-    deleteConversions: db.prepare(`DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
-                                   ORDER BY c.created_at LIMIT @limit) RETURNING created_at, outcome`),
-    deleteTouches: db.prepare(`DELETE FROM touches WHERE id IN (SELECT t.id FROM touches t WHERE ${TOUCH_GONE}
-                               ORDER BY t.occurred_at LIMIT @limit) RETURNING occurred_at, kind`),
-    clearTranscripts: db.prepare(`UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
-                                  ORDER BY a.started_at LIMIT @limit)`),
     countDaily: db.prepare(`INSERT INTO daily_counts (day, metric, key, count) VALUES (@day, @metric, @key, @count)
                             ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count`),
   };

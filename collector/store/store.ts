@@ -2,13 +2,10 @@
 // the attribution logic runs once, in TypeScript, over the transaction primitives below.
 // Times are integer milliseconds since the epoch everywhere.
 
-export type TouchKind = 'click' | 'view';
-export type TouchSource = 'script' | 'impression' | 'server' | 'conversion' | 'app';
-export type ConversionSource = 'browser' | 'server' | 'app';
-export type ConversionOutcome = 'attributed' | 'unattributed' | 'duplicate';
-export type FireState = 'queued' | 'in_flight' | 'fired' | 'failed' | 'held';
-export type AttemptOutcome = 'fired' | 'retry' | 'failed' | 'ambiguous' | 'lease_expired';
-export type BindMethod = 'deep_link' | 'referrer' | 'token' | 'device_id' | 'hint';
+import { dayStart, utcDay } from '../clock.js';
+import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource } from '../vocabulary.js';
+
+export type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource };
 
 export interface Touch {
   id: string;
@@ -78,6 +75,8 @@ export interface Fire {
   created_at: number;
   updated_at: number;
   fired_at: number | null;
+  /** recorded by a dry run (config dry_run): the attempt's transcript is the request it would have made; never sent */
+  dry_run: boolean;
 }
 
 /** One request/response exchange of an attempt: what `curl --verbose` prints for one hop. */
@@ -107,6 +106,18 @@ export interface Attempt {
 }
 
 export type NewAttempt = Omit<Attempt, 'id' | 'fire_id' | 'n' | 'owner'>;
+
+/** what an attempt leaves on its fire */
+export interface AttemptNext {
+  state: FireState;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  /** the attempt was a dry run: nothing was sent */
+  dry_run?: boolean;
+}
+
+/** when an attempt ended, in whole milliseconds like every stored time (durations carry fractions) */
+export const attemptEndedAt = (a: Pick<NewAttempt, 'started_at' | 'duration_ms'>): number => Math.round(a.started_at + (a.duration_ms ?? 0));
 
 export interface Install {
   install_id: string;
@@ -177,8 +188,8 @@ export interface Tx {
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
-  /** applies pending migrations; answers the versions applied */
-  migrate(): Promise<number[]>;
+  /** applies pending migrations (up to `upTo`, by default all); answers the versions applied */
+  migrate(upTo?: number): Promise<number[]>;
   /** true when every migration this build knows is applied */
   migrationsCurrent(): Promise<boolean>;
   /** throws when the store cannot be reached */
@@ -212,7 +223,7 @@ export interface Store {
     fire_id: string,
     owner: string,
     attempt: NewAttempt,
-    next: { state: FireState; next_attempt_at: number | null; last_error: string | null },
+    next: AttemptNext,
   ): Promise<boolean>;
   /** graceful stop: the owner's in-flight fires become due now, with no attempt recorded */
   releaseFires(owner: string, now: number): Promise<number>;
@@ -322,8 +333,6 @@ export interface DailyCount {
   count: number;
 }
 
-const DAY_MS = 86_400_000;
-
 /**
  * Deleted rows → daily counts, with the same metrics and keys the live stats use. Sorted, so concurrent upserts
  * (PostgreSQL) take their row locks in one order.
@@ -332,7 +341,7 @@ export function dailyCounts(rows: { metric: StatsMetric; key: string | null; at:
   const sums = new Map<string, DailyCount>();
   for (const r of rows) {
     if (r.key == null) continue;
-    const day = r.at - (((r.at % DAY_MS) + DAY_MS) % DAY_MS);
+    const day = dayStart(r.at);
     const id = `${day}\u0000${r.metric}\u0000${r.key}`;
     const sum = sums.get(id);
     if (sum) sum.count++;
@@ -380,6 +389,5 @@ export function collectStats(
 
 /** the UTC days (YYYY-MM-DD) that [from, to) overlaps, as the diagnostics table keys them */
 export function statsDays(from: number, to: number): [string, string] {
-  const day = (t: number) => new Date(t).toISOString().slice(0, 10);
-  return [day(from), day(Math.max(from, to - 1))];
+  return [utcDay(from), utcDay(Math.max(from, to - 1))];
 }

@@ -2,7 +2,7 @@
 // session cookie that is HttpOnly, SameSite=Strict, signed, expiring, revoked on logout and ended by rotating the
 // admin keys), what every state-changing POST needs (the session's CSRF token and our own Origin), that pages
 // without a session redirect to the login, that stored text is escaped and no page carries an inline script, and
-// the fires table's paging, the evidence attachment and the replay refusals.
+// the fires table's paging, the evidence attachment and the replay refusals; every answer as openapi.json describes it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../collector/clock.js';
 import type { Fire } from '../../collector/store/store.js';
 import { ADMIN_KEY, SERVER_KEY, startTestCollector, type TestCollector } from '../support/collector.js';
+import { fetchDocumented } from '../support/openapi.js';
 import { attempt, conversion, fire, touch } from '../store/rows.js';
 
 const NOW = Date.UTC(2026, 2, 10, 12, 0, 0);
@@ -29,7 +30,7 @@ describe('the dashboard over HTTP', () => {
   const request = async (path: string, init: RequestInit & { cookie?: string; form?: Record<string, string> } = {}): Promise<Answer> => {
     const headers = new Headers(init.headers);
     if (init.cookie) headers.set('cookie', init.cookie);
-    const res = await fetch(c.url + path, {
+    const res = await fetchDocumented(c.url + path, {
       ...init,
       headers,
       body: init.form ? new URLSearchParams(init.form) : init.body,

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { isBuiltin } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, skipBrowser, type LaunchedChromium } from '../support/browser.js';
+import { launchChromium, type LaunchedChromium } from '../support/browser.js';
 import { ADMIN_KEY } from '../support/collector.js';
 import { REPO_ROOT, send, json, spawnCollector, tempDir, type CollectorProcess } from '../support/proc.js';
 import { startRouter, type TestRouter } from '../support/router.js';
@@ -123,7 +123,7 @@ describe('the package, installed from its tarball', () => {
     for (const command of ['serve', 'migrate', 'backup', 'fire', 'stats']) expect(help.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
   });
 
-  describe.skipIf(skipBrowser)('served with npx sspx-relay serve', () => {
+  describe('served with npx sspx-relay serve', () => {
     let router: TestRouter;
     let site: http.Server;
     let siteUrl = '';

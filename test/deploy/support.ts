@@ -1,6 +1,7 @@
 // Helpers of the deployment suites: a command run to its end, in an environment with nothing of the test run's own
 // (no SSPX_* variables, no npm_* variables that `npm test` sets and a nested npm would take as its configuration).
 import { spawn } from 'node:child_process';
+import { markKind } from '../support/kinds.js';
 import { CLI_PATH } from '../support/proc.js';
 
 export interface Ran {
@@ -18,6 +19,7 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 
 /** runs a program to its end (asynchronously: the test's own servers keep answering meanwhile) */
 export function run(program: string, args: string[], opts: { cwd: string; env?: Record<string, string>; timeoutMs?: number }): Promise<Ran> {
+  markKind('child-process');
   return new Promise((done, fail) => {
     const child = spawn(program, args, { cwd: opts.cwd, env: opts.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

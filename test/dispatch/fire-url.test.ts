@@ -3,7 +3,8 @@
 // a token's trailing `.` included. Also the field validators the conversion routes share.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fireUrl, invalidOrderId, invalidOther, invalidValue } from '../../collector/dispatch/fire-url.js';
+import { fireUrl } from '../../collector/dispatch/fire-url.js';
+import { invalidOrderId, invalidOther, invalidValue } from '../../collector/fields.js';
 import { FireAgents, httpFire } from '../../collector/dispatch/http-fire.js';
 import { isToken } from '../../snippet/token.js';
 import { startRouter, type TestRouter } from '../support/router.js';

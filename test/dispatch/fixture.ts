@@ -1,5 +1,6 @@
 // Shared set-up for the dispatch suites: a real SQLite file in a temp dir, a config pointed at the test router,
 // captured JSON log lines, and a helper that commits a conversion and its fire the way attribution does.
+import { Events } from '../../collector/events.js';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,7 @@ export async function harness(overrides: ConfigInput = {}, clock: Clock = system
   const logs: Record<string, unknown>[] = [];
   const log = createLogger('info', { write: (line: string) => void logs.push(JSON.parse(line)) });
   return {
-    ctx: { config, store, clock, log },
+    ctx: { config, store, clock, log, events: new Events() },
     store,
     dir,
     logs,
@@ -78,7 +79,7 @@ export async function queueFire(store: SqliteStore, f: FireInput = {}, clock: Cl
   };
   const fire: Fire = {
     id: randomUUID(), conversion_id: conversion.id, pixel_id: conversion.pixel_id, order_id: conversion.order_id,
-    value: conversion.value, other: conversion.other, token: conversion.token!, state: 'queued', attempt_count: 0,
+    value: conversion.value, other: conversion.other, token: conversion.token!, state: 'queued', dry_run: false, attempt_count: 0,
     next_attempt_at: f.at ?? now, lease_owner: null, lease_expires_at: null, last_outcome: null, last_error: null,
     created_at: f.created_at ?? now, updated_at: now, fired_at: null,
   };

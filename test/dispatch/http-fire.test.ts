@@ -72,7 +72,7 @@ describe('httpFire classifies each router behaviour', () => {
     expect(r).toMatchObject(rest);
     expect(r.hops).toHaveLength(hops);
     if (logged !== undefined) expect(router.logged).toHaveLength(logged);
-    expect(r.aborted).toBe(false);
+    expect(r.outcome).not.toBe('aborted');
     if (r.outcome !== 'fired') expect(r.error).toBeTruthy();
   });
 });
@@ -110,7 +110,7 @@ describe('httpFire against connections that fail', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 50);
     const r = await fire({ signal: ac.signal, request_timeout_ms: 5000 });
-    expect(r.aborted).toBe(true);
+    expect(r.outcome).toBe('aborted');
   });
 });
 

@@ -1,5 +1,6 @@
 // Guards the operators' fire API over real HTTP: admin key required, list filters and their named 400s, one fire
-// with its attempts (in order, each with a transcript), the evidence download, and replay (failed/held only).
+// with its attempts (in order, each with a transcript), the evidence download, and replay (failed/held only);
+// every answer as openapi.json describes it (whole-millisecond times included).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +9,7 @@ import { Dispatcher } from '../../collector/dispatch/dispatcher.js';
 import { errorHandler } from '../../collector/http/errors.js';
 import { fireRoutes } from '../../collector/http/routes/fires.js';
 import type { Fire } from '../../collector/store/store.js';
+import { fetchDocumented } from '../support/openapi.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 import { ADMIN_KEY, harness, queueFire, until, type Harness } from './fixture.js';
 
@@ -22,8 +24,8 @@ const older: Fire[] = [];
 const T0 = Date.UTC(2026, 0, 1);
 
 const get = (path: string, key: string | null = ADMIN_KEY) =>
-  fetch(base + path, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
-const post = (path: string) => fetch(base + path, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_KEY}` } });
+  fetchDocumented(base + path, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+const post = (path: string) => fetchDocumented(base + path, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_KEY}` } });
 
 beforeAll(async () => {
   router = await startRouter();

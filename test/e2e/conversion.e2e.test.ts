@@ -4,13 +4,13 @@
 // router with the right parameters (sspdata last, byte-exact) and follows its redirect to the logged hop.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoSite } from '../../collector/demo.js';
-import { launchChromium, skipBrowser, type LaunchedChromium } from '../support/browser.js';
+import { launchChromium, type LaunchedChromium } from '../support/browser.js';
 import { ADMIN_KEY, startTestCollector, type TestCollector } from '../support/collector.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 
 const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
 
-describe.skipIf(skipBrowser)('a conversion end to end', () => {
+describe('a conversion end to end', () => {
   let router: TestRouter;
   let collector: TestCollector;
   let site: Awaited<ReturnType<typeof startDemoSite>>;

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { scriptTouchFacts, scriptTouchSchema } from '../../collector/ingest/touches.js';
-import { launchChromium, skipBrowser, type LaunchedChromium } from '../support/browser.js';
+import { launchChromium, type LaunchedChromium } from '../support/browser.js';
 
 const SCRIPT = new URL('../../dist/sspx.js', import.meta.url);
 const LANDING = new URL('../fixtures/landing.html', import.meta.url);
@@ -49,7 +49,7 @@ function startServer(received: Received[]): Promise<Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-describe.skipIf(skipBrowser)('sspx.js in Chromium', () => {
+describe('sspx.js in Chromium', () => {
   const received: Received[] = [];
   let server: Server;
   let origin: string;

@@ -2,7 +2,6 @@
 // fire attempt; hostile user input (CR/LF, quotes, U+2028, U+0085 in tokens, user agents, order ids, paths) can
 // never start a line of its own; keys and cookies never reach the log.
 import net from 'node:net';
-import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptEvent } from '../../collector/dispatch/dispatcher.js';
@@ -188,7 +187,7 @@ describe('the dispatcher', () => {
     const attempts: AttemptEvent[] = [];
     c.dispatcher!.on('attempt', (e) => attempts.push(e));
     router.script({ status: 503 });
-    const first = once(c.dispatcher!, 'attempt');
+    const first = new Promise((resolve) => c.dispatcher!.once('attempt', resolve));
     const res = await post(`${c.url}/v1/conversions`, { pixel: 'purchase', token: token(8), order_id: 'L-1' }, bearer(SERVER_KEY));
     expect(res.json.outcome).toBe('attributed');
     await first;

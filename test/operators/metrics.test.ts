@@ -1,7 +1,6 @@
 // Guards GET /metrics: the sspx_* counters move as touches, conversions and fire attempts happen, the queue gauges
 // are read from the store on scrape, ingest latency is labelled by route pattern (never by raw path), each collector
 // has its own registry, and a store outage does not break the scrape.
-import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptEvent } from '../../collector/dispatch/dispatcher.js';
 import { bearer, post, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
@@ -22,7 +21,7 @@ describe('counters, gauges and ingest latency (no dispatcher)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
-    for (const name of ['sspx_touches_total', 'sspx_conversions_total', 'sspx_fires_total', 'sspx_ingest_duration_seconds', 'sspx_commit_to_fire_seconds', 'sspx_router_duration_seconds', 'sspx_queue_depth', 'sspx_oldest_due_age_seconds']) {
+    for (const name of ['sspx_touches_total', 'sspx_conversions_total', 'sspx_fire_attempts_total', 'sspx_ingest_duration_seconds', 'sspx_commit_to_fire_seconds', 'sspx_router_duration_seconds', 'sspx_queue_depth', 'sspx_oldest_due_age_seconds']) {
       expect(text).toContain(`# TYPE ${name} `);
     }
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
@@ -104,17 +103,17 @@ describe('fire attempts (dispatcher against the local router)', () => {
   });
 
   const convert = async (order_id: string) => {
-    const attempt = once(c.dispatcher!, 'attempt') as Promise<[AttemptEvent]>;
+    const attempt = new Promise<AttemptEvent>((resolve) => c.dispatcher!.once('attempt', resolve));
     const res = await post(`${c.url}/v1/conversions`, { pixel: 'purchase', token: token(order_id), order_id }, bearer(SERVER_KEY));
     expect(res.json.outcome).toBe('attributed');
-    return (await attempt)[0];
+    return await attempt;
   };
 
   it('counts a fired attempt with its router and commit-to-fire durations', async () => {
     const e = await convert('F-1');
     expect(e.attempt.outcome).toBe('fired');
     const m = await scrape(c.url);
-    expect(sample(m, 'sspx_fires_total', { result: 'fired', error_class: 'none' })).toBe(1);
+    expect(sample(m, 'sspx_fire_attempts_total', { outcome: 'fired', error_class: 'none' })).toBe(1);
     expect(sample(m, 'sspx_router_duration_seconds_count')).toBe(1);
     expect(sample(m, 'sspx_commit_to_fire_seconds_count')).toBe(1);
     expect(sample(m, 'sspx_queue_depth')).toBe(0);
@@ -126,8 +125,8 @@ describe('fire attempts (dispatcher against the local router)', () => {
     const e = await convert('F-2');
     expect(e.attempt.outcome).toBe('retry');
     const m = await scrape(c.url);
-    expect(sample(m, 'sspx_fires_total', { result: 'retry', error_class: 'http_5xx' })).toBe(1);
-    expect(sample(m, 'sspx_fires_total', { result: 'fired', error_class: 'none' })).toBe(1);
+    expect(sample(m, 'sspx_fire_attempts_total', { outcome: 'retry', error_class: 'http_5xx' })).toBe(1);
+    expect(sample(m, 'sspx_fire_attempts_total', { outcome: 'fired', error_class: 'none' })).toBe(1);
     expect(sample(m, 'sspx_router_duration_seconds_count')).toBe(2);
     expect(sample(m, 'sspx_commit_to_fire_seconds_count')).toBe(1);
     expect(sample(m, 'sspx_queue_depth')).toBe(1);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../collector/openapi.js';
 import { packageRoot } from '../../collector/paths.js';
 import { startTestCollector, type TestCollector } from '../support/collector.js';
+import { undocumented, validate } from '../support/openapi.js';
 import { listRoutes } from './support.js';
 
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
@@ -103,5 +104,37 @@ describe('openapi.json', () => {
       if (!op.requestBody) continue;
       for (const media of Object.values(op.requestBody.content as Json)) expect(resolve(doc, media.schema).type, key).toBe('object');
     }
+  });
+});
+
+describe('the route tests\' check against openapi.json (test/support/openapi.ts)', () => {
+  const fire = {
+    id: 'f_1', conversion_id: 'c_1', pixel_id: 1, order_id: null, value: null, other: null, token: 't.', state: 'fired', attempt_count: 1,
+    next_attempt_at: null, lease_owner: null, lease_expires_at: null, last_outcome: 'fired', last_error: null, created_at: 1, updated_at: 2,
+    fired_at: 2, dry_run: false,
+  };
+  const list = (f: object) => JSON.stringify({ fires: [f] });
+
+  it('passes a list of fires as the document describes it', () => {
+    expect(undocumented('GET', '/v1/fires', 200, 'application/json; charset=utf-8', list(fire))).toEqual([]);
+  });
+
+  it.each([
+    ['a fraction of a millisecond', { ...fire, updated_at: 1.5 }, '$.fires[0].updated_at: 1.5 is number, not integer'],
+    ['a state outside the list', { ...fire, state: 'sent' }, '$.fires[0].state: "sent" is not one of'],
+    ['a missing required field', { ...fire, dry_run: undefined }, '$.fires[0]: dry_run is required'],
+    ['null where a string is required', { ...fire, token: null }, '$.fires[0].token'],
+  ])('refuses %s', (_, f, problem) => {
+    expect(undocumented('GET', '/v1/fires', 200, 'application/json', list(f)).join('\n')).toContain(problem);
+  });
+
+  it('refuses an undescribed status or media type, and a body that is not JSON', () => {
+    expect(undocumented('GET', '/v1/fires', 418, 'application/json', '{}')[0]).toContain('status 418 is not described');
+    expect(undocumented('GET', '/v1/fires', 200, 'text/html', '<p>')[0]).toContain('media type text/html is not described');
+    expect(undocumented('GET', '/v1/fires', 200, 'application/json', 'nope')[0]).toContain('not JSON');
+  });
+
+  it('refuses to half-check a schema with a keyword it does not know', () => {
+    expect(() => validate({ type: 'string', uniqueItems: true }, 'x')).toThrow(/uniqueItems/);
   });
 });

@@ -1,5 +1,5 @@
 // Guards fault 3, store errors during ingest: SQLite's disk full (PRAGMA max_page_count pinned at the file's size)
-// and, when SSPX_TEST_PG_URL is set, PostgreSQL unreachable (the store talks to it through a forwarder the test
+// and PostgreSQL unreachable (the store talks to it through a forwarder the test
 // cuts). Each refused request answers 503 `store_unavailable` and leaves no row behind (no touch, conversion,
 // implicit touch or fire of it, not even part of a batch); everything answered 2xx is stored; and the collector
 // takes requests again by itself once the store is back, with no restart.

@@ -10,6 +10,7 @@ import { runPurge } from '../../collector/commands/purge.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
 import { NOW, RETENTION_CONFIG, seeder } from './purge.suite.js';
 import { captureIo } from '../support/io.js';
+import { markKind } from '../support/kinds.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -81,6 +82,7 @@ describe('sspx-relay purge', () => {
 
   it('runs from the command line', async () => {
     await seedStore(Date.now());
+    markKind('child-process');
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'collector/cli.ts', 'purge', '--config', configPath], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain('purged (retention_days 10');

@@ -6,7 +6,7 @@
 // sspx_vid cookie with exactly the contract's attributes, Secure on HTTPS (public_url https, or X-Forwarded-Proto
 // https from a trusted proxy — never from an untrusted one), 128 random bits, forged values replaced.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ID_PATTERN } from '../../collector/ids.js';
+import { ID_PATTERN } from '../../collector/fields.js';
 import { ADMIN_KEY, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { json, send, type Sent } from '../support/proc.js';
 

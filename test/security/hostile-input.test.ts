@@ -3,8 +3,8 @@
 // forged visitor and click ids, tokens that try to smuggle parameters into the fire, thousands of query
 // parameters, raw malformed HTTP, and every nasty string (control characters, CRLF, non-ASCII, unpaired
 // surrogates, injections) in every field of every ingest route. No input gives a 5xx or takes the collector down,
-// and afterwards every stored row is one the schema allows. Runs on SQLite, and on PostgreSQL when
-// SSPX_TEST_PG_URL is set (where a NUL byte or an unpaired surrogate would be a database error, not a 400).
+// and afterwards every stored row is one the schema allows. Runs on SQLite and on PostgreSQL
+// (where a NUL byte or an unpaired surrogate would be a database error, not a 400).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../collector/store/postgres.js';
 import type { Store } from '../../collector/store/store.js';

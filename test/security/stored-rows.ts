@@ -3,10 +3,8 @@
 // order_id, value or other Microsoft would reject, an id we did not mint, a control character in stored text.
 import { isToken } from '../../snippet/token.js';
 import type { Config } from '../../collector/config.js';
-import { ORDER_ID, OTHER, VALUE } from '../../collector/dispatch/fields.js';
-import { ID_PATTERN, VISITOR_ID_PATTERN } from '../../collector/ids.js';
-import { cleanUrl, normalizeDeviceId } from '../../collector/ingest/client.js';
-import { INSTALL_ID } from '../../collector/ingest/conversions.js';
+import { ID_PATTERN, INSTALL_ID, normalizeDeviceId, ORDER_ID, OTHER, VALUE, VISITOR_ID_PATTERN } from '../../collector/fields.js';
+import { cleanUrl } from '../../collector/ingest/client.js';
 import type { SqliteStore } from '../../collector/store/sqlite.js';
 import type { Store } from '../../collector/store/store.js';
 import { pgQuery } from '../support/pg.js';

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { JSDOM, ResourceLoader, VirtualConsole } from 'jsdom';
 import { scriptTouchFacts, scriptTouchSchema } from '../../collector/ingest/touches.js';
 import { readLanding } from '../../snippet/landing.js';
+import { markKind } from '../support/kinds.js';
 
 export const SCRIPT_PATH = fileURLToPath(new URL('../../dist/sspx.js', import.meta.url));
 export const COLLECTOR = 'https://collect.example';
@@ -76,6 +77,7 @@ const escapeAttr = (v: string) => v.replace(/&/g, '&amp;').replace(/"/g, '&quot;
 
 /** opens the landing page and resolves once the script has run and its first sends have settled */
 export async function openLanding(opts: PageOptions): Promise<Page> {
+  markKind('jsdom');
   const sent: Sent[] = [];
   const logs: string[] = [];
   const warnings: string[] = [];

@@ -72,6 +72,7 @@ export function fire(over: Partial<Fire> = {}): Fire {
     created_at: T0,
     updated_at: T0,
     fired_at: null,
+    dry_run: false,
     ...over,
   };
 }

@@ -1,22 +1,23 @@
-// A real Chromium for end-to-end tests: Debian's /usr/bin/chromium driven by playwright-core, headless,
-// with a fresh temporary profile per launch (no state leaks between tests) and everything that phones home
-// switched off. Usage: `const { context, close } = await launchChromium(); const page = await context.newPage();`
-import { existsSync } from 'node:fs';
+// A real Chromium for end-to-end tests, driven by playwright-core, headless, with a fresh temporary profile
+// per launch (no state leaks between tests) and everything that phones home switched off. The binary is the
+// one test/support/global-setup.ts found (CHROMIUM_PATH, the @sparticuz/chromium devDependency, or an
+// installed Chrome). Usage: `const { context, close } = await launchChromium(); const page = await context.newPage();`
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type LaunchOptions } from 'playwright-core';
+import { inject } from 'vitest';
+import { markKind } from './kinds.js';
 
-/** where the browser lives; CHROMIUM_PATH overrides it for machines that keep it elsewhere */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-/** SSPX_SKIP_BROWSER=1 skips the real-browser suites; without it a missing Chromium fails them loudly */
-export const skipBrowser = process.env.SSPX_SKIP_BROWSER === '1';
-
+/**
+ * Our own flags only: never the npm package's `args`, which turn off web security (CORS), and the browser
+ * tests check CORS.
+ */
 export const CHROMIUM_ARGS = [
-  '--headless',
+  '--headless=new',
   '--no-sandbox', // tests run as root in CI
   '--disable-gpu',
+  '--no-zygote',
   '--disable-quic',
   '--no-first-run',
   '--disable-background-networking',
@@ -24,21 +25,15 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-export const hasChromium = (): boolean => existsSync(CHROMIUM_PATH);
-
 export interface LaunchedChromium {
   context: BrowserContext;
   /** closes the browser and removes its temporary profile */
   close(): Promise<void>;
 }
 
-/** launches headless Chromium with a fresh profile; throws with instructions when it is not installed */
+/** launches headless Chromium with a fresh profile */
 export async function launchChromium(options: Omit<LaunchOptions, 'executablePath'> = {}): Promise<LaunchedChromium> {
-  if (!hasChromium())
-    throw new Error(
-      `Chromium not found at ${CHROMIUM_PATH}: install it (apt-get install chromium), set CHROMIUM_PATH, ` +
-        'or set SSPX_SKIP_BROWSER=1 to skip the real-browser tests',
-    );
+  markKind('chromium');
   const profile = await mkdtemp(join(tmpdir(), 'sspx-chromium-'));
   let context: BrowserContext;
   try {
@@ -46,7 +41,7 @@ export async function launchChromium(options: Omit<LaunchOptions, 'executablePat
       headless: true,
       timeout: 60_000,
       ...options,
-      executablePath: CHROMIUM_PATH,
+      executablePath: inject('chromiumPath'),
       args: [...CHROMIUM_ARGS, ...(options.args ?? [])],
     });
   } catch (e) {

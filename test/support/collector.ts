@@ -8,6 +8,7 @@ import { ManualClock, type Clock } from '../../collector/clock.js';
 import { parseConfig, type ConfigInput } from '../../collector/config.js';
 import { startCollector, type Collector } from '../../collector/server.js';
 import type { Store } from '../../collector/store/store.js';
+import { expectDocumented } from './openapi.js';
 
 export const SERVER_KEY = 'server-key-0123456789abcdef';
 export const APP_KEY = 'app-key-0123456789abcdef0123';
@@ -60,7 +61,7 @@ export async function startTestCollector(
   };
 }
 
-/** fetch with a JSON body and the answer parsed */
+/** fetch with a JSON body and the answer parsed; the answer must be as openapi.json describes it */
 export async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url, {
     method: 'POST',
@@ -68,6 +69,7 @@ export async function post(url: string, body: unknown, headers: Record<string, s
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();
+  expectDocumented('POST', url, res.status, res.headers.get('content-type'), text);
   let json: any;
   try {
     json = JSON.parse(text);

@@ -1,14 +1,15 @@
-// The real PostgreSQL for tests: SSPX_TEST_PG_URL names it, and each test file works in fresh schemas
-// (sspx_test_<random>) that are dropped afterwards. Without the variable the PostgreSQL cases are skipped — loudly.
+// The real PostgreSQL for tests: the server test/support/global-setup.ts started for this run (or the one
+// SSPX_TEST_PG_URL names); each test file works in fresh schemas (sspx_test_<random>) dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, describe } from 'vitest';
+import { afterAll, beforeEach, describe, inject } from 'vitest';
+import { markKind } from './kinds.js';
 
-export const PG_SKIP_MESSAGE = 'PostgreSQL tests SKIPPED: set SSPX_TEST_PG_URL=postgres://postgres@127.0.0.1:5432/test';
-
-/** the test database's URL, or undefined when PostgreSQL tests are off */
-export function pgUrl(): string | undefined {
-  return process.env.SSPX_TEST_PG_URL || undefined;
+/** the test database's URL */
+export function pgUrl(): string {
+  const url = inject('pgUrl');
+  if (!url) throw new Error('no PostgreSQL for the tests: test/support/global-setup.ts did not provide one (run through vitest)');
+  return url;
 }
 
 /** one statement on a short-lived connection outside any store (setup, teardown, killing a backend) */
@@ -31,19 +32,12 @@ export interface PgContext {
 /** a schema name nobody else uses */
 export const randomSchema = (): string => `sspx_test_${randomBytes(6).toString('hex')}`;
 
-/**
- * `describe` for cases that need PostgreSQL: skipped, with a loud line, when SSPX_TEST_PG_URL is unset;
- * otherwise the body gets the URL and fresh schemas, all dropped when the file's tests are done.
- */
+/** `describe` for cases on PostgreSQL: the body gets the URL and fresh schemas, all dropped when the file's tests are done */
 export function describePg(name: string, body: (ctx: PgContext) => void): void {
   const url = pgUrl();
-  if (!url) {
-    console.warn(`\n*** ${PG_SKIP_MESSAGE} ***\n`);
-    describe.skip(name, () => body({ url: '', newSchema: randomSchema }));
-    return;
-  }
   const schemas: string[] = [];
   describe(name, () => {
+    beforeEach(() => markKind('postgres'));
     afterAll(async () => {
       if (schemas.length) await pgQuery(url, schemas.map((s) => `DROP SCHEMA IF EXISTS "${s}" CASCADE`).join('; '));
     });

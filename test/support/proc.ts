@@ -21,6 +21,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigInput } from '../../collector/config.js';
+import { markKind } from './kinds.js';
+import { expectDocumented } from './openapi.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_PATH = join(REPO_ROOT, 'dist', 'collector', 'cli.js');
@@ -37,7 +39,7 @@ export interface CollectorProcess {
   port: number;
   pid: number;
   child: ChildProcess;
-  configPath: string;
+  configPath: string | null;
   stdout(): string;
   stderr(): string;
   /** resolves once the process has exited */
@@ -49,8 +51,11 @@ export interface CollectorProcess {
 }
 
 export interface SpawnOptions {
-  /** the configuration: an object written to `<dir>/sspx.config.json`, or the path of an existing file */
-  config: ConfigInput | string;
+  /**
+   * the configuration: an object written to `<dir>/sspx.config.json`, the path of an existing file, or null for
+   * none at all (`serve` without --config in a directory with no sspx.config.json: the built-in local setup)
+   */
+  config: ConfigInput | string | null;
   /** working directory of the child and home of the written config; default a new temporary directory */
   dir?: string;
   /** extra environment variables (SSPX_* among them are passed on, unlike the test's own) */
@@ -98,14 +103,15 @@ export function writeConfig(dir: string, config: ConfigInput, name = 'sspx.confi
 
 export async function spawnCollector(opts: SpawnOptions): Promise<CollectorProcess> {
   if (!opts.command && !existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build`);
+  markKind('child-process');
   const dir = opts.dir ?? tempDir();
-  const configPath = typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
+  const configPath = opts.config === null ? null : typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
   const [program, ...args] = opts.command ?? [process.execPath, CLI_PATH];
   const group = opts.command !== undefined;
   const env: Record<string, string> = {};
   // npm_* variables of `npm test` would be a nested npx's configuration (its prefix among them)
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSPX_') && !(group && k.startsWith('npm_'))) env[k] = v;
-  const child = spawn(program, [...args, 'serve', '--config', configPath], {
+  const child = spawn(program, [...args, 'serve', ...(configPath === null ? [] : ['--config', configPath])], {
     cwd: dir,
     env: { ...env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -190,9 +196,18 @@ export interface SendOptions {
 
 /**
  * One HTTP request over node:http (no fetch: it would refuse many of the hostile inputs tests need to send,
- * and it is heavy for load). Rejects on a network error or after timeoutMs; any status resolves.
+ * and it is heavy for load). Rejects on a network error or after timeoutMs; any status resolves, and must be
+ * as openapi.json describes it.
  */
-export function send(url: string, opts: SendOptions = {}): Promise<Sent> {
+export async function send(url: string, opts: SendOptions = {}): Promise<Sent> {
+  const sent = await sendRaw(url, opts);
+  const method = opts.method ?? (opts.body === undefined ? 'GET' : 'POST');
+  const type = sent.headers['content-type'];
+  expectDocumented(method, url.replace(/^http:\/\/[^/]+/, ''), sent.status, Array.isArray(type) ? type[0] : type, sent.body);
+  return sent;
+}
+
+function sendRaw(url: string, opts: SendOptions): Promise<Sent> {
   return new Promise((ok, fail) => {
     // the path as given, not normalised by URL (`/t/../x` stays as it is, escapes stay as they are)
     const m = /^http:\/\/([^/:]+):(\d+)(\/.*)?$/.exec(url);

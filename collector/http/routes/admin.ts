@@ -10,15 +10,12 @@ import { isPeriod, loadOverview } from '../../admin/overview.js';
 import { errorPage, firePage, firesPage, loginPage, overviewPage } from '../../admin/pages.js';
 import { Sessions, sameOrigin, type Session } from '../../admin/session.js';
 import type { Context } from '../../context.js';
-import { findPixel } from '../../config.js';
-import { invalidOrderId } from '../../dispatch/fields.js';
-import { renderEvidence } from '../../dispatch/transcript.js';
-import type { FireFilter, FireState } from '../../store/store.js';
+import { Refusal } from '../../fields.js';
+import { Fires, parseFireFilter } from '../../operators/fires.js';
+import type { FireFilter } from '../../store/store.js';
 import { keyMatches } from '../auth.js';
 import { HttpError, toHttpError } from '../errors.js';
 
-const FIRE_ID = /^[\w.:-]{1,128}$/;
-const STATES: readonly FireState[] = ['queued', 'in_flight', 'fired', 'failed', 'held'];
 const PAGE_SIZE = 50;
 /** the fires-table filters that links carry along */
 const FILTER_KEYS = ['pixel', 'order_id', 'state', 'from', 'to'] as const;
@@ -36,17 +33,6 @@ function param(req: Request, name: string): string | undefined {
   return typeof s === 'string' ? s.slice(0, 200) : undefined;
 }
 
-/** a datetime-local value (read as UTC), an ISO time, or milliseconds since the epoch */
-function parseTime(v: string): number | undefined {
-  if (/^\d{1,15}$/.test(v)) return Number(v);
-  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(v)) return Date.parse(v + 'Z');
-  if (/^\d{4}-\d{2}-\d{2}/.test(v)) {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
-  }
-  return undefined;
-}
-
 /** the table's filters as typed (kept in links), and what they mean for the store; a bad one is named, not a 400 */
 function fireFilters(req: Request, ctx: Context): { shown: Record<string, string>; filter: FireFilter; error?: string } {
   const shown: Record<string, string> = {};
@@ -54,38 +40,16 @@ function fireFilters(req: Request, ctx: Context): { shown: Record<string, string
     const v = param(req, k)?.trim();
     if (v) shown[k] = v;
   }
-  const filter: FireFilter = { limit: PAGE_SIZE + 1 };
-  const errors: string[] = [];
-  if (shown.pixel) {
-    const id = findPixel(ctx.config, shown.pixel)?.id ?? (/^\d{1,12}$/.test(shown.pixel) ? Number(shown.pixel) : undefined);
-    if (id === undefined) errors.push(`pixel: ${shown.pixel} is neither a configured pixel name nor a numeric id`);
-    else filter.pixel_id = id;
-  }
-  if (shown.order_id) {
-    const why = invalidOrderId(shown.order_id);
-    if (why) errors.push(`order id: ${why}`);
-    else filter.order_id = shown.order_id;
-  }
-  if (shown.state) {
-    if (STATES.includes(shown.state as FireState)) filter.state = shown.state as FireState;
-    else errors.push(`state: must be one of ${STATES.join(', ')}`);
-  }
-  for (const k of ['from', 'to'] as const) {
-    if (!shown[k]) continue;
-    const t = parseTime(shown[k]);
-    if (t === undefined) errors.push(`${k}: not a time (YYYY-MM-DDTHH:MM, UTC)`);
-    else filter[k] = t;
-  }
-  const before = param(req, 'before');
-  if (before && FIRE_ID.test(before)) filter.before = before;
-  return { shown, filter, error: errors.length ? `Filters ignored: ${errors.join('; ')}.` : undefined };
+  const { filter, refusals } = parseFireFilter(ctx, { ...shown, before: param(req, 'before') });
+  filter.limit = PAGE_SIZE + 1;
+  return { shown, filter, error: refusals.length ? `Filters ignored: ${refusals.map((r) => r.message).join('; ')}.` : undefined };
 }
 
 /** only our own pages are a place to return to after logging in */
 const safeNext = (next: unknown) =>
   typeof next === 'string' && /^\/admin(\/[\w./:-]*)?(\?[^\s\\]*)?$/.test(next) && !next.includes('..') ? next : '/admin';
 
-export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }): express.Router {
+export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires = new Fires(ctx, dispatcher)): express.Router {
   const router = express.Router();
   const sessions = new Sessions(ctx.store, ctx.config, () => ctx.clock.now());
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
@@ -157,22 +121,13 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }): expres
 
   router.get('/admin/fires', async (req, res: SessionRes) => {
     const { shown, filter, error } = fireFilters(req, ctx);
-    const fires = await ctx.store.listFires(filter);
-    const more = fires.length > PAGE_SIZE;
-    const page = fires.slice(0, PAGE_SIZE);
+    const listed = await fires.list(filter);
+    const more = listed.length > PAGE_SIZE;
+    const page = listed.slice(0, PAGE_SIZE);
     send(res, firesPage({ fires: page, filters: shown, error, next: more ? page[page.length - 1].id : undefined, config: ctx.config, csrf: res.locals.session.csrf }));
   });
 
-  const fireId = (req: Request) => {
-    const id = String(req.params.id);
-    if (!FIRE_ID.test(id)) throw new HttpError(404, 'fire_not_found', 'No fire has this id.');
-    return id;
-  };
-  const loadFire = async (req: Request) => {
-    const fire = await ctx.store.getFire(fireId(req));
-    if (!fire) throw new HttpError(404, 'fire_not_found', 'No fire has this id.');
-    return fire;
-  };
+  const loadFire = (req: Request) => fires.load(String(req.params.id));
   const back = (req: Request) => query(fireFilters(req, ctx).shown);
 
   router.get('/admin/fires/:id', async (req, res: SessionRes) => {
@@ -182,24 +137,19 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }): expres
   });
 
   router.get('/admin/fires/:id/evidence', async (req, res) => {
-    const fire = await loadFire(req);
-    res
-      .set('Cache-Control', 'no-store')
-      .type('text/plain; charset=utf-8')
-      .attachment(`sspx-fire-${fire.id}.txt`)
-      .send(renderEvidence(fire, findPixel(ctx.config, fire.pixel_id)?.name, ctx.clock.now()));
+    const { filename, text } = await fires.evidence(String(req.params.id));
+    res.set('Cache-Control', 'no-store').type('text/plain; charset=utf-8').attachment(filename).send(text);
   });
 
   router.post('/admin/fires/:id/replay', form, csrf, async (req, res: SessionRes) => {
-    const id = fireId(req);
-    const replayed = await ctx.store.replayFire(id, ctx.clock.now());
-    if (!replayed) {
+    const id = String(req.params.id);
+    try {
+      await fires.replay(id, 'admin dashboard');
+    } catch (err) {
+      if (!(err instanceof Refusal && err.reason === 'not_replayable')) throw err;
       const fire = await loadFire(req);
-      const error = `Only failed or held fires can be replayed; this one is ${fire.state.replace('_', ' ')}.`;
-      return send(res, firePage({ fire, config: ctx.config, csrf: res.locals.session.csrf, back: back(req), error }), 409);
+      return send(res, firePage({ fire, config: ctx.config, csrf: res.locals.session.csrf, back: back(req), error: err.message }), 409);
     }
-    ctx.log.info({ fire_id: id, by: 'admin dashboard' }, 'fire replayed');
-    dispatcher?.wake();
     res.redirect(303, `/admin/fires/${encodeURIComponent(id)}${query({ ...fireFilters(req, ctx).shown, replayed: 1 })}`);
   });
 

@@ -3,17 +3,15 @@
 import { Router } from 'express';
 import type { Context } from '../../context.js';
 import { headerText } from '../../ingest/client.js';
-import { appOpenSchema, Installs } from '../../ingest/installs.js';
-import type { Touches } from '../../ingest/touches.js';
+import type { Installs } from '../../ingest/installs.js';
 import { requireKey } from '../auth.js';
-import { checked, jsonObject, rawBody } from '../body.js';
+import { jsonObject, rawBody } from '../body.js';
 
-export function appRoutes(ctx: Context, touches: Touches, installs = new Installs(ctx, touches)): Router {
+export function appRoutes(ctx: Context, installs: Installs): Router {
   const router = Router();
 
   router.post('/v1/app/open', requireKey(ctx.config, 'app'), rawBody('16kb'), async (req, res) => {
-    const body = checked(appOpenSchema, jsonObject(req));
-    const open = await installs.input(body, {
+    const open = await installs.input(jsonObject(req), {
       ip: req.ip,
       user_agent: headerText(req.headers['user-agent'], 512),
       accept_language: headerText(req.headers['accept-language'], 256),

@@ -1,10 +1,10 @@
 // The browser-facing routes: POST /t (a click touch from the script), GET /i (a view touch from an impression
 // tracker), POST /c (a conversion from the thank-you page). Each step may stop the request with a named reason.
 import { Router, type Request, type RequestHandler, type Response } from 'express';
-import { z } from 'zod';
 import type { Context } from '../../context.js';
-import { DEVICE_ID_PARAMS, headerText, normalizeDeviceId } from '../../ingest/client.js';
-import { conversionInput, type Conversions } from '../../ingest/conversions.js';
+import { normalizeDeviceId } from '../../fields.js';
+import { DEVICE_ID_PARAMS, headerText } from '../../ingest/client.js';
+import { browserConversionSchema, type Conversions } from '../../ingest/conversions.js';
 import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/touches.js';
 import { checked, jsonObject, rawBody } from '../body.js';
 import { badRequest } from '../errors.js';
@@ -14,14 +14,6 @@ import { ensureVisitor, visitorOf } from '../visitor.js';
 
 /** a transparent 1×1 GIF */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
-
-const browserConversionSchema = z.strictObject({
-  pixel: z.union([z.string().max(64), z.number().int()]),
-  order_id: z.union([z.string().max(256), z.number()]).optional(),
-  value: z.union([z.string().max(256), z.number()]).optional(),
-  other: z.union([z.string().max(256), z.number()]).optional(),
-  cid: z.string().max(256).optional(),
-});
 
 /** the body cap of /t and /c; the fast path (../fast.ts) leaves longer bodies to Express, which refuses them with 413 */
 export const BODY_BYTES = 8192;
@@ -59,7 +51,7 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
 
     async touch(req, res, text, gif) {
       const body = checked(scriptTouchSchema, jsonObject(req, text));
-      const reason = touches.dropReason(req.headers);
+      const reason = touches.drop(req.headers);
       if (reason) return dropped(res, reason, gif);
       const site = siteOf(req, config);
       if (body.e === 'macro' && body.t === undefined) {
@@ -83,7 +75,7 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
     },
 
     async impression(req, res) {
-      const reason = touches.dropReason(req.headers);
+      const reason = touches.drop(req.headers);
       if (reason) return dropped(res, reason, true);
       const query = req.query; // a getter that parses the query string on every read
       const param = config.token_params.find((p) => typeof query[p] === 'string');
@@ -109,8 +101,7 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
     },
 
     async conversion(req, res, text = req.body, gif = false) {
-      const body = checked(browserConversionSchema, jsonObject(req, text));
-      const input = conversionInput(ctx, body, 'browser', { visitor_id: visitorOf(req) });
+      const input = await conversions.input(browserConversionSchema, jsonObject(req, text), 'browser', { visitor_id: visitorOf(req) });
       const result = await conversions.record(input);
       if (gif) return sendGif(res);
       res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });

@@ -2,12 +2,12 @@
 // Apps may post conversions with an app key, for pixels whose sources include `app`.
 import { Router } from 'express';
 import type { Context } from '../../context.js';
-import { cleanUrl, normalizeDeviceId } from '../../ingest/client.js';
-import { conversionInput, conversionSchema, hasIdentity, parseOccurredAt, type Conversions } from '../../ingest/conversions.js';
-import { serverTouchSchema, type Touches } from '../../ingest/touches.js';
+import { cleanUrl } from '../../ingest/client.js';
+import { conversionSchema, hasIdentity, parseOccurredAt, type Conversions } from '../../ingest/conversions.js';
+import type { Touches } from '../../ingest/touches.js';
 import { randomId } from '../../ids.js';
 import { requireKey } from '../auth.js';
-import { checked, jsonObject, rawBody } from '../body.js';
+import { jsonObject, rawBody } from '../body.js';
 import { badRequest } from '../errors.js';
 
 export function serverRoutes(ctx: Context, touches: Touches, conversions: Conversions): Router {
@@ -15,16 +15,14 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
   const body = rawBody('16kb');
 
   router.post('/v1/touches', requireKey(ctx.config, 'server'), body, async (req, res) => {
-    const b = checked(serverTouchSchema, jsonObject(req));
-    const device_id = b.device_id === undefined ? null : normalizeDeviceId(b.device_id);
-    if (b.device_id !== undefined && !device_id) throw badRequest('invalid_device_id', 'device_id must be an advertising id (not zeroed), at most 128 characters');
+    const b = await touches.parseServer(jsonObject(req));
     const visitor_id = b.visitor_id ?? randomId();
     const touch = await touches.record({
       kind: b.kind,
       source: 'server',
       token: b.token,
       visitor_id,
-      device_id,
+      device_id: b.device_id ?? null,
       site: null,
       ip: b.ip,
       user_agent: b.user_agent ?? null,
@@ -37,8 +35,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
   });
 
   router.post('/v1/conversions', requireKey(ctx.config, 'server', 'app'), body, async (req, res) => {
-    const b = checked(conversionSchema, jsonObject(req));
-    const input = conversionInput(ctx, b, res.locals.role === 'app' ? 'app' : 'server');
+    const input = await conversions.input(conversionSchema, jsonObject(req), res.locals.role === 'app' ? 'app' : 'server');
     if (!hasIdentity(input)) {
       throw badRequest('missing_identity', 'a conversion needs one of visitor_id, token, cid, install_id or device_id');
     }

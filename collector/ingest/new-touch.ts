@@ -1,0 +1,26 @@
+// The one place a touch row is built: the script's, an impression's, a backend's, a conversion's implicit click and
+// an app's own deep link all become rows of the same shape.
+import { randomId, rowId } from '../ids.js';
+import type { Touch } from '../store/store.js';
+
+/** what a touch must say; everything else it may, and is null when it does not */
+export type TouchFacts = Pick<Touch, 'kind' | 'source' | 'token' | 'occurred_at'> &
+  Partial<Omit<Touch, 'id' | 'cid' | 'created_at' | 'kind' | 'source' | 'token' | 'occurred_at'>>;
+
+export function newTouch(facts: TouchFacts, created_at: number): Touch {
+  return {
+    id: rowId('t'),
+    cid: randomId(),
+    visitor_id: null,
+    device_id: null,
+    site: null,
+    ip_prefix: null,
+    user_agent: null,
+    url: null,
+    referrer: null,
+    hints: null,
+    hint_key: null,
+    ...facts,
+    created_at,
+  };
+}

@@ -1,0 +1,177 @@
+// The store's tables, written once for both stores: each dialect (sqlite-schema.ts, postgres-schema.ts) fills in its
+// column types. Versions are applied in order and never edited once released: each dialect produces, byte for byte,
+// the text its store was released with (integers that are plain INTEGER in PostgreSQL too are written so here).
+import type { Conversion, Fire, Install, Touch } from './store.js';
+import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
+
+/** each row's columns, in the order both stores insert and select them */
+export const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at'] satisfies (keyof Touch)[];
+export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at'] satisfies (keyof Conversion)[];
+export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'] satisfies (keyof Fire)[];
+export const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'] satisfies (keyof Install)[];
+
+/** the column types where SQLite and PostgreSQL differ */
+export interface Dialect {
+  /** integer milliseconds and counts */
+  int: string;
+  real: string;
+  json: string;
+  /** an auto-numbered primary key */
+  serial: string;
+  /** a text column sorted on: byte order in both stores */
+  sorted: string;
+  /** a true/false column's type and its false literal */
+  bool: string;
+  false: string;
+}
+
+export const migrations = (d: Dialect): { version: number; sql: string }[] => [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE touches (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN (${sqlList(TOUCH_KINDS)})),
+  token TEXT NOT NULL,
+  cid TEXT NOT NULL UNIQUE,
+  visitor_id TEXT,
+  device_id TEXT,
+  site TEXT,
+  source TEXT NOT NULL,
+  ip_prefix TEXT,
+  user_agent TEXT,
+  url TEXT,
+  referrer TEXT,
+  hints ${d.json},
+  hint_key TEXT,
+  occurred_at ${d.int} NOT NULL,
+  created_at ${d.int} NOT NULL
+);
+CREATE INDEX touches_visitor ON touches (visitor_id, kind, occurred_at) WHERE visitor_id IS NOT NULL;
+CREATE INDEX touches_token ON touches (token, kind, occurred_at);
+CREATE INDEX touches_device ON touches (device_id, kind, occurred_at) WHERE device_id IS NOT NULL;
+CREATE INDEX touches_hint ON touches (hint_key, occurred_at) WHERE hint_key IS NOT NULL;
+CREATE INDEX touches_occurred ON touches (occurred_at);
+
+CREATE TABLE conversions (
+  id TEXT PRIMARY KEY,
+  pixel_id ${d.int} NOT NULL,
+  pixel TEXT NOT NULL,
+  source TEXT NOT NULL CHECK (source IN (${sqlList(CONVERSION_SOURCES)})),
+  order_id TEXT,
+  value TEXT,
+  other TEXT,
+  visitor_id TEXT,
+  token TEXT,
+  cid TEXT,
+  install_id TEXT,
+  device_id TEXT,
+  outcome TEXT NOT NULL CHECK (outcome IN (${sqlList(CONVERSION_OUTCOMES)})),
+  touch_id TEXT,
+  user_key TEXT,
+  dedup_key TEXT UNIQUE,
+  duplicate_of TEXT,
+  occurred_at ${d.int} NOT NULL,
+  created_at ${d.int} NOT NULL
+);
+CREATE INDEX conversions_user ON conversions (pixel_id, user_key, occurred_at) WHERE outcome = 'attributed';
+CREATE INDEX conversions_created ON conversions (created_at);
+
+CREATE TABLE fires (
+  id TEXT${d.sorted} PRIMARY KEY,
+  conversion_id TEXT NOT NULL UNIQUE,
+  pixel_id ${d.int} NOT NULL,
+  order_id TEXT,
+  value TEXT,
+  other TEXT,
+  token TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN (${sqlList(FIRE_STATES)})),
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at ${d.int},
+  lease_owner TEXT,
+  lease_expires_at ${d.int},
+  last_outcome TEXT,
+  last_error TEXT,
+  created_at ${d.int} NOT NULL,
+  updated_at ${d.int} NOT NULL,
+  fired_at ${d.int}
+);
+CREATE INDEX fires_due ON fires (next_attempt_at) WHERE state = 'queued';
+CREATE INDEX fires_lease ON fires (lease_expires_at) WHERE state = 'in_flight';
+CREATE INDEX fires_created ON fires (created_at, id);
+CREATE INDEX fires_order ON fires (order_id) WHERE order_id IS NOT NULL;
+
+CREATE TABLE attempts (
+  id ${d.serial},
+  fire_id TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  owner TEXT,
+  started_at ${d.int} NOT NULL,
+  duration_ms ${d.real},
+  outcome TEXT NOT NULL CHECK (outcome IN (${sqlList(ATTEMPT_OUTCOMES)})),
+  error_class TEXT,
+  status INTEGER,
+  url TEXT,
+  hops ${d.json},
+  next_attempt_at ${d.int}
+);
+CREATE INDEX attempts_fire ON attempts (fire_id, n);
+CREATE INDEX attempts_started ON attempts (started_at);
+
+CREATE TABLE installs (
+  install_id TEXT PRIMARY KEY,
+  platform TEXT NOT NULL,
+  touch_id TEXT UNIQUE,
+  method TEXT,
+  confidence ${d.real},
+  flags ${d.json},
+  device_id TEXT,
+  bound_at ${d.int},
+  created_at ${d.int} NOT NULL
+);
+
+CREATE TABLE diagnostics (
+  day TEXT${d.sorted} NOT NULL,
+  site TEXT${d.sorted} NOT NULL,
+  kind TEXT${d.sorted} NOT NULL,
+  count ${d.int} NOT NULL,
+  PRIMARY KEY (day, site, kind)
+);
+`,
+  },
+  {
+    // per-store secrets (the daily salt of install hint keys derives from one); hint keys are cleared by occurred_at
+    version: 2,
+    sql: `
+CREATE TABLE secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  created_at ${d.int} NOT NULL
+);
+CREATE INDEX touches_hint_age ON touches (occurred_at) WHERE hint_key IS NOT NULL;
+`,
+  },
+  {
+    // retention (collector/retention.ts): what it deletes is first counted here per UTC day, so the dashboard's charts
+    // over old periods keep their numbers; and the indexes its batches walk
+    version: 3,
+    sql: `
+CREATE TABLE daily_counts (
+  day ${d.int} NOT NULL,
+  metric TEXT${d.sorted} NOT NULL,
+  key TEXT${d.sorted} NOT NULL,
+  count ${d.int} NOT NULL,
+  PRIMARY KEY (day, metric, key)
+);
+CREATE INDEX conversions_touch ON conversions (touch_id) WHERE touch_id IS NOT NULL;
+CREATE INDEX attempts_transcript ON attempts (started_at) WHERE hops IS NOT NULL;
+`,
+  },
+  {
+    // a dry run (config dry_run, the built-in local setup) records a fire's request without sending it
+    version: 4,
+    sql: `
+ALTER TABLE fires ADD COLUMN dry_run ${d.bool} NOT NULL DEFAULT ${d.false};
+`,
+  },
+];
