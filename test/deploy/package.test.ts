@@ -116,11 +116,14 @@ describe('the package, installed from its tarball', () => {
     expect(unresolved).toEqual([]);
   });
 
-  it('answers `npx sspx-relay` with its version and commands', async () => {
+  it('answers `npx sspx-relay` with its version and commands, and writes a configuration with init', async () => {
     const version = await run('npx', [...NPX, '--version'], { cwd: installDir });
     expect(version.stdout.trim()).toBe(pkg.version);
     const help = await run('npx', [...NPX, '--help'], { cwd: installDir });
-    for (const command of ['serve', 'migrate', 'backup', 'fire', 'stats']) expect(help.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+    for (const command of ['serve', 'init', 'migrate', 'backup', 'fire', 'stats']) expect(help.stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+    const init = await run('npx', [...NPX, 'init', '--config', 'live.config.json', '--pixel', 'purchase=59633', '--site', 'https://shop.example'], { cwd: installDir });
+    expect(init.code, init.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(installDir, 'live.config.json'), 'utf8'))).toMatchObject({ pixels: { purchase: { id: 59633 } } });
   });
 
   describe('served with npx sspx-relay serve', () => {
