@@ -67,8 +67,9 @@ export function createApp(ctx: Context, parts: AppParts): express.Express {
   // every route's req.query from the one parser (query.ts): `+` is a token byte, not a space
   app.set('query parser', parseQuery);
   app.set('etag', false);
-  for (const h of frontHandlers(ctx, parts.before)) app.use(h);
+  // the script first: it needs none of the front handlers' security headers or request ids (routes/script.ts)
   app.use(scriptRoute());
+  for (const h of frontHandlers(ctx, parts.before)) app.use(h);
   app.use(healthRoutes(ctx));
   app.use(publicRoutes(parts.public ?? publicIngest(ctx, parts.touches, parts.conversions)));
   app.use(serverRoutes(ctx, parts.touches, parts.conversions));

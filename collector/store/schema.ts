@@ -1,6 +1,7 @@
 // The store's tables, written once for both stores: each dialect (sqlite-schema.ts, postgres-schema.ts) fills in its
 // column types. Versions are applied in order and never edited once released: each dialect produces, byte for byte,
 // the text its store was released with (integers that are plain INTEGER in PostgreSQL too are written so here).
+import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
@@ -175,8 +176,13 @@ ALTER TABLE fires ADD COLUMN dry_run ${d.bool} NOT NULL DEFAULT ${d.false};
 `,
   },
   {
-    // a browser conversion whose value or other broke its rule counts without it; the warning says what was dropped
+    // the last report reconciled with our fires (collector/reconcile/): one row, replaced by the next
     version: 5,
+    sql: RECONCILE_MIGRATION_SQL,
+  },
+  {
+    // a browser conversion whose value or other broke its rule counts without it; the warning says what was dropped
+    version: 6,
     sql: `
 ALTER TABLE conversions ADD COLUMN warning TEXT;
 `,
