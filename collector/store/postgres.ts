@@ -8,10 +8,10 @@ import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schem
 import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
 import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
 import type {
-  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -45,7 +45,7 @@ const jsonb = (v: unknown) =>
 /** BIGINT columns refuse fractions; a duration measured with performance.now() may have one */
 const ms = (v: number | null | undefined) => (v == null ? null : Math.round(v));
 
-const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint'];
+const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint', 'text'];
 
 const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(', ');
 const insertSql = (table: string, cols: string[], suffix = '') =>
@@ -59,6 +59,9 @@ const SQL = {
   touchByCid: 'SELECT * FROM touches WHERE cid = $1',
   touchById: 'SELECT * FROM touches WHERE id = $1',
   insertTouch: insertSql('touches', TOUCH_COLUMNS),
+  /** a re-engagement click: the install's touch of this token, once */
+  insertInstallTouch: insertSql('touches', TOUCH_COLUMNS, 'ON CONFLICT DO NOTHING'),
+  installTouchByToken: 'SELECT * FROM touches WHERE install_id = $1 AND token = $2',
   /** group commit: one statement whatever the number of touches */
   insertTouches: `INSERT INTO touches (${TOUCH_COLUMNS.join(', ')})
                   SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`,
@@ -131,7 +134,7 @@ const SQL = {
 
 /**
  * The newest touch of `kind` in [from, to] under any of the keys: per key the newest (then the latest recorded),
- * across keys the newest, the earlier key (visitor, then token, then device) winning a tie — as SQLite decides.
+ * across keys the newest, the earlier key (visitor, token, device, touch id, install) winning a tie — as SQLite decides.
  */
 function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to: number): { text: string; values: unknown[] } | undefined {
   const values: unknown[] = [kind, from, to];
@@ -146,6 +149,8 @@ function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to:
   add('visitor_id', keys.visitor_ids);
   add('token', keys.tokens);
   add('device_id', keys.device_ids);
+  add('id', keys.touch_ids);
+  add('install_id', keys.install_ids);
   if (!parts.length) return undefined;
   return { text: `SELECT * FROM (${parts.join(' UNION ALL ')}) AS newest ORDER BY occurred_at DESC, ord LIMIT 1`, values };
 }
@@ -291,6 +296,8 @@ export class PostgresStore implements Store {
       insertTouch: async (touch) => {
         await query(SQL.insertTouch, touchValues(touch));
       },
+      insertInstallTouch: async (touch) => (await query(SQL.insertInstallTouch, touchValues(touch))).rowCount === 1,
+      installTouchByToken: (install_id, token) => one<Touch>(SQL.installTouchByToken, [install_id, token]),
       conversionByDedupKey: (key) => one<Conversion>(SQL.conversionByDedupKey, [key]),
       lastAttributedConversion: (pixel_id, user_key, since) => one<Conversion>(SQL.lastAttributed, [pixel_id, user_key, since]),
       lockUser: async (pixel_id, user_key) => {
@@ -433,6 +440,19 @@ export class PostgresStore implements Store {
     const { sql, args } = listFiresSql(filter, cursor);
     const q = named(sql, args);
     return (await this.query<Fire>(q.text, q.values)).rows;
+  }
+
+  async installDetail(install_id: string): Promise<InstallDetail | undefined> {
+    const run = <R extends Row>(text: string, args: Record<string, unknown>) => {
+      const q = named(text, args);
+      return this.query<R>(q.text, q.values);
+    };
+    const install = (await run<Install>(RETENTION_SQL.installById, { install_id })).rows[0];
+    if (!install) return undefined;
+    const args = { install_id, limit: INSTALL_DETAIL_LIMIT };
+    const touches = (await run<Touch>(RETENTION_SQL.installTouches, args)).rows.reverse();
+    const conversions = (await run<Conversion>(RETENTION_SQL.installConversions, args)).rows.reverse();
+    return { install, touches, conversions };
   }
 
   async countFires(): Promise<Record<FireState, number>> {

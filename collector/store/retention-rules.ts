@@ -44,8 +44,21 @@ export const statsSql = (bucket: (column: string) => string) => `
   UNION ALL
   SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`;
 
+/** the touches an install's conversions may be credited to (see InstallDetail), newest first */
+const INSTALL_TOUCHES = `
+  SELECT * FROM touches WHERE install_id = @install_id
+    OR id IN (SELECT touch_id FROM installs WHERE install_id = @install_id)
+    OR id IN (SELECT touch_id FROM conversions WHERE install_id = @install_id)
+    OR device_id IN (SELECT device_id FROM installs WHERE install_id = @install_id)
+    OR visitor_id IN (SELECT t.visitor_id FROM touches t JOIN installs i ON i.touch_id = t.id WHERE i.install_id = @install_id)
+    OR device_id IN (SELECT t.device_id FROM touches t JOIN installs i ON i.touch_id = t.id WHERE i.install_id = @install_id)
+  ORDER BY occurred_at DESC, created_at DESC LIMIT @limit`;
+
 /** the statements both stores prepare as they are */
 export const operatorSql = (d: OperatorDialect) => ({
+  installById: 'SELECT * FROM installs WHERE install_id = @install_id',
+  installTouches: INSTALL_TOUCHES,
+  installConversions: 'SELECT * FROM conversions WHERE install_id = @install_id ORDER BY occurred_at DESC, created_at DESC LIMIT @limit',
   stats: statsSql(d.bucket),
   queue: `SELECT
     (SELECT COUNT(*) FROM fires WHERE state = 'queued') AS queued,

@@ -11,10 +11,10 @@ import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
 import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
 import type {
-  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -81,6 +81,10 @@ export class SqliteStore implements Store {
       latestByVisitor: latest('visitor_id'),
       latestByToken: latest('token'),
       latestByDevice: latest('device_id'),
+      latestById: latest('id'),
+      latestByInstall: latest('install_id'),
+      insertInstallTouch: db.prepare(insertSql('touches', TOUCH_COLUMNS, true)),
+      installTouchByToken: db.prepare('SELECT * FROM touches WHERE install_id = ? AND token = ?'),
       touchByCid: db.prepare('SELECT * FROM touches WHERE cid = ?'),
       touchById: db.prepare('SELECT * FROM touches WHERE id = ?'),
       insertTouch: db.prepare(insertSql('touches', TOUCH_COLUMNS)),
@@ -230,6 +234,8 @@ export class SqliteStore implements Store {
       consider(this.sql.latestByVisitor, keys.visitor_ids);
       consider(this.sql.latestByToken, keys.tokens);
       consider(this.sql.latestByDevice, keys.device_ids);
+      consider(this.sql.latestById, keys.touch_ids);
+      consider(this.sql.latestByInstall, keys.install_ids);
       return toTouch(best);
     },
     touchByCid: async (cid) => toTouch(this.sql.touchByCid.get(cid) as Row | undefined),
@@ -237,6 +243,8 @@ export class SqliteStore implements Store {
     insertTouch: async (touch) => {
       this.sql.insertTouch.run({ ...touch, hints: json(touch.hints) });
     },
+    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run({ ...touch, hints: json(touch.hints) }).changes === 1,
+    installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get(install_id, token) as Row | undefined),
     conversionByDedupKey: async (key) => this.sql.conversionByDedupKey.get(key) as Conversion | undefined,
     lastAttributedConversion: async (pixel_id, user_key, since) =>
       this.sql.lastAttributed.get(pixel_id, user_key, since) as Conversion | undefined,
@@ -361,6 +369,15 @@ export class SqliteStore implements Store {
     const cursor = filter.before ? (this.sql.fireById.get(filter.before) as Fire | undefined) : undefined;
     const { sql, args } = listFiresSql(filter, cursor);
     return this.db.prepare(sql).all(args).map((r) => fireOf(r)!);
+  }
+
+  async installDetail(install_id: string): Promise<InstallDetail | undefined> {
+    const install = toInstall(this.rsql.installById.get({ install_id }) as Row | undefined);
+    if (!install) return undefined;
+    const args = { install_id, limit: INSTALL_DETAIL_LIMIT };
+    const touches = (this.rsql.installTouches.all(args) as Row[]).map((r) => toTouch(r)!).reverse();
+    const conversions = (this.rsql.installConversions.all(args) as Conversion[]).reverse();
+    return { install, touches, conversions };
   }
 
   async countFires(): Promise<Record<FireState, number>> {

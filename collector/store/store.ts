@@ -31,6 +31,8 @@ export interface Touch {
   hint_key: string | null;
   occurred_at: number;
   created_at: number;
+  /** the install a re-engagement click opened (a deep link into the installed app); null for every other touch */
+  install_id: string | null;
 }
 
 export interface Conversion {
@@ -137,6 +139,10 @@ export interface IdentityKeys {
   visitor_ids: string[];
   tokens: string[];
   device_ids: string[];
+  /** touches named themselves: a click id's touch, an install's binding */
+  touch_ids: string[];
+  /** installs whose re-engagement clicks count */
+  install_ids: string[];
 }
 
 export interface FireFilter {
@@ -164,6 +170,10 @@ export interface Tx {
   touchByCid(cid: string): Promise<Touch | undefined>;
   touchById(id: string): Promise<Touch | undefined>;
   insertTouch(touch: Touch): Promise<void>;
+  /** a re-engagement click (install_id set); false when the install has a touch of that token already */
+  insertInstallTouch(touch: Touch): Promise<boolean>;
+  /** the install's re-engagement click of this token, if it has one */
+  installTouchByToken(install_id: string, token: string): Promise<Touch | undefined>;
   conversionByDedupKey(key: string): Promise<Conversion | undefined>;
   /** the latest attributed conversion of this pixel and user since `since` */
   lastAttributedConversion(pixel_id: number, user_key: string, since: number): Promise<Conversion | undefined>;
@@ -185,6 +195,17 @@ export interface Tx {
   /** unbound touches with this hint key in [from, to], newest first, at most `limit` */
   touchesByHint(hint_key: string, from: number, to: number, limit: number): Promise<Touch[]>;
 }
+
+/** an install as the dashboard shows it: the touches its conversions may be credited to, and those conversions */
+export interface InstallDetail {
+  install: Install;
+  /** its binding, its re-engagement clicks, its device's touches, its binding's visitor's, and any touch one of its
+   * conversions credited: oldest first, the latest INSTALL_DETAIL_LIMIT */
+  touches: Touch[];
+  /** its conversions, oldest first, the latest INSTALL_DETAIL_LIMIT */
+  conversions: Conversion[];
+}
+export const INSTALL_DETAIL_LIMIT = 200;
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -233,6 +254,8 @@ export interface Store {
   replayFire(id: string, now: number): Promise<Fire | undefined>;
   getFire(id: string): Promise<FireDetail | undefined>;
   listFires(filter: FireFilter): Promise<Fire[]>;
+  /** one install with its touches and conversions (the dashboard's install page); undefined when unknown */
+  installDetail(install_id: string): Promise<InstallDetail | undefined>;
   countFires(): Promise<Record<FireState, number>>;
   /** calls back after a commit that queued fires, in this process and (PostgreSQL) in every other one */
   onFiresQueued(listener: () => void): () => void;
@@ -253,7 +276,7 @@ export interface Store {
 }
 
 export function emptyKeys(): IdentityKeys {
-  return { visitor_ids: [], tokens: [], device_ids: [] };
+  return { visitor_ids: [], tokens: [], device_ids: [], touch_ids: [], install_ids: [] };
 }
 
 // ---- Operators' numbers and retention ----
