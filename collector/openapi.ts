@@ -437,6 +437,11 @@ const paths = {
   '/admin/fires/{id}': {
     get: page('One fire: its conversion, touch, attempts and their transcripts, and the replay button', { parameters: [fireId] }),
   },
+  '/admin/installs/{id}': {
+    get: page("One install: its binding, re-engagement clicks and device's touches in order, each marked with the conversions it earned", {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: str('the install id') }],
+    }),
+  },
   '/admin/fires/{id}/evidence': {
     get: page('The evidence text of one fire, as a download', {
       parameters: [fireId],

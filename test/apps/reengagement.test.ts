@@ -9,7 +9,7 @@ import { ManualClock, MINUTE } from '../../collector/clock.js';
 import { installOrderId } from '../../collector/ingest/installs.js';
 import { PostgresStore } from '../../collector/store/postgres.js';
 import type { Store } from '../../collector/store/store.js';
-import { APP_KEY, bearer, post, SERVER_KEY, startTestCollector, token, type TestCollector } from '../support/collector.js';
+import { ADMIN_KEY, APP_KEY, bearer, post, SERVER_KEY, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { describePg } from '../support/pg.js';
 import { appOpen, idfa, impression, installId, later, openOk, scriptTouch } from './support.js';
 
@@ -147,6 +147,36 @@ function reengagementSuite(name: string, store?: () => Store) {
       expect([res2.status, res2.json.error]).toEqual([409, 'cid_already_bound']);
       later(c);
       expect(await purchase(second.id)).toMatchObject({ outcome: 'attributed', token: second.A });
+    });
+
+    it("the dashboard's install page lists the install's touches in order, marking the one each conversion credited", async () => {
+      const { id, A } = await boundInstall();
+      later(c, 5 * MINUTE);
+      const B = fresh('B');
+      await openOk(c, { install_id: id, token: B });
+      later(c);
+      const first = await post(c.url + '/v1/conversions', { pixel: 'purchase', install_id: id, order_id: `dash-${name}-1` }, bearer(APP_KEY));
+      later(c);
+      const C = fresh('C');
+      await openOk(c, { install_id: id, token: C });
+      later(c);
+      const second = await post(c.url + '/v1/conversions', { pixel: 'purchase', install_id: id, order_id: `dash-${name}-2` }, bearer(APP_KEY));
+
+      const login = await fetch(c.url + '/admin/login', { method: 'POST', body: new URLSearchParams({ key: ADMIN_KEY, next: '/admin' }), redirect: 'manual' });
+      const cookie = login.headers.get('set-cookie')!.split(';')[0];
+      const page = await fetch(`${c.url}/admin/installs/${encodeURIComponent(id)}`, { headers: { cookie } });
+      expect(page.status).toBe(200);
+      const text = await page.text();
+      const rows = [...text.matchAll(/<tr data-touch="([^"]+)"[\s\S]*?<code>([^<]*)<\/code>[\s\S]*?data-credited="([^"]*)"/g)].map(([, touch, token, credited]) => ({ touch, token, credited }));
+      const tokenOf = async (touch_id: string) => (await c.ctx.store.transaction((tx) => tx.touchById(touch_id)))!.token;
+      const tokens = await Promise.all(rows.map((r) => tokenOf(r.touch)));
+      expect(tokens).toEqual([A, B, C]);
+      const fires = [await c.ctx.store.getFire(first.json.fire_id), await c.ctx.store.getFire(second.json.fire_id)];
+      // the install conversion credited A; the purchases B and C, each marked on its own row
+      expect(rows[0].credited.split(' ')).toHaveLength(1);
+      expect(rows[1].credited).toBe(fires[0]!.conversion!.id);
+      expect(rows[2].credited).toBe(fires[1]!.conversion!.id);
+      expect((await fetch(`${c.url}/admin/installs/nope`, { headers: { cookie } })).status).toBe(404);
     });
 
     it("on the web a conversion's own token or cid beats the visitor's other clicks, when in window", async () => {
