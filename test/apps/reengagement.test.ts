@@ -57,6 +57,13 @@ function reengagementSuite(name: string, store?: () => Store) {
       return { id, A, cidA, open, device };
     }
 
+    /** five minutes on, an ad's own deep link carrying a fresh token B opens the install */
+    async function reengagedByToken(id: string) {
+      later(c, 5 * MINUTE);
+      const B = fresh('B');
+      return { B, reB: (await openOk(c, { install_id: id, token: B })).reengagement! };
+    }
+
     it('bound to A, re-engaged by token B then cid C: the binding stays, purchases credit B then C, a purchase naming A credits A in window', async () => {
       const { id, A, open } = await boundInstall();
       const installFires = () => c.ctx.store.listFires({ pixel_id: INSTALL_PIXEL, order_id: installOrderId(id) });
@@ -105,9 +112,7 @@ function reengagementSuite(name: string, store?: () => Store) {
 
     it('a re-engagement click loses to a newer web click of the same device, and beats a newer view of it', async () => {
       const { id, device } = await boundInstall();
-      later(c, 5 * MINUTE);
-      const B = fresh('B');
-      await openOk(c, { install_id: id, token: B });
+      const { B } = await reengagedByToken(id);
       later(c);
       const V = fresh('V');
       await impression(c, V, { idfa: device });
@@ -122,9 +127,7 @@ function reengagementSuite(name: string, store?: () => Store) {
 
     it('windows and trigger types: an expired re-engagement click falls back to a view (hybrid), a click pixel stays unattributed', async () => {
       const { id, device } = await boundInstall();
-      later(c, 5 * MINUTE);
-      const B = fresh('B');
-      const reB = (await openOk(c, { install_id: id, token: B })).reengagement!;
+      const { B, reB } = await reengagedByToken(id);
       c.clock.set(reB.occurred_at + CLICK_MINS * MINUTE - 1);
       expect(await purchase(id)).toMatchObject({ outcome: 'attributed', token: B });
       expect(await convert({ pixel: 'clicks', install_id: id })).toMatchObject({ outcome: 'attributed', token: B });
@@ -151,9 +154,7 @@ function reengagementSuite(name: string, store?: () => Store) {
 
     it("the dashboard's install page lists the install's touches in order, marking the one each conversion credited", async () => {
       const { id, A } = await boundInstall();
-      later(c, 5 * MINUTE);
-      const B = fresh('B');
-      await openOk(c, { install_id: id, token: B });
+      const { B } = await reengagedByToken(id);
       later(c);
       const first = await post(c.url + '/v1/conversions', { pixel: 'purchase', install_id: id, order_id: `dash-${name}-1` }, bearer(APP_KEY));
       later(c);
