@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // bounds for a broken build, not timings: the machine is 2 cores shared with other work (load 15+ seen)
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     // Suites start real servers and child processes; two cores, so keep files from starving each other.
     maxWorkers: 2,
     // one Chromium and one PostgreSQL for the whole run, brought by the devDependencies (or named by the environment)

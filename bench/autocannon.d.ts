@@ -24,6 +24,8 @@ declare module 'autocannon' {
       headers?: Record<string, string>;
       body?: string | Buffer;
       setupRequest?: (req: Request, context: Record<string, unknown>) => Request;
+      /** called with each answer to this request (its body is read only when this is given) */
+      onResponse?: (status: number, body: string, context: Record<string, unknown>, headers: Record<string, string>) => void;
     }
 
     interface Options {

@@ -1,10 +1,12 @@
-// The baseline of the touch-ingest row: a bare node:http server that reads the same body, parses its JSON and
-// answers a JSON object of the collector's size. No store, no validation: the ceiling Node allows on this machine.
+// The baseline of the ingest rows: a bare node:http server that reads the same body, parses its JSON and answers a
+// JSON object shaped and sized like the collector's (a click id for /t, a conversion's ids for /v1/conversions).
+// No store, no validation: the ceiling Node allows on this machine.
 // Run as a child process: `node dist/bench/raw-server.js` prints `listening on http://127.0.0.1:PORT`.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const ANSWER = JSON.stringify({ cid: 'AAAAAAAAAAAAAAAAAAAAAA' });
+const TOUCH_ANSWER = JSON.stringify({ cid: 'AAAAAAAAAAAAAAAAAAAAAA' });
+const CONVERSION_ANSWER = JSON.stringify({ outcome: 'attributed', conversion_id: 'c_AAAAAAAAAAAAAAAAAAAAAA', fire_id: 'f_AAAAAAAAAAAAAAAAAAAAAA' });
 
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];
@@ -16,7 +18,7 @@ const server = http.createServer((req, res) => {
       res.writeHead(400).end();
       return;
     }
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' }).end(ANSWER);
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' }).end(req.url === '/t' ? TOUCH_ANSWER : CONVERSION_ANSWER);
   });
 });
 server.keepAliveTimeout = 65_000;

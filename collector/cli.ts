@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// sspx-relay serve|init|fire|replay|purge|migrate|stats — every command reads the same configuration file.
+// sspx-relay serve|init|fire|replay|purge|migrate|stats|reconcile — every command reads the same configuration file.
 import { Command } from 'commander';
 import { ConfigError } from './config.js';
 import { VERSION } from './paths.js';
@@ -10,6 +10,7 @@ import { registerReplay } from './commands/replay.js';
 import { registerPurge } from './commands/purge.js';
 import { registerStats } from './commands/stats.js';
 import { registerOpenApi } from './commands/openapi.js';
+import { registerReconcile } from './commands/reconcile.js';
 
 const program = new Command('sspx-relay')
   .version(VERSION)
@@ -23,6 +24,7 @@ registerMigrate(program);
 registerPurge(program);
 registerStats(program);
 registerOpenApi(program);
+registerReconcile(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -71,6 +71,17 @@ export const configSchema = z.strictObject({
   migrate_on_start: z.boolean().default(true),
   hint_matching: z.boolean().default(false),
   hint_window_mins: z.number().int().min(1).max(1440).default(120),
+  /** Microsoft's Report Service, for `sspx-relay reconcile --fetch` (collector/reconcile/report-service.ts) */
+  report_service: z
+    .strictObject({
+      url: z.url().default('https://api.appnexus.com'),
+      username: z.string().min(1),
+      password: z.string().min(1),
+      advertiser_id: z.number().int().positive(),
+      poll_seconds: z.number().min(0.001).max(600).default(5),
+      timeout_seconds: z.number().min(1).max(86_400).default(900),
+    })
+    .optional(),
   log_level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -4,7 +4,7 @@
 // the Express app's actual routes, in step. It depends on no configuration, so every collector serves the same text.
 import { Router } from 'express';
 import { z } from 'zod';
-import { conversionSchema } from './ingest/conversions.js';
+import { browserConversionSchema, conversionSchema } from './ingest/conversions.js';
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
@@ -39,8 +39,6 @@ const ERRORS = {
   rate: { 429: errorRef('RateLimited') },
   store: { 503: errorRef('StoreUnavailable') },
 };
-
-const browserConversionSchema = conversionSchema.pick({ pixel: true, order_id: true, value: true, other: true, cid: true });
 
 const jsonAndText = (schema: Json) => ({
   required: true,
@@ -228,10 +226,18 @@ const paths = {
   '/sspx.js': {
     get: {
       tags: ['browser'],
-      summary: 'The landing-page script: cacheable, loadable from any site',
+      summary: 'The landing-page script: brotli or gzip by Accept-Encoding, cacheable, loadable from any site',
+      description:
+        'Only the headers a script needs. `?v=<version>` (the ETag without its quotes and encoding suffix) is cached for a ' +
+        'year as immutable; the plain URL for an hour.',
       security: [],
+      parameters: [{ name: 'v', in: 'query', required: false, schema: str('the version to pin: the ETag\'s core') }],
       responses: {
-        200: { description: 'the script', headers: { ETag: { schema: str() } }, content: { 'text/javascript': { schema: str() } } },
+        200: {
+          description: 'the script',
+          headers: { ETag: { schema: str('strong, one per encoding') }, 'Content-Encoding': { schema: str('br or gzip') }, Vary: { schema: str('Accept-Encoding') } },
+          content: { 'text/javascript': { schema: str() } },
+        },
         304: { description: 'not modified (If-None-Match)' },
         503: json(ref('Error'), 'script_not_built'),
       },
@@ -245,8 +251,10 @@ const paths = {
       description:
         'The body is the script\'s own (short keys, not a public API): the token, the landing URL as it is with the tag\'s ' +
         'data-params and data-ids (the collector strips the token params from the URL it stores and reads the device ids ' +
-        'there), and coarse device hints, stored as w, h, d, l, z, mo, pf and ids. Without a token, `p` is the ' +
-        'unreplaced-macro diagnostic. The shape older copies of the script sent is still read.',
+        'there), and the referrer; the language (Accept-Language) and the client hints (Sec-CH-UA-Mobile, ' +
+        'Sec-CH-UA-Platform) come from the request headers, stored as l, mo and pf beside the ids. The diagnostic is `t` ' +
+        'alone, a value that may be an unreplaced macro: a macro is counted (204, no cookie), anything else is read as ' +
+        'a token. The shape older copies of the script sent is still read.',
       security: [],
       requestBody: jsonAndText(ref('ScriptTouch')),
       responses: {
@@ -458,6 +466,32 @@ const paths = {
         403: html('no session, or a stale form (CSRF)'),
         404: html('no fire has this id'),
         409: html('only failed or held fires can be replayed: the fire\'s page with the reason'),
+        503: html('the store could not be read'),
+      },
+    },
+  },
+  '/admin/reconcile': {
+    get: page("Reconciliation: the last report of Microsoft's attributed conversions beside our fires, order by order"),
+    post: {
+      ...page("Upload Microsoft's attributed-conversions report (CSV or JSON); it becomes the last report"),
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: obj({
+              _csrf: str("the session's CSRF token"),
+              report: str('the report file', { format: 'binary' }),
+              since: str('optional UTC start of the period, YYYY-MM-DD'),
+              until: str('optional UTC end of the period, exclusive'),
+            }, ['_csrf', 'report']),
+          },
+        },
+      },
+      responses: {
+        303: seeOther('saved: to /admin/reconcile?saved=1'),
+        400: html('not a report: the page with the line and the reason'),
+        403: html('no session, or a stale form (CSRF)'),
+        413: html('larger than 32 MB'),
         503: html('the store could not be read'),
       },
     },

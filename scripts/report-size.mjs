@@ -2,12 +2,15 @@
 // that test/snippet/size.test.ts enforces. It logs with console.log so the report shows even under --silent.
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
-/** Hard cap on gzip -9 bytes of dist/sspx.js, the issue's: the size test fails past it (our aim is under 900). The
- * script is at 1,023 B (from 1,343), with every behaviour the snippet tests require; what is left is mostly the names
- * of the browser APIs it must call. It got here by moving work to the collector, which is free: the landing URL goes
- * as it is with the tag's attributes, and the collector strips the token params and reads the device ids
- * (snippet/landing.ts, one parser for both); client hints and the time zone go as the objects the browser gives. */
-export const GZIP_BUDGET = 1024;
+/** Hard cap on gzip -9 bytes of dist/sspx.js: the size test fails past it. Issue 16 aims at under 900; the script is at
+ * 991 (brotli 879) from readable source, after moving to the collector what it can read from the request (the
+ * language from Accept-Language, mobile and platform from Sec-CH-UA-*), dropping the unused screen, pixel-ratio and
+ * time-zone hints, and leaving the exact macro rule to the collector (the script sends a suspicious value as the
+ * diagnostic). What is left are the contract's behaviours, each with its cost in gzip bytes (measured by removing it):
+ * Google Play decoration ~50, consent ~40, the navigation entry (a URL rewritten before the script ran) ~30,
+ * data-debug's reasons ~22, the stored click id ~21, the referrer ~7. The cap sits just above today's size, so any
+ * growth is a decision. */
+export const GZIP_BUDGET = 1000;
 
 /** the three sizes of a script, in bytes */
 export function sizes(code) {

@@ -1,145 +1,168 @@
-// The landing-page script, one closure: reads the tag's data- attributes and the landing URL, sends the touch
-// (or the macro diagnostic) once consent allows, remembers the click id, decorates links with it, and
-// answers the page's sspx(...) calls, replaying those the stub queued before it loaded.
-// Every byte ships on every landing page, so this is written for terser and gzip -9 (the size test's measure):
-// one module, arrows, expressions over statements, and each browser API named once where possible. No exception
-// ever escapes into the page.
+// The landing-page script: reads the tag's data- attributes and the landing URL, sends the touch (or the
+// one-time macro diagnostic) once consent allows, remembers the click id, decorates links with it, and answers
+// the page's sspx(...) calls, replaying those the stub queued before it loaded.
+//
+// Written plainly, in sections; rollup and terser (rollup.config.mjs) make it small. What the collector can read
+// for itself is not sent: it strips the token params from the landing URL and reads the device ids there
+// (./landing.ts), takes the language from Accept-Language and the client hints from Sec-CH-UA-Mobile and
+// Sec-CH-UA-Platform. No exception ever escapes into the page, and nothing but window.sspx is left in its globals.
 import { params as tokenParams, PIECE } from './landing.js';
-import { decode, isMacro, NOT_TOKEN } from './token.js';
+import { decode, mayBeMacro, NOT_TOKEN } from './token.js';
+
+/** what the collector's /t answers a touch; the diagnostic gets no body */
+interface TouchAnswer {
+  cid?: string;
+}
+type Callback = (value: unknown) => void;
+type Command = ((name: unknown, arg?: any, callback?: Callback) => void) & { sspx?: Command };
 
 const tag = document.currentScript as HTMLScriptElement;
-const stub = (self as any).sspx;
+const stub: (Command & { q?: IArguments[] }) | undefined = (window as any).sspx;
 
-// State is module variables, not object properties, so terser mangles every name (rollup.config.mjs also turns
-// these top-level declarations into one `var` list).
-let /** console method for reasons: 'log' with data-debug, else nothing */ debug: any,
-  /** where /t and /c go */ collector: URL,
-  /** data-decorate; 0 once it proved malformed or consent was refused */ selector: any,
-  /** the first valid token in the URL */ token: any,
-  /** the name of the first token param that held an unreplaced macro */ macro: any,
-  /** the click id: links get it, conversions carry it */ cid: any,
-  /** opens the consent gate */ allow: any,
-  /** the consent gate, then the touch's answer: what every command waits on */ ready: Promise<any>,
-  /** the tag's data- attributes */ data: DOMStringMap,
-  /** data-params as a list */ params: string[],
-  // scratch: a decoded URL value; a link's query and whether it goes to Google Play
-  value: any,
-  query: string,
-  play: boolean;
+/** data-debug: say why on the console */
+let debug: boolean;
+/** the origin /t and /c go to */
+let collector: string;
+/** data-decorate; none once it proved malformed or consent was refused */
+let selector: string | undefined;
+/** the click id: links get it, conversions carry it */
+let cid: string | undefined;
+/** opens the consent gate */
+let allow!: () => void;
+/** the consent gate, then the touch's answer: what every command waits on */
+let ready: Promise<unknown>;
 
-/** `[sspx] why` on the console: reasons only with data-debug; `why` goes as its own argument, so nothing
- * is converted and nothing can throw here */
-const say = (why: unknown, method = debug) => method && (console as any)[method]('[sspx]', why);
-const warn = (why: unknown) => say(why, 'warn');
+// ---- console ------------------------------------------------------------------------------------------------
 
-/** POSTs a JSON body as text/plain (CORS-simple, no preflight) and survives navigation; gives the answer.
- * Without fetch, a beacon, else an image (GET ?b=); neither has an answer, so it rejects with 'beacon'. */
-const send = (path: string, body: object, url = new URL(path, collector) as any, text = JSON.stringify(body)): Promise<any> => {
-  try {
-    // 1 for true here and in addEventListener: WebIDL reads it as a boolean, and it is a byte shorter than !0
-    return fetch(url, { method: 'POST', body: text, keepalive: 1 as any, credentials: 'include' }).then((r) => r.json());
-  } catch {
-    throw (navigator.sendBeacon?.(url, text) || (new Image().src = url + '?b=' + encodeURIComponent(text)), 'beacon');
+/** `[sspx] why` on the console: reasons only with data-debug, warnings always. `why` goes as its own argument, so
+ * nothing is converted and nothing can throw here. */
+const say = (why: unknown) => {
+  if (debug) console.log('[sspx]', why);
+};
+const warn = (why: unknown) => console.warn('[sspx]', why);
+
+// ---- token reading ------------------------------------------------------------------------------------------
+
+/** the first valid token in the landing URL */
+let token: string | undefined;
+/** the landing URL: the one the page was navigated to, else (a browser without navigation timing) the current one */
+let landing: string;
+/** else, for the first value that may be an unreplaced macro, the diagnostic: that value alone */
+let diagnostic: { t: string } | undefined;
+
+/** Finds the first valid token under a data-params name, else the first value that may be a macro: query before
+ * fragment, left to right. Anything else (whitespace, quotes, over-long) is never sent. The URL the page was
+ * navigated to comes first: a "clean URL" script or a router may have rewritten the current one before this ran. */
+const readToken = (names: string[]) => {
+  landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name || document.URL;
+  // both URLs in one string: the `#` between them ends the first one's last piece
+  for (const [, name, raw] of (landing + '#' + document.URL).matchAll(PIECE)) {
+    const value = decode(raw);
+    if (!names.includes(name) || NOT_TOKEN.test(value)) continue;
+    if (mayBeMacro(value)) diagnostic ??= { t: value };
+    else token ??= value;
   }
 };
 
-/** appends the click id to every link matching data-decorate that lacks it; Google Play hands only its
- * `referrer` parameter to the app, so there it goes inside that, encoded. A malformed selector warns once. */
+// ---- transport ----------------------------------------------------------------------------------------------
+
+/** POSTs a JSON body as text/plain (CORS-simple: no preflight) that survives navigation, and gives the answer.
+ * Without fetch, a beacon, else an image (GET ?b=); neither has an answer, so it rejects with 'beacon'. */
+const send = (path: string, body: object): Promise<any> => {
+  const url = collector + path;
+  const text = JSON.stringify(body);
+  try {
+    return fetch(url, { method: 'POST', body: text, keepalive: true, credentials: 'include' }).then((r) => r.json());
+  } catch {
+    if (!navigator.sendBeacon?.(url, text)) new Image().src = url + '?b=' + encodeURIComponent(text);
+    throw 'beacon';
+  }
+};
+
+// ---- link decoration ----------------------------------------------------------------------------------------
+
+/** Appends the click id to every link matching data-decorate that lacks it. A malformed selector warns once. */
 const decorate = () => {
   try {
-    selector &&
-      cid &&
-      document.querySelectorAll<HTMLAnchorElement>(selector).forEach(
-        (link) => (
-          (play = link.host == 'play.google.com'),
-          (query = link.search).includes('sspx_cid') ||
-            // the match is an existing referrer parameter (any link), else the end of the query
-            (link.search = query.replace(
-              /[?#&]referrer=[^?#&]*|$/,
-              (referrer) => (referrer ? referrer + (play ? '%26' : '&') : (query && '&') + (play ? 'referrer=' : '')) + 'sspx_cid' + (play ? '%3D' : '=') + cid,
-            ))
-        ),
-      );
+    if (selector && cid)
+      for (const link of document.querySelectorAll<HTMLAnchorElement>(selector)) {
+        const query = link.search;
+        const id = 'sspx_cid=' + cid;
+        if (query.includes('sspx_cid')) continue;
+        // Google Play hands the app only its referrer parameter: there the id goes inside it, encoded, first
+        if (link.host == 'play.google.com')
+          link.search = query.replace(/[?&]referrer=|$/, (referrer) => (referrer || (query && '&') + 'referrer=') + encodeURIComponent(id + (referrer && '&')));
+        else link.search = query + (query && '&') + id;
+      }
   } catch (e) {
     warn(e);
-    selector = 0;
+    selector = '';
   }
 };
 
-/** the touch's answer (or failure): its click id, kept for later pages, else the one kept before */
-const settle = (answer?: any) => {
+/** the touch's answer (or its failure): its click id, kept for later pages, else the one kept before */
+const settle = (answer?: TouchAnswer) => {
+  cid = answer?.cid;
   try {
-    (cid = answer?.cid) ? (localStorage.sspx_cid = cid) : (cid = localStorage.sspx_cid);
+    if (cid) localStorage.sspx_cid = cid;
+    else cid = localStorage.sspx_cid;
   } catch {} // storage may be disabled and throw
   decorate();
 };
 
-/** the real window.sspx. A refusal drops what waits and stops decorating links. Callbacks run on the
- * promise, so what they throw (or a callback that is no function) stays with us. */
-const command = (name: unknown, arg?: any, callback?: any) =>
-  name == 'consent'
-    ? arg === true
-      ? allow()
-      : // a fresh, closed gate: whatever waited on the old one is dropped with it
-        ((ready = new Promise((resolve) => (allow = resolve))), (selector = 0))
-    : ready
-        .then(() => (name == 'cid' ? cid : name == 'convert' ? send('/c', { ...arg, cid }) : warn(name)))
-        .catch((e) => ({ error: '' + e }))
-        .then(callback || arg) // cid's callback is its arg; convert's arg is no function, so it is passed over
-        .catch(warn);
+// ---- command queue ------------------------------------------------------------------------------------------
+
+/** a closed consent gate; `allow` opens it */
+const gate = () => new Promise<void>((resolve) => (allow = resolve));
+
+/** The real window.sspx. A refusal drops what waits and stops decorating links. Callbacks run on the promise,
+ * so what they throw (or a callback that is no function) stays with us. */
+const command: Command = (name, arg, callback) => {
+  if (name == 'consent') {
+    if (arg === true) allow();
+    else {
+      // a fresh, closed gate: whatever waited on the old one is dropped with it
+      ready = gate();
+      selector = '';
+    }
+  } else
+    ready
+      .then(() => (name == 'cid' ? cid : name == 'convert' ? send('/c', { ...arg, cid }) : warn(name)))
+      .catch((e) => ({ error: '' + e }))
+      .then(callback || arg) // cid's callback is its arg; convert's arg is no function, so it is passed over
+      .catch(warn);
+};
+
+// ---- start --------------------------------------------------------------------------------------------------
 
 try {
   // The real function carries a mark: a second copy of the tag finds it and stays quiet.
   if (!stub?.sspx) {
-    data = tag.dataset;
-    params = tokenParams(data.params);
-    // The collector serves the script, so by default /t and /c are on the origin sspx.js came from; data-collector
+    const data = tag.dataset;
+    // the collector serves the script, so by default /t and /c go to where sspx.js came from; data-collector
     // names another origin. An inline copy (no src) throws here.
-    collector = new URL(data.collector || tag.src);
+    collector = new URL(data.collector || tag.src).origin;
     selector = data.decorate;
-    debug = 'debug' in data && 'log';
-    // query before fragment, left to right: the first valid token wins, else the first macro is reported.
-    // Only read here: the collector strips the token params from the URL and picks out the ids (../landing.ts).
-    document.URL.replace(PIECE, ((_piece: string, name: string, raw: string) =>
-      params.includes(name) &&
-      // a macro in raw is one in its decoded value too
-      (isMacro(raw) ? macro || (macro = name) : NOT_TOKEN.test((value = decode(raw))) || isMacro(value) || token || (token = value))) as any);
-    say(token ? 'touch' : macro ? 'macro' : 'no token');
-    ready = new Promise((resolve) => (allow = resolve))
-      .then(
-        () =>
-          (token || macro) &&
-          send(
-            '/t',
-            token
-              ? {
-                  t: token,
-                  // the URL as it is and the tag's attributes: the collector strips data-params from it and reads the
-                  // data-ids there (../landing.ts), so the script need not
-                  u: document.URL,
-                  a: data,
-                  r: document.referrer, // '' is none
-                  w: screen.width,
-                  h: screen.height,
-                  d: devicePixelRatio,
-                  l: navigator.language,
-                  // the IANA time zone is its timeZone; the rest (locale, calendar, numbering system) is dropped there
-                  z: Intl.DateTimeFormat().resolvedOptions(),
-                  // low-entropy client hints, Chromium only: its toJSON gives {brands, mobile, platform}
-                  c: (navigator as any).userAgentData,
-                }
-              : // the diagnostic: the param that held the macro, nothing else
-                { p: macro },
-          ),
-      )
+    debug = 'debug' in data;
+    readToken(tokenParams(data.params));
+    say(token ? 'touch' : diagnostic ? 'macro' : 'no token');
+    ready = gate()
+      .then(() => {
+        // the landing URL as it is and the tag's attributes: the collector strips data-params from it and reads
+        // the data-ids there (./landing.ts). The diagnostic is the value alone, for the collector to classify.
+        if (token) return send('/t', { t: token, u: landing, a: data, r: document.referrer });
+        if (diagnostic) return send('/t', diagnostic);
+      })
       .then(settle, settle);
     // anything but an explicit grant (or no attribute) waits; the reason logged is the value, e.g. `pending`
-    [, 'granted'].includes(data.consent) ? allow() : say(data.consent);
+    const consent = data.consent ?? 'granted';
+    if (consent == 'granted') allow();
+    else say(consent);
     // links that appear later get the id just before the browser follows them
-    addEventListener('click', decorate, 1 as any);
+    addEventListener('click', decorate, true);
     // replay in order, then take over
-    stub?.q?.map((args: [any]) => command(...args));
-    (self as any).sspx = (command as any).sspx = command;
+    for (const args of stub?.q || []) command(...(args as unknown as Parameters<Command>));
+    (window as any).sspx = command.sspx = command;
   }
 } catch (e) {
   warn(e);

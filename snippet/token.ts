@@ -1,5 +1,6 @@
 // The auction token rules, shared by the browser script and the collector (one module, not two copies).
-// Kept DOM-free and tiny: every byte here ships in dist/sspx.js.
+// Kept DOM-free. What the script imports (decode, mayBeMacro, NOT_TOKEN) ships in dist/sspx.js, so it is kept tiny;
+// isMacro and isToken are the collector's and are left out of the bundle.
 
 /** Longest token we accept. Microsoft says the length "is susceptible to change"; 1,024 leaves room.
  * NOT_TOKEN spells it out again (as `.{1025}`): a literal costs the browser script fewer bytes. */
@@ -13,9 +14,27 @@ export const decode = (raw: string): string => {
   return raw;
 };
 
-/** true for a value the ad server left unreplaced: a macro in any encoding (`${SSP_DATA}`, `[SSPDATA]` and
- * friends, once percent-decoding has been undone), or nothing at all. */
-export const isMacro = (value: string): boolean => !value || /[{[]SSP_?DATA/i.test(decode(decode(value)));
+/** The macro's name in any spelling the ad server or a site builder may leave unreplaced, with nothing but
+ * punctuation around it: `${SSP_DATA}`, `[SSPDATA]`, `%%SSP_DATA%%`, `__SSP_DATA__`, `$SSP_DATA`, bare
+ * `SSP_DATA`, `${ssp-data}`; any case, `_`, `-` or nothing between SSP and DATA. A letter or digit around it
+ * makes it something else (a token never is the macro's bare name with punctuation). */
+const MACRO = /^[^a-z\d]*ssp[-_]?data[^a-z\d]*$/i;
+
+/** true for a value the ad server left unreplaced: empty, or MACRO once percent-encoding is undone to any depth.
+ * Each pass collapses a run of `%25` (one per layer of encoding) and then decodes: a macro encoded any number of
+ * times is decoded in one pass, and the bounded passes (linear work each) cover encodings that mix layers.
+ * `unescape`, not decodeURIComponent: it leaves a stray or malformed `%` as it is instead of failing. */
+export const isMacro = (value: string): boolean => {
+  for (let pass = 0; pass < 4; pass++) value = unescape(value.replace(/%(25)+/g, '%'));
+  return !value || MACRO.test(value);
+};
+
+/** The browser script's quick test, a superset of isMacro for every common spelling and encoding (letters are never
+ * percent-encoded by URL encoders, so `SSP…DATA` stays readable however deep the encoding): empty, or `ssp` before
+ * `data`. The script sends such a value as the macro diagnostic (`{t}` alone) instead of a touch, and the collector
+ * decides with isMacro: a macro is counted, anything else it would record as a token. So this costs the script a few
+ * bytes instead of isMacro's, and a real token that happens to match still reaches the collector. */
+export const mayBeMacro = (value: string): boolean => !value || /ssp.*data/i.test(value);
 
 /** matches what no token is: anything with a character that is not printable ASCII (whitespace, control
  * characters) or is a quote, angle bracket, backtick or backslash; or more than MAX_TOKEN_LENGTH characters

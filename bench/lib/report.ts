@@ -31,6 +31,11 @@ export function goalRow(section: string, metric: string, value: number, shown: s
   return { section, metric, value: shown, goal, status: met ? 'met' : 'MISSED', margin };
 }
 
+/** a goal row whose run did not hold (an acknowledged item missing, a refused answer): FAILED, whatever its value */
+export function unless(ok: boolean, row: Row): Row {
+  return ok ? row : { ...row, status: 'FAILED' };
+}
+
 export function render(rows: Row[]): string {
   const head: Row = { section: 'section', metric: 'metric', value: 'value', goal: 'goal', status: '' as Status, margin: 'vs goal' };
   const cells = (r: Row) => [r.section, r.metric, r.value, r.goal ?? '', r.status === '' && r === head ? 'status' : (r.status ?? ''), r.margin ?? ''];

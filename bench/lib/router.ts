@@ -15,6 +15,8 @@ export interface BenchRouter {
   lastLoggedAt: number;
   /** when the fire carrying this order_id arrived (performance.now()) */
   arrivals: Map<string, number>;
+  /** order ids of fires whose redirect was followed: fired as Microsoft's router logs them */
+  loggedOrders: Set<string>;
   /** resolves once `n` fires were logged; rejects after timeoutMs */
   waitLogged(n: number, timeoutMs: number): Promise<void>;
   /** resolves once `n` fires were logged or after timeoutMs, whichever comes first */
@@ -37,6 +39,8 @@ export async function startRouter(): Promise<BenchRouter> {
     }
     if (url.startsWith('/logged?')) {
       router.logged++;
+      const order = /[?&]order_id=([^&]*)/.exec(url)?.[1];
+      if (order) router.loggedOrders.add(decodeURIComponent(order));
       router.lastLoggedAt = now;
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '6' }).end('logged');
       if (waiter && router.logged >= waiter.n) waiter.resolve();
@@ -53,6 +57,7 @@ export async function startRouter(): Promise<BenchRouter> {
     firstFireAt: 0,
     lastLoggedAt: 0,
     arrivals: new Map(),
+    loggedOrders: new Set(),
     waitLogged(n, timeoutMs) {
       if (router.logged >= n) return Promise.resolve();
       return new Promise((resolve, reject) => {

@@ -1,72 +1,102 @@
-// What every bench section shares: the collector configuration, the requests it is loaded with, and how long to load.
-import { mkdtempSync, rmSync } from 'node:fs';
+// What every bench section shares: the collector's configuration as shipped, the requests it is loaded with (the
+// touch a real Chromium sent, a site backend's conversion), and how long to load.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LoadRequest, LoadSettings } from './load.js';
-import { PIXEL_ID, tokenOf } from './sqlite.js';
+import { packageRoot } from '../../collector/paths.js';
+import type { CapturedTouch } from './capture.js';
+import { FRESH, PICK, type LoadRequest, type LoadSettings } from './load.js';
 
-export const SITE = 'https://shop.example';
 export const SERVER_KEY = 'bench-server-key-0123456789abcdef';
+
+/** sspx.config.example.json, the configuration as shipped */
+const shipped = (): Record<string, unknown> => JSON.parse(readFileSync(join(packageRoot, 'sspx.config.example.json'), 'utf8')) as Record<string, unknown>;
+/** the shipped configuration's pixel, which every conversion of the bench names */
+export const PIXEL = 'purchase';
+export const PIXEL_ID = (shipped().pixels as Record<string, { id: number }>)[PIXEL].id;
 
 /** SSPX_BENCH_QUICK=1: short runs while developing the bench (numbers not worth quoting) */
 export const QUICK = process.env.SSPX_BENCH_QUICK === '1';
 
 /** the same load for every server compared: connections, measured seconds, warm-up seconds */
 export const LOAD: LoadSettings = QUICK ? { connections: 50, seconds: 3, warmupSeconds: 1 } : { connections: 50, seconds: 10, warmupSeconds: 2 };
-/** shorter loads for the rows that repeat per store size or store */
+/** shorter loads for the rows that repeat per store */
 export const SHORT_LOAD: LoadSettings = QUICK ? { connections: 50, seconds: 2, warmupSeconds: 1 } : { connections: 50, seconds: 5, warmupSeconds: 1 };
 
-/** the collector as the bench runs it: no rate limit (the load comes from one address), quiet logs */
-export function collectorConfig(dir: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * sspx.config.example.json as shipped, with only what a bench must change: its own port, store and stand-in router
+ * (local, so allow_insecure_router), a known server key, and no rate limit (all load comes from one address). The
+ * dispatcher is on and request logging is as shipped (info, one line per request, to the log file).
+ */
+export function collectorConfig(dir: string, router: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const config = shipped();
   return {
+    ...config,
     port: 0,
     host: '127.0.0.1',
     store: `sqlite:${join(dir, 'sspx.db')}`,
-    router: 'http://127.0.0.1:9/sspx',
+    router,
     allow_insecure_router: true,
-    dispatcher: false,
     rate_limit_per_minute: 0,
-    log_level: 'warn',
-    sites: [{ origin: SITE, cookie_domain: '.shop.example' }],
-    keys: { server: [SERVER_KEY], app: [], admin: [] },
-    pixels: { purchase: { id: PIXEL_ID, trigger_type: 'hybrid', post_click_expire_mins: 43_200, post_view_expire_mins: 1_440, min_minutes_per_conv: 0 } },
+    keys: { ...(config.keys as object), server: [SERVER_KEY] },
     ...overrides,
   };
 }
 
-/** what the landing-page script posts: a token, the page, screen and locale hints (CORS-simple text/plain) */
-export const TOUCH_BODY = JSON.stringify({
-  t: tokenOf(1),
-  u: 'https://shop.example/landing?utm_source=bing&utm_campaign=spring',
-  r: 'https://www.bing.com/',
-  w: 390,
-  h: 844,
-  d: 3,
-  l: 'en-US',
-  z: 'Europe/Berlin',
-  mo: true,
-  pf: 'iOS',
-});
+/** a router nobody listens on, for collectors that must not fire (none of the bench's do, but seeding needs a config) */
+export const NO_ROUTER = 'http://127.0.0.1:9/sspx';
 
-export const TOUCH_REQUEST: LoadRequest = {
-  method: 'POST',
-  path: '/t',
-  headers: {
-    'content-type': 'text/plain;charset=UTF-8',
-    origin: SITE,
-    'user-agent': 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
-  },
-  body: TOUCH_BODY,
-};
+let runs = 0;
+/** a prefix no other run of this bench process uses, so tokens and order ids are fresh across runs on one store */
+const runTag = () => (++runs).toString(36).padStart(2, '0');
 
-/** a site backend's conversion for the touch with `token`, each with its own order id */
-export function conversionRequest(token: string, prefix: string): LoadRequest {
+/** the captured POST /t, replayed with a fresh token (same length, same alphabet) wherever the token appeared */
+export function touchRequest(c: CapturedTouch): LoadRequest {
+  const digits = 9;
+  const keep = c.token.length - 1 - digits - 2; // the token ends with a period, kept
+  return {
+    method: 'POST',
+    path: '/t',
+    headers: c.headers,
+    template: c.body.split(c.token).join(FRESH),
+    fresh: { prefix: c.token.slice(0, keep) + runTag(), digits, suffix: '.' },
+    idField: 'cid',
+  };
+}
+
+/** a site backend's S2S conversion: a fresh order id each, attributed by the token of one of `tokens` in turn */
+export function conversionRequest(tokens: string[]): LoadRequest {
   return {
     method: 'POST',
     path: '/v1/conversions',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVER_KEY}` },
-    bodyOf: (n) => JSON.stringify({ pixel: 'purchase', token, order_id: `${prefix}-${n}`, value: '10.50' }),
+    headers: [
+      ['Content-Type', 'application/json'],
+      ['Authorization', `Bearer ${SERVER_KEY}`],
+      ['User-Agent', 'shop-backend/1.0'],
+    ],
+    template: JSON.stringify({ pixel: PIXEL, token: PICK, order_id: FRESH, value: '10.50', other: 'EUR' }),
+    fresh: { prefix: `B${runTag()}-`, digits: 8, suffix: '' },
+    pick: tokens,
+    idField: 'conversion_id',
   };
+}
+
+/** a token shaped like Microsoft's, unique per n, with the trailing period */
+export const tokenOf = (n: number): string => `ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAG${n.toString(36).padStart(8, '0')}.`;
+
+/** `n` touches posted to the collector by a site backend (POST /v1/touches), whose tokens conversions then name */
+export async function postTouches(url: string, n: number): Promise<string[]> {
+  const tokens = Array.from({ length: n }, (_, i) => tokenOf(1_000_000 + i));
+  const post = async (token: string) => {
+    const res = await fetch(`${url}/v1/touches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVER_KEY}` },
+      body: JSON.stringify({ token }),
+    });
+    if (res.status !== 200) throw new Error(`POST /v1/touches answered ${res.status}: ${await res.text()}`);
+  };
+  for (let i = 0; i < n; i += 25) await Promise.all(tokens.slice(i, i + 25).map(post));
+  return tokens;
 }
 
 /** a scratch directory, removed with everything in it by `cleanup()` */

@@ -1,28 +1,7 @@
-// Straight into the SQLite file, around the collector: the schema made by the collector's own migrations, bulk
-// seeds (stored touches, queued fires) written before a collector starts, and row counts read after it stopped.
+// Straight into the SQLite file, before a collector starts: bulk seeds (stored touches, queued fires) in the schema
+// the collector's own migrations made (`sspx-relay migrate`), far faster than posting them one by one.
 import Database from 'better-sqlite3';
-import { SqliteStore } from '../../collector/store/sqlite.js';
-
-export const PIXEL_ID = 59633;
-
-/** a token shaped like Microsoft's, unique per n, with the trailing period */
-export const tokenOf = (n: number): string => `ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAG${n.toString(36).padStart(8, '0')}.`;
-
-/** creates the file with the collector's schema */
-export async function migrate(path: string): Promise<void> {
-  const store = new SqliteStore(path);
-  await store.migrate();
-  await store.close();
-}
-
-/** row counts read from the file after the collector stopped, e.g. `{ fired: "fires WHERE state = 'fired'" }` */
-export function countRows<K extends string>(path: string, what: Record<K, string>): Record<K, number> {
-  const db = new Database(path, { readonly: true });
-  const out = {} as Record<K, number>;
-  for (const [key, from] of Object.entries(what) as [K, string][]) out[key] = db.prepare(`SELECT COUNT(*) FROM ${from}`).pluck().get() as number;
-  db.close();
-  return out;
-}
+import { PIXEL_ID, tokenOf } from './setup.js';
 
 /**
  * `n` stored touches in one transaction, the way a month of traffic leaves them: distinct tokens, visitors and click
@@ -57,17 +36,19 @@ export function seedTouches(path: string, n: number, now: number): void {
   }
 }
 
-/** `n` fires queued and due now, as attributed conversions leave them */
-export function seedFires(path: string, n: number, now: number): void {
+/** `n` fires queued and due now, as attributed conversions leave them; returns their order ids */
+export function seedFires(path: string, n: number, now: number): string[] {
   const db = new Database(path);
+  const orders = Array.from({ length: n }, (_, i) => `Q-${i}`);
   try {
     db.pragma('synchronous = OFF');
     const insert = db.prepare(`INSERT INTO fires (id, conversion_id, pixel_id, order_id, value, other, token, state, attempt_count, next_attempt_at, created_at, updated_at)
                                VALUES (?, ?, ${PIXEL_ID}, ?, '10.50', NULL, ?, 'queued', 0, ?, ?, ?)`);
     db.transaction(() => {
-      for (let i = 0; i < n; i++) insert.run(`f_seed${i}`, `c_seed${i}`, `B-${i}`, tokenOf(i), now - 1000, now - 1000, now - 1000);
+      for (let i = 0; i < n; i++) insert.run(`f_seed${i}`, `c_seed${i}`, orders[i], tokenOf(i), now - 1000, now - 1000, now - 1000);
     })();
   } finally {
     db.close();
   }
+  return orders;
 }

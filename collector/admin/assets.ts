@@ -50,6 +50,13 @@ svg.chart .line { fill: none; stroke-width: 2; }
 .s-in_flight { fill: var(--violet); background: var(--violet); }
 .s-failed, .s-error { fill: var(--bad); background: var(--bad); }
 .s-macro { fill: var(--amber); background: var(--amber); }
+.s-matched { fill: var(--ok); background: var(--ok); }
+.s-fired_not_counted { fill: var(--amber); background: var(--amber); }
+.s-counted_not_fired { fill: var(--violet); background: var(--violet); }
+.s-not_fired_here { fill: var(--bad); background: var(--bad); }
+ul.why { margin: 4px 0 0; padding-left: 16px; color: var(--muted); font-size: 12px; }
+form.upload { display: flex; flex-wrap: wrap; gap: 10px; align-items: end; }
+form.upload label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); gap: 3px; }
 .s-rate { stroke: var(--ok); fill: var(--ok); background: var(--ok); }
 path.s-rate { fill: none; }
 table { width: 100%; border-collapse: collapse; background: var(--card); }

@@ -13,7 +13,7 @@ import { ADMIN_CSS_ETAG, ADMIN_JS_ETAG } from './assets.js';
 
 const asset = (name: string, tag: string) => `/admin/assets/${name}?v=${encodeURIComponent(tag.replace(/"/g, ''))}`;
 
-const when = (t: number | null | undefined): Html => {
+export const when = (t: number | null | undefined): Html => {
   if (t == null) return html`<span class="muted">–</span>`;
   const iso = new Date(t).toISOString();
   return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')}</time>`;
@@ -23,7 +23,7 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 /** 1 → "1 click", 4 → "4 clicks" */
 const count = (n: number, one: string, many = one + 's') => `${fmt(n)} ${n === 1 ? one : many}`;
 
-export function layout(opts: { title: string; nav?: 'overview' | 'fires'; csrf?: string; body: Html }): Html {
+export function layout(opts: { title: string; nav?: 'overview' | 'fires' | 'reconcile'; csrf?: string; body: Html }): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -42,6 +42,7 @@ ${opts.csrf
   <nav>
     <a href="/admin" class="${opts.nav === 'overview' ? 'on' : ''}">Overview</a>
     <a href="/admin/fires" class="${opts.nav === 'fires' ? 'on' : ''}">Fires</a>
+    <a href="/admin/reconcile" class="${opts.nav === 'reconcile' ? 'on' : ''}">Reconciliation</a>
   </nav>
   <form method="post" action="/admin/logout"><input type="hidden" name="_csrf" value="${opts.csrf}"><button class="link" type="submit">Log out</button></form>
 </header>`
@@ -71,7 +72,7 @@ export function loginPage(opts: { next: string; error?: string }): Html {
   });
 }
 
-function tile(key: string, label: string, value: string, detail?: string, warn = false): Html {
+export function tile(key: string, label: string, value: string, detail?: string, warn = false): Html {
   return html`<div class="tile${warn ? ' warn' : ''}" data-tile="${key}"><div class="k">${label}</div><div class="v">${value}</div>${detail ? html`<div class="d">${detail}</div>` : ''}</div>`;
 }
 

@@ -65,8 +65,9 @@ export function createApp(ctx: Context, parts: AppParts): express.Express {
   app.set('trust proxy', ctx.config.trust_proxy);
   app.set('query parser', 'simple');
   app.set('etag', false);
-  for (const h of frontHandlers(ctx, parts.before)) app.use(h);
+  // the script first: it needs none of the front handlers' security headers or request ids (routes/script.ts)
   app.use(scriptRoute());
+  for (const h of frontHandlers(ctx, parts.before)) app.use(h);
   app.use(healthRoutes(ctx));
   app.use(publicRoutes(parts.public ?? publicIngest(ctx, parts.touches, parts.conversions)));
   app.use(serverRoutes(ctx, parts.touches, parts.conversions));

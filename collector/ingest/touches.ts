@@ -9,7 +9,7 @@ import { fields, normalizeDeviceId, parseRequest, Refusal, tokenRefusal } from '
 import type { Touch, TouchKind, TouchSource } from '../store/store.js';
 import { TOUCH_KINDS } from '../vocabulary.js';
 import { cleanUrl, DEVICE_ID_PARAMS, dropReason, plainText, truncateIp } from './client.js';
-import { touchHintKey } from './hints.js';
+import { normalizeLanguage, touchHintKey } from './hints.js';
 import type { Macros } from './macros.js';
 import { newTouch } from './new-touch.js';
 
@@ -18,14 +18,16 @@ import { newTouch } from './new-touch.js';
 const tagAttributesSchema = z.object({ params: plainText(512).optional(), ids: plainText(512).optional() });
 
 /** What the script posts to /t (short keys keep the script small). Today's script sends `t`, the landing URL `u` as
- * it is, the tag's attributes `a`, `r` ('' for none), w h d l, `z` as Intl's resolvedOptions() and `c` as
- * NavigatorUAData's toJSON(); its diagnostic is `{p}` alone (read as `{e: 'macro', p}`). Copies of the script from before (it is served
- * cacheable) send `u` already stripped, `z` as the time zone's name, `mo`/`pf`, `ids` and `{e: 'macro', p, u}`:
- * still read. Only what is kept is checked closely; what is dropped unread (brands, locale, …) cannot refuse a touch. */
+ * it is, the tag's attributes `a` and `r` ('' for none); the language and the client hints come from the request's
+ * headers (scriptTouchFacts). Its diagnostic is `{t}` alone, a value that may be an unreplaced macro, which the
+ * route classifies with isMacro. Copies of the script from before (it is served cacheable) send w h d l, `z` as
+ * Intl's resolvedOptions() or the time zone's name, `c` as NavigatorUAData's toJSON() or `mo`/`pf`, `u` already
+ * stripped, `ids`, and the diagnostics `{p}` and `{e: 'macro', p, u}`: still read. Only what is kept is checked
+ * closely; what is dropped unread (brands, locale, …) cannot refuse a touch. */
 export const scriptTouchSchema = z.object({
   t: z.string().max(10_000).optional().describe('the auction token, byte for byte'),
-  e: z.literal('macro').optional().describe('an older script\'s diagnostic mark; today `p` without `t` is the diagnostic'),
-  p: plainText(64).optional().describe('without t: the unreplaced-macro diagnostic, naming the param that held the macro'),
+  e: z.literal('macro').optional().describe('an older script\'s diagnostic mark'),
+  p: plainText(64).optional().describe('an older script\'s diagnostic without t, naming the param that held the macro'),
   u: z.string().max(8192).optional().describe('the landing URL as the browser has it; the collector strips the token params (a.params) and reads the device ids (a.ids) there'),
   a: tagAttributesSchema.optional().describe('the tag\'s data- attributes; only params and ids are read'),
   r: z.string().max(4096).optional().describe('document.referrer; empty for none'),
@@ -45,7 +47,7 @@ export const scriptTouchSchema = z.object({
   pf: plainText(32).optional().describe('an older script: c.platform'),
   ids: z.record(z.string().max(16), z.string().max(128)).optional().describe('an older script: the device ids it read from the URL'),
 })
-  // today's diagnostic is `{p}` alone; it is read as the `{e: 'macro', p}` the route answers as one
+  // an older script's diagnostic is `{p}` alone; it is read as the `{e: 'macro', p}` the route answers as one
   .transform((body) => (body.t === undefined && body.p !== undefined ? { ...body, e: 'macro' as const } : body));
 export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
 
@@ -129,19 +131,34 @@ export class Touches {
   }
 }
 
-/** the script's payload → the facts of a touch: the stored hints keep their keys (w h d l z mo pf ids); the
- * landing URL loses its token params and gives up the device ids named by data-ids (../../snippet/landing.ts, the
- * one parser of landing URLs), of which DEVICE_ID_PARAMS are kept, normalised */
-export function scriptTouchFacts(body: ScriptTouch): Pick<TouchRequest, 'token' | 'device_id' | 'url' | 'referrer' | 'hints'> {
+/** the request headers scriptTouchFacts reads: what the browser sends with every request, so the script need not */
+export type HintHeaders = Record<string, string | string[] | undefined>;
+
+/** a header's first value */
+const first = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+/** Sec-CH-UA-Mobile: `?1` or `?0` (a structured-field boolean) */
+const chMobile = (value: string | undefined): boolean | undefined => (value === '?1' ? true : value === '?0' ? false : undefined);
+
+/** Sec-CH-UA-Platform: a structured-field string such as `"Android"`; its text, at most 32 printable characters */
+const chPlatform = (value: string | undefined): string | undefined => /^"([ -!#-[\]-~]{1,32})"$/.exec(value ?? '')?.[1];
+
+
+/** the script's payload and the request's headers → the facts of a touch. The stored hints keep their keys (w h d z
+ * from older scripts; l from Accept-Language's first language, normalised as hint keys read it (`de-de`), mo and pf from Sec-CH-UA-Mobile and Sec-CH-UA-Platform, the low-entropy
+ * client hints Chromium sends with every request; an older script's own l, c, mo and pf win); the landing URL loses
+ * its token params and gives up the device ids named by data-ids (../../snippet/landing.ts, the one parser of
+ * landing URLs), of which DEVICE_ID_PARAMS are kept, normalised */
+export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): Pick<TouchRequest, 'token' | 'device_id' | 'url' | 'referrer' | 'hints'> {
   const hints: Record<string, unknown> = {};
   const kept = {
     w: body.w,
     h: body.h,
     d: body.d,
-    l: body.l,
+    l: body.l ?? normalizeLanguage(first(headers['accept-language'])) ?? undefined,
     z: typeof body.z === 'object' ? body.z.timeZone : body.z,
-    mo: body.c?.mobile ?? body.mo,
-    pf: body.c?.platform ?? body.pf,
+    mo: body.c?.mobile ?? body.mo ?? chMobile(first(headers['sec-ch-ua-mobile'])),
+    pf: body.c?.platform ?? body.pf ?? chPlatform(first(headers['sec-ch-ua-platform'])),
   };
   for (const [k, v] of Object.entries(kept)) if (v !== undefined) hints[k] = v;
   // an older script sent the URL stripped and the ids apart; stripping again changes nothing

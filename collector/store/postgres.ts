@@ -7,6 +7,7 @@ import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
 import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
 import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
+import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -467,6 +468,26 @@ export class PostgresStore implements Store {
       this.listener = new FiresListener(this.url, `sspx-relay listen ${this.instanceId}`, (p) => this.onNotification(p), () => this.emitFiresQueued());
     }
     return () => void this.listeners.delete(listener);
+  }
+
+  // ---- Reconciliation with Microsoft's report (collector/reconcile/); SQL in reconcile-sql.ts ----
+
+  async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
+    const q = named(RECONCILE_ROWS_SQL, { from, to });
+    return (await this.query<ReconcileRow>(q.text, q.values)).rows;
+  }
+
+  async saveReport(report: SavedReport): Promise<void> {
+    await this.inTransaction(async (query) => {
+      for (const sql of SAVE_REPORT_SQL) {
+        const q = named(sql, { source: report.source, from: report.from, to: report.to, saved_at: report.saved_at, rows: report.rows });
+        await query(q.text, q.values);
+      }
+    });
+  }
+
+  async lastReport(): Promise<SavedReport | undefined> {
+    return (await this.query<SavedReport>(LAST_REPORT_SQL)).rows[0];
   }
 
   /** resolves once other processes' notifications reach this one (tests wait on it; the dispatcher need not) */

@@ -1,6 +1,7 @@
 // The store's tables, written once for both stores: each dialect (sqlite-schema.ts, postgres-schema.ts) fills in its
 // column types. Versions are applied in order and never edited once released: each dialect produces, byte for byte,
 // the text its store was released with (integers that are plain INTEGER in PostgreSQL too are written so here).
+import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
@@ -175,9 +176,14 @@ ALTER TABLE fires ADD COLUMN dry_run ${d.bool} NOT NULL DEFAULT ${d.false};
 `,
   },
   {
+    // the last report reconciled with our fires (collector/reconcile/): one row, replaced by the next
+    version: 5,
+    sql: RECONCILE_MIGRATION_SQL,
+  },
+  {
     // re-engagement: a deep link that opens an installed app is a click tied to that install (ingest/installs.ts);
     // one per install and token, so an app retrying its open records it once
-    version: 5,
+    version: 6,
     sql: `
 ALTER TABLE touches ADD COLUMN install_id TEXT;
 CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install_id IS NOT NULL;

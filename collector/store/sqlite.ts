@@ -10,6 +10,7 @@ import { Batcher } from '../batcher.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
 import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
+import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -438,6 +439,26 @@ export class SqliteStore implements Store {
         return done;
       })(),
     );
+  }
+
+  // ---- Reconciliation with Microsoft's report (collector/reconcile/) ----
+
+  async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
+    return this.db.prepare(RECONCILE_ROWS_SQL).all({ from, to }) as ReconcileRow[];
+  }
+
+  saveReport(report: SavedReport): Promise<void> {
+    const [clear, insert] = SAVE_REPORT_SQL.map((sql) => this.db.prepare(sql));
+    return this.serial(() =>
+      this.db.transaction(() => {
+        clear.run();
+        insert.run({ source: report.source, from: report.from, to: report.to, saved_at: report.saved_at, rows: report.rows });
+      })(),
+    );
+  }
+
+  async lastReport(): Promise<SavedReport | undefined> {
+    return this.db.prepare(LAST_REPORT_SQL).get() as SavedReport | undefined;
   }
 }
 

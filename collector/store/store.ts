@@ -1,6 +1,7 @@
 // The one Store interface. SQLite (embedded default) and PostgreSQL implement it side by side;
 // the attribution logic runs once, in TypeScript, over the transaction primitives below.
 // Times are integer milliseconds since the epoch everywhere.
+import type { ReconcileRow, SavedReport } from './reconcile-sql.js';
 
 import { dayStart, utcDay } from '../clock.js';
 import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource } from '../vocabulary.js';
@@ -273,6 +274,13 @@ export interface Store {
    * queued or in-flight fire, its conversion or its touch. The step is finished when it answers fewer than `limit`.
    */
   purgeBatch(step: PurgeStep, cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts>;
+
+  // Reconciliation with Microsoft's attributed-conversions report (collector/reconcile/); SQL in reconcile-sql.ts.
+  /** conversions created in [from, to), each with its fire, its touch, and the fired conversions of its user before it */
+  reconcileRows(from: number, to: number): Promise<ReconcileRow[]>;
+  /** keeps this report as the last one reconciled, replacing the one before */
+  saveReport(report: SavedReport): Promise<void>;
+  lastReport(): Promise<SavedReport | undefined>;
 }
 
 export function emptyKeys(): IdentityKeys {

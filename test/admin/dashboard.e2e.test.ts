@@ -84,7 +84,7 @@ describe('the operators dashboard', () => {
     // real attempts: a dispatcher fires the five queued fires once each at the stand-in router
     const dispatcher = new Dispatcher(collector.ctx);
     dispatcher.start();
-    const until = Date.now() + 50_000; // a bound for a broken build (the hook's own timeout is 60 s), not a timing
+    const until = Date.now() + 100_000; // a bound for a broken build (the hook's own timeout is 120 s), not a timing
     for (;;) {
       const q = await collector.ctx.store.queueStats(collector.clock.now());
       const attempts = (await Promise.all(Object.values(fireIds).map((id) => collector.ctx.store.getFire(id)))).every((f) => f!.attempts.length === 1);

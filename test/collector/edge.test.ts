@@ -42,8 +42,9 @@ const cases: Case[] = [
   { name: 'token with whitespace', path: '/t', body: { t: 'abc def' }, headers: browser, status: 400, error: 'invalid_token' },
   { name: 'token with angle brackets', path: '/t', body: { t: '<script>' }, headers: browser, status: 400, error: 'invalid_token' },
   { name: 'token longer than 1,024', path: '/t', body: { t: 'a'.repeat(1025) }, headers: browser, status: 400, error: 'invalid_token' },
-  { name: 'unreplaced ${SSP_DATA} as token', path: '/t', body: { t: '${SSP_DATA}' }, headers: browser, status: 400, error: 'unreplaced_macro' },
-  { name: 'unreplaced [SSPDATA] as token', path: '/t', body: { t: '[SSPDATA]' }, headers: browser, status: 400, error: 'unreplaced_macro' },
+  // the script's diagnostic is the suspicious value as `t`: a macro there is counted (204), never a touch
+  { name: 'unreplaced ${SSP_DATA} as token', path: '/t', body: { t: '${SSP_DATA}' }, headers: browser, status: 204 },
+  { name: 'unreplaced [SSPDATA] as token', path: '/t', body: { t: '[SSPDATA]' }, headers: browser, status: 204 },
   { name: 'macro diagnostic', path: '/t', body: { e: 'macro', p: 'sspdata', u: 'https://shop.example/l' }, headers: browser, status: 204 },
   { name: 'no token at all', path: '/t', body: { u: 'https://shop.example/' }, headers: browser, status: 400, error: 'invalid_token' },
   { name: 'screen width not a number', path: '/t', body: { t: token(), w: 'wide' }, headers: browser, status: 400, error: 'invalid_w' },

@@ -1,9 +1,10 @@
 // Guards the built script in a real Chromium: on a landing page served over real HTTP, a URL with a token
-// (trailing period, a `+`) and an idfa sends exactly one touch to POST /t with the token byte for byte, the
-// hints, the landing URL and the tag's data-ids, as a CORS-simple text/plain body, from which the collector's
-// own reading (scriptTouchFacts: the one shared parser) stores the id and the landing URL without the token;
-// the page's own script keeps working and gets the click id; and a URL with an unreplaced ${SSP_DATA} sends
-// only the diagnostic.
+// (trailing period, a `+`) and an idfa sends exactly one touch to POST /t with the token byte for byte, the landing
+// URL, the referrer and the tag's data-ids, as a CORS-simple text/plain body, with the language and the client hints
+// in the request's headers, from which the collector's own reading (scriptTouchFacts: the one shared parser) stores
+// the id, the hints and the landing URL without the token; the page's own script keeps working and gets the click
+// id; a page whose earlier script strips the query with history.replaceState still sends the token byte for byte
+// (read from the navigation entry); and a URL with an unreplaced ${SSP_DATA} sends only the diagnostic.
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,8 +21,15 @@ interface Received {
   method: string;
   path: string;
   contentType: string | undefined;
+  headers: IncomingMessage['headers'];
   body: any;
 }
+
+/** a landing page whose own script, before ours, strips the query from the address bar ("clean URL") */
+const CLEAN_URL_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>clean</title>
+<script>history.replaceState(null, '', location.pathname); window.sspx = window.sspx || function () { (sspx.q = sspx.q || []).push(arguments) };
+sspx('cid', function (cid) { window.clickId = cid === undefined ? null : cid })</script>
+<script async src="/sspx.js"></script></head><body></body></html>`;
 
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -36,11 +44,12 @@ function startServer(received: Received[]): Promise<Server> {
   const server = createServer(async (req, res) => {
     const url = new URL(req.url!, 'http://localhost');
     if (url.pathname === '/landing') return res.writeHead(200, { 'content-type': 'text/html' }).end(readFileSync(LANDING));
+    if (url.pathname === '/clean') return res.writeHead(200, { 'content-type': 'text/html' }).end(CLEAN_URL_PAGE);
     if (url.pathname === '/sspx.js') return res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(SCRIPT));
     if (url.pathname === '/t' || url.pathname === '/c') {
       const text = req.method === 'POST' ? await readBody(req) : (url.searchParams.get('b') ?? '');
-      received.push({ method: req.method!, path: url.pathname, contentType: req.headers['content-type'], body: JSON.parse(text) });
-      if (received.at(-1)!.body.e) return res.writeHead(204).end(); // the collector answers a diagnostic with no body
+      received.push({ method: req.method!, path: url.pathname, contentType: req.headers['content-type'], headers: req.headers, body: JSON.parse(text) });
+      if (!('u' in received.at(-1)!.body)) return res.writeHead(204).end(); // the collector answers a diagnostic with no body
       const answer = url.pathname === '/t' ? { cid: 'e2e-cid-0123456789' } : { outcome: 'attributed' };
       return res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'sspx_vid=e2e-visitor; Path=/; HttpOnly; SameSite=Lax' }).end(JSON.stringify(answer));
     }
@@ -58,7 +67,8 @@ describe('sspx.js in Chromium', () => {
   beforeAll(async () => {
     server = await startServer(received);
     origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    chromium = await launchChromium();
+    // headless Chromium takes its language from the environment: German, so the test can tell it from a default
+    chromium = await launchChromium({ args: ['--lang=de-DE', '--accept-lang=de-DE'], env: { ...process.env, LANG: 'de_DE.UTF-8', LANGUAGE: 'de_DE' } });
   });
 
   afterAll(async () => {
@@ -79,11 +89,7 @@ describe('sspx.js in Chromium', () => {
       loaded: document.body.getAttribute('data-loaded'),
       clickId: (window as any).clickId,
       stored: localStorage.getItem('sspx_cid'),
-      w: screen.width,
-      h: screen.height,
-      d: devicePixelRatio,
       l: navigator.language,
-      z: Intl.DateTimeFormat().resolvedOptions(),
       ua: (navigator as any).userAgentData && JSON.parse(JSON.stringify((navigator as any).userAgentData)),
     }));
     expect(seen.title).toBe('page script ran');
@@ -95,36 +101,31 @@ describe('sspx.js in Chromium', () => {
     expect(received).toHaveLength(1);
     const [touch] = received;
     expect(touch).toMatchObject({ method: 'POST', path: '/t', contentType: 'text/plain;charset=UTF-8' });
-    expect(touch.body).toEqual({
-      t: TOKEN,
-      u: `${origin}/landing?sspdata=${TOKEN}&idfa=${IDFA}`,
-      a: { ids: 'idfa,aaid' },
-      r: '',
-      w: seen.w,
-      h: seen.h,
-      d: seen.d,
-      l: seen.l,
-      z: seen.z,
-      ...(seen.ua && { c: seen.ua }),
-    });
+    expect(touch.body).toEqual({ t: TOKEN, u: `${origin}/landing?sspdata=${TOKEN}&idfa=${IDFA}`, a: { ids: 'idfa,aaid' }, r: '' });
     expect(touch.body.t.endsWith('.')).toBe(true);
+    // the browser sends what the script no longer does: its language and its low-entropy client hints
+    expect(seen.l).toBe('de-DE');
+    expect(seen.ua).toBeTruthy();
+    expect(touch.headers).toMatchObject({ 'accept-language': expect.stringMatching(/^de-DE\b/), 'sec-ch-ua-mobile': seen.ua.mobile ? '?1' : '?0', 'sec-ch-ua-platform': `"${seen.ua.platform}"` });
     // what the collector stores of it: the token byte for byte, the landing URL without it, the id, the hints
-    const stored = scriptTouchFacts(scriptTouchSchema.parse(touch.body));
+    const stored = scriptTouchFacts(scriptTouchSchema.parse(touch.body), touch.headers);
     expect(stored).toEqual({
       token: TOKEN,
       device_id: IDFA.toLowerCase(),
       url: `${origin}/landing?idfa=${IDFA}`,
       referrer: null,
-      hints: {
-        w: seen.w,
-        h: seen.h,
-        d: seen.d,
-        l: seen.l,
-        z: seen.z.timeZone,
-        ...(seen.ua && { mo: seen.ua.mobile, pf: seen.ua.platform }),
-        ids: { idfa: IDFA.toLowerCase() },
-      },
+      hints: { l: 'de-de', mo: seen.ua.mobile, pf: seen.ua.platform, ids: { idfa: IDFA.toLowerCase() } },
     });
+    await page.close();
+  });
+
+  test('a page that strips the query with history.replaceState before the script runs still sends the token', async () => {
+    received.length = 0;
+    const page = await chromium.context.newPage();
+    await page.goto(`${origin}/clean?sspdata=${TOKEN}&utm_source=ads`);
+    await page.waitForFunction(() => (window as any).clickId !== undefined);
+    expect(await page.evaluate(() => location.href)).toBe(`${origin}/clean`); // the page's script did strip it
+    expect(received.map((r) => [r.path, r.body.t, r.body.u])).toEqual([['/t', TOKEN, `${origin}/clean?sspdata=${TOKEN}&utm_source=ads`]]);
     await page.close();
   });
 
@@ -134,7 +135,7 @@ describe('sspx.js in Chromium', () => {
     await page.goto(`${origin}/landing?sspdata=\${SSP_DATA}&utm_source=ads`);
     await page.waitForFunction(() => (window as any).clickId !== undefined);
     await page.waitForTimeout(300); // room for anything else it might (wrongly) send
-    expect(received.map((r) => [r.path, r.body])).toEqual([['/t', { p: 'sspdata' }]]);
+    expect(received.map((r) => [r.path, r.body])).toEqual([['/t', { t: '${SSP_DATA}' }]]);
     await page.close();
   });
 });

@@ -102,7 +102,6 @@ describe('security headers', () => {
   const requests: [string, string, Parameters<typeof send>[1]][] = [
     ['healthz', '/healthz', {}],
     ['readyz', '/readyz', {}],
-    ['script', '/sspx.js', {}],
     ['impression GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': UA } }],
     ['impression dropped (bot) GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': 'Googlebot/2.1' } }],
     ['impression refused', '/i', { headers: { 'user-agent': UA } }],
@@ -130,8 +129,16 @@ describe('security headers', () => {
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers['strict-transport-security']).toBeUndefined(); // plain http here
     // only what other sites must embed may be loaded cross-origin: the script and the GIFs
-    const embeddable = res.headers['content-type'] === 'image/gif' || path === '/sspx.js';
+    const embeddable = res.headers['content-type'] === 'image/gif';
     expect(res.headers['cross-origin-resource-policy'], name).toBe(embeddable ? 'cross-origin' : 'same-site');
+  });
+
+  it('the script carries no HTML security headers and no request id (test/snippet/script-route.test.ts has its full set)', async () => {
+    const res = await send(c.url + '/sspx.js');
+    expect(res.status).toBe(200);
+    for (const name of ['content-security-policy', 'x-frame-options', 'cross-origin-opener-policy', 'referrer-policy', 'x-request-id', 'x-powered-by'])
+      expect(res.headers[name], name).toBeUndefined();
+    expect(res.headers['cross-origin-resource-policy']).toBe('cross-origin');
   });
 
   it('HSTS when the collector is served over https', async () => {

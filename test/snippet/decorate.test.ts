@@ -1,5 +1,5 @@
 // Guards link decoration: links matching data-decorate get sspx_cid=<cid> (after an existing query, before a
-// fragment), Google Play links get it inside their referrer parameter, links added later get it on click,
+// fragment), Google Play links get it inside their referrer parameter (first), links added later get it on click,
 // no link gets it twice, and no link gets it without consent.
 import { expect, test } from 'vitest';
 import { openLanding, touches } from './harness.js';
@@ -19,7 +19,7 @@ test.each([
   {
     name: 'Google Play with a referrer',
     href: 'https://play.google.com/store/apps/details?referrer=utm_source%3Dads&id=com.shop',
-    out: 'https://play.google.com/store/apps/details?referrer=utm_source%3Dads%26sspx_cid%3Dcid-1&id=com.shop',
+    out: 'https://play.google.com/store/apps/details?referrer=sspx_cid%3Dcid-1%26utm_source%3Dads&id=com.shop',
   },
   { name: 'not matching the selector: untouched', href: 'https://shop.example/about', out: 'https://shop.example/about' },
 ])('$name', async ({ href, out, cls }) => {

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { JSDOM, ResourceLoader, VirtualConsole } from 'jsdom';
-import { scriptTouchFacts, scriptTouchSchema } from '../../collector/ingest/touches.js';
+import { scriptTouchFacts, scriptTouchSchema, type HintHeaders } from '../../collector/ingest/touches.js';
 import { readLanding } from '../../snippet/landing.js';
 import { markKind } from '../support/kinds.js';
 
@@ -42,7 +42,9 @@ export interface PageOptions {
   /** localStorage content before the page loads, or 'throws' for disabled storage */
   storage?: Record<string, string> | 'throws';
   referrer?: string;
-  userAgentData?: { mobile: boolean; platform: string };
+  /** the URL the page was navigated to, as performance's navigation entry gives it (jsdom has none): by default the
+   * page's URL; null for a browser without navigation timing */
+  navigated?: string | null;
 }
 
 export interface Page {
@@ -144,7 +146,8 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
           },
         });
       else for (const [k, v] of Object.entries(opts.storage ?? {})) window.localStorage.setItem(k, v);
-      if (opts.userAgentData) Object.defineProperty(window.navigator, 'userAgentData', { value: opts.userAgentData });
+      const navigated = opts.navigated === undefined ? opts.url : opts.navigated;
+      window.performance.getEntriesByType = (type: string) => (type === 'navigation' && navigated !== null ? [{ name: navigated }] : []);
       window.addEventListener('error', (e: any) => errors.push(e.error ?? e.message));
     },
   });
@@ -158,10 +161,10 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
   return { window, sent, logs, warnings, errors, flush, close: () => window.close() };
 }
 
-/** the touches (not the diagnostics) a page sent */
-export const touches = (page: Page) => page.sent.filter((s) => s.path === '/t' && 't' in s.body);
-/** the macro diagnostics a page sent: /t without a token */
-export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/t' && !('t' in s.body));
+/** the touches (not the diagnostics) a page sent: /t with the landing URL */
+export const touches = (page: Page) => page.sent.filter((s) => s.path === '/t' && 'u' in s.body);
+/** the macro diagnostics a page sent: /t with the suspicious value alone, for the collector to classify */
+export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/t' && !('u' in s.body));
 
 /** a touch's landing URL and device ids as the collector reads them from the body (the one shared parser, which
  * the script leaves the stripping and the ids to): the URL without the token params, the ids named by data-ids */
@@ -169,7 +172,8 @@ export const landingOf = (body: any) => {
   const { url, ids } = readLanding(body.u, body.a?.params, body.a?.ids);
   return { url, ids: Object.keys(ids).length ? { ...ids } : undefined };
 };
-/** what the collector stores of a touch's body (its URL cleaned, ids normalised, the hints under their stored keys) */
-export const storedOf = (body: any) => scriptTouchFacts(scriptTouchSchema.parse(body));
+/** what the collector stores of a touch's body and the request's headers (its URL cleaned, ids normalised, the hints
+ * under their stored keys) */
+export const storedOf = (body: any, headers: HintHeaders = {}) => scriptTouchFacts(scriptTouchSchema.parse(body), headers);
 /** the conversions a page sent */
 export const conversions = (page: Page) => page.sent.filter((s) => s.path === '/c');

@@ -1,6 +1,6 @@
 // Guards the page against the script: one touch per page view even with the tag pasted twice, no exception
 // from a page callback escaping, the page's own scripts running undisturbed, data-debug explaining on the
-// console why it sent or skipped, and silence without it.
+// console why it sent or skipped, silence without it, and no global but window.sspx.
 import { expect, test } from 'vitest';
 import { openLanding, STUB, touches } from './harness.js';
 
@@ -73,4 +73,10 @@ test('a script without its tag attributes (inlined, no src) warns and leaves the
   expect(errors).toEqual([]);
   expect(warnings).toHaveLength(1);
   expect(warnings[0]).toMatch(/^\[sspx\] /);
+});
+
+test('nothing but window.sspx is left in the page globals', async () => {
+  const page = await openLanding({ url: WITH_TOKEN, before: 'window.keysBefore = Object.getOwnPropertyNames(window)' });
+  const added = Object.getOwnPropertyNames(page.window).filter((k) => !page.window.keysBefore.includes(k));
+  expect(added.sort()).toEqual(['keysBefore', 'sspx'].sort());
 });

@@ -1,8 +1,10 @@
 // Guards how the script reads the auction token from the landing URL: byte-exact tokens from the query or
-// the fragment, the first valid one winning, and every unreplaced-macro form answered by exactly one
-// diagnostic and no touch. Also that the landing URL has the token params removed (the collector strips them
+// the fragment, the first valid one winning, also when another script rewrote the URL before ours ran (the
+// navigation entry's URL is read first); the macro rule of snippet/token.ts over every spelling and encoding depth;
+// and every unreplaced-macro form answered by exactly one diagnostic and no touch. Also that the landing URL has the token params removed (the collector strips them
 // from the URL the script sends, with the one shared parser: storedOf reads the body as the collector does).
 import { describe, expect, test } from 'vitest';
+import { decode, isMacro, isToken, mayBeMacro } from '../../snippet/token.js';
 import { diagnostics, openLanding, storedOf, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
@@ -66,35 +68,85 @@ describe('no token, no touch', () => {
   });
 });
 
+/** every spelling of the unreplaced macro an ad server or a site builder leaves behind (issue 14, item 8) */
+const MACRO_NAMES = ['SSP_DATA', 'SSPDATA', 'SSP-DATA', 'ssp_data', 'sspdata', 'ssp-data', 'Ssp_Data'];
+const MACRO_WRAPS: ((name: string) => string)[] = [(n) => `\${${n}}`, (n) => `[${n}]`, (n) => `%%${n}%%`, (n) => `__${n}__`, (n) => `$${n}`, (n) => n, (n) => `{${n}}`];
+/** percent-encoded `depth` times, as a redirect chain or a template engine may do */
+const encoded = (value: string, depth: number) => Array.from({ length: depth }).reduce<string>((v) => encodeURIComponent(v), value);
+
+const macroForms = MACRO_NAMES.flatMap((name) => MACRO_WRAPS.map((wrap) => wrap(name))).flatMap((macro) =>
+  [0, 1, 2, 3, 5].map((depth) => ({ macro, depth, value: encoded(macro, depth) })),
+);
+const strayPercent = ['${SSP_DATA}%', '%${SSP_DATA}', '%24%7BSSP_DATA%7D%', '%%SSP_DATA%', '%2524%257BSSP_DATA%257D%25', '%%5BSSPDATA%5D%'];
+
+describe('the macro rule (snippet/token.ts, shared by the script and the collector)', () => {
+  test.each(macroForms)('$macro encoded $depth times is a macro, never a token', ({ value }) => {
+    expect(isMacro(value)).toBe(true);
+    expect(isToken(value)).toBe(false);
+    // the script's quick test sees it too, once decoded as the script decodes (so it goes as the diagnostic)
+    expect(mayBeMacro(decode(value))).toBe(true);
+  });
+
+  test.each(strayPercent)('with a stray percent sign: %s', (value) => {
+    expect(isMacro(value)).toBe(true);
+    expect(mayBeMacro(decode(value))).toBe(true);
+  });
+
+  test('an empty value is a macro (the ad server replaced it with nothing)', () => {
+    expect(isMacro('')).toBe(true);
+    expect(mayBeMacro('')).toBe(true);
+  });
+
+  test.each([
+    { name: 'a real token', value: TOKEN },
+    { name: 'a real token, percent-encoded three times', value: encoded(TOKEN, 3) },
+    { name: 'SSPDATA inside a token', value: 'ams1SSPDATAx.' },
+    { name: 'the name with a letter around it', value: 'xSSP_DATA' },
+    { name: 'the name with a digit around it', value: '${SSP_DATA2}' },
+    { name: 'another macro', value: '${AUCTION_ID}' },
+  ])('$name is not a macro', ({ value }) => {
+    expect(isMacro(value)).toBe(false);
+  });
+
+  test('a long hostile value is decided in bounded work', () => {
+    expect(isMacro('%25'.repeat(5000) + '24%7BSSP_DATA%7D')).toBe(true);
+    expect(isMacro('%2525'.repeat(2000))).toBe(false);
+  });
+});
+
 describe('an unreplaced macro sends one diagnostic and no touch', () => {
   const forms = [
-    { name: '${SSP_DATA}', value: '${SSP_DATA}' },
-    { name: '[SSPDATA]', value: '[SSPDATA]' },
+    ...MACRO_WRAPS.map((wrap) => ({ name: wrap('SSP_DATA'), value: wrap('SSP_DATA') })),
+    { name: '${ssp-data}', value: '${ssp-data}' },
     { name: 'percent-encoded ${SSP_DATA}', value: '%24%7BSSP_DATA%7D' },
     { name: 'percent-encoded [SSPDATA]', value: '%5BSSPDATA%5D' },
     { name: 'double-encoded ${SSP_DATA}', value: '%2524%257BSSP_DATA%257D' },
-    { name: 'double-encoded [SSPDATA]', value: '%255BSSPDATA%255D' },
+    { name: 'triple-encoded %%SSP_DATA%%', value: encoded('%%SSP_DATA%%', 3) },
+    { name: 'a stray %', value: '%24%7BSSP_DATA%7D%' },
     { name: 'empty value', value: '' },
   ];
   test.each(forms)('$name', async ({ value }) => {
     const url = `${LANDING}?a=1&sspdata=${value}`;
     const page = await openLanding({ url, attrs: { debug: '' } });
     expect(touches(page)).toEqual([]);
-    expect(diagnostics(page).map((s) => s.body)).toEqual([{ p: 'sspdata' }]);
+    // the value as the script read it, alone: the collector classifies it (isMacro) and counts it
+    const sent = diagnostics(page).map((s) => s.body);
+    expect(sent).toEqual([{ t: decode(new URL(url).search.slice(`?a=1&sspdata=`.length)) }]);
+    expect(isMacro(sent[0].t)).toBe(true);
     expect(page.logs).toContain('[sspx] macro');
   });
 
   test('a parameter without = counts as empty', async () => {
     const page = await openLanding({ url: `${LANDING}?sspdata` });
-    expect(diagnostics(page)).toHaveLength(1);
+    expect(diagnostics(page).map((s) => s.body)).toEqual([{ t: '' }]);
   });
 
-  test('two macro params still send a single diagnostic, naming the first', async () => {
+  test('two macro params still send a single diagnostic, the first', async () => {
     const page = await openLanding({
       url: `${LANDING}?token=[SSPDATA]#sspdata=\${SSP_DATA}`,
       attrs: { params: 'sspdata,token' },
     });
-    expect(page.sent.map((s) => s.body)).toEqual([{ p: 'token' }]);
+    expect(page.sent.map((s) => s.body)).toEqual([{ t: '[SSPDATA]' }]);
   });
 
   test('the diagnostic goes out once even when the page calls the script again', async () => {
@@ -102,5 +154,27 @@ describe('an unreplaced macro sends one diagnostic and no touch', () => {
     page.window.sspx('cid', () => {});
     await page.flush();
     expect(diagnostics(page)).toHaveLength(1);
+  });
+});
+
+describe('the URL the page was navigated to (issue 14, item 10)', () => {
+  test('a "clean URL" script that removed the query first does not hide the token', async () => {
+    const page = await openLanding({ url: LANDING, navigated: `${LANDING}?sspdata=${TOKEN}&utm_source=ads` });
+    expect(touches(page).map((s) => [s.body.t, s.body.u])).toEqual([[TOKEN, `${LANDING}?sspdata=${TOKEN}&utm_source=ads`]]);
+  });
+
+  test('a browser without navigation timing reads the current URL', async () => {
+    const page = await openLanding({ url: `${LANDING}#sspdata=${TOKEN}`, navigated: null });
+    expect(touches(page).map((s) => [s.body.t, s.body.u])).toEqual([[TOKEN, `${LANDING}#sspdata=${TOKEN}`]]);
+  });
+
+  test('a router that put the token in the current URL after navigating: still found', async () => {
+    const page = await openLanding({ url: `${LANDING}#/offer?sspdata=${TOKEN}`, navigated: LANDING });
+    expect(touches(page).map((s) => s.body.t)).toEqual([TOKEN]);
+  });
+
+  test('the same token in both URLs is one touch', async () => {
+    const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
+    expect(page.sent).toHaveLength(1);
   });
 });

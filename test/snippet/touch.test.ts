@@ -1,58 +1,36 @@
-// Guards the touch payload, the contract with the collector's POST /t: token, landing URL, the coarse
-// device hints (screen, pixel ratio, language, time zone, userAgentData's mobile/platform when the browser
-// has them), the referrer, and only the configured device ids, each at most 128 characters. The script sends
-// the landing URL as it is with the tag's attributes; the collector strips the token params and reads the ids
-// with the one shared parser (snippet/landing.ts), so those are checked as the collector reads the body.
+// Guards the touch payload, the contract with the collector's POST /t: the token, the landing URL as it is, the tag's
+// attributes and the referrer, and nothing the collector can read for itself (the language comes from
+// Accept-Language, mobile and platform from the Sec-CH-UA-* client hints; screen, pixel ratio and time zone are not
+// collected). The collector strips the token params and reads the configured device ids (each at most 128
+// characters) with the one shared parser (snippet/landing.ts), so those are checked as the collector reads the body.
 import { expect, test } from 'vitest';
 import { landingOf, openLanding, storedOf, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
 const TOKEN = 'ams1AB.';
 
-test('a touch carries the token, the landing URL, the tag attributes and the hints, and nothing else', async () => {
+test('a touch carries the token, the landing URL, the tag attributes and the referrer, and nothing else', async () => {
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
   const [touch] = touches(page);
-  const w = page.window;
-  expect(touch.body).toEqual({
-    t: TOKEN,
-    u: `${LANDING}?sspdata=${TOKEN}`,
-    a: {},
-    r: '',
-    w: w.screen.width,
-    h: w.screen.height,
-    d: w.devicePixelRatio,
-    l: w.navigator.language,
-    z: w.Intl.DateTimeFormat().resolvedOptions(),
-  });
+  expect(touch.body).toEqual({ t: TOKEN, u: `${LANDING}?sspdata=${TOKEN}`, a: {}, r: '' });
   expect(touch.url).toBe('https://collect.example/t');
-  // and what the collector stores of it: the clean URL, no referrer, the hints under their keys
-  expect(storedOf(touch.body)).toEqual({
-    token: TOKEN,
-    device_id: null,
-    url: LANDING,
-    referrer: null,
-    hints: { w: w.screen.width, h: w.screen.height, d: w.devicePixelRatio, l: w.navigator.language, z: Intl.DateTimeFormat().resolvedOptions().timeZone },
-  });
+  // and what the collector stores of it: the clean URL, no referrer, no hints without the headers that carry them
+  expect(storedOf(touch.body)).toEqual({ token: TOKEN, device_id: null, url: LANDING, referrer: null, hints: null });
+});
+
+test('the collector takes the language and the client hints from the request headers', async () => {
+  const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
+  const headers = { 'accept-language': 'de-DE,de;q=0.9,en;q=0.8', 'sec-ch-ua-mobile': '?1', 'sec-ch-ua-platform': '"Android"' };
+  expect(storedOf(touches(page)[0].body, headers).hints).toEqual({ l: 'de-de', mo: true, pf: 'Android' });
+  // what is not a hint is left out, not guessed
+  const odd = { 'accept-language': '*', 'sec-ch-ua-mobile': 'yes', 'sec-ch-ua-platform': 'Android' };
+  expect(storedOf(touches(page)[0].body, odd).hints).toBeNull();
 });
 
 test('the referrer is sent when the page has one', async () => {
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}`, referrer: 'https://news.example/article' });
   expect(touches(page)[0].body.r).toBe('https://news.example/article');
   expect(storedOf(touches(page)[0].body).referrer).toBe('https://news.example/article');
-});
-
-test('userAgentData gives mobile and platform; nothing higher-entropy is asked for', async () => {
-  let highEntropyAsked = false;
-  const userAgentData = {
-    mobile: true,
-    platform: 'Android',
-    getHighEntropyValues: () => ((highEntropyAsked = true), Promise.resolve({})),
-  };
-  const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}`, userAgentData });
-  const { body } = touches(page)[0];
-  expect(body.c).toEqual({ mobile: true, platform: 'Android' });
-  expect(storedOf(body).hints).toMatchObject({ mo: true, pf: 'Android' });
-  expect(highEntropyAsked).toBe(false);
 });
 
 test.each([

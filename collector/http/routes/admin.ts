@@ -14,6 +14,7 @@ import { Refusal } from '../../fields.js';
 import { Fires, parseFireFilter } from '../../operators/fires.js';
 import type { FireFilter } from '../../store/store.js';
 import { keyMatches } from '../auth.js';
+import { reconcileRoutes } from './admin-reconcile.js';
 import { HttpError, toHttpError } from '../errors.js';
 
 const PAGE_SIZE = 50;
@@ -158,6 +159,8 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires =
     }
     res.redirect(303, `/admin/fires/${encodeURIComponent(id)}${query({ ...fireFilters(req, ctx).shown, replayed: 1 })}`);
   });
+
+  reconcileRoutes(router, ctx, csrf, send);
 
   router.use('/admin', (req: Request) => {
     throw new HttpError(404, 'not_found', `No dashboard page at ${req.path.slice(0, 200)}.`);

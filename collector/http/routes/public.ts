@@ -6,6 +6,7 @@ import { normalizeDeviceId } from '../../fields.js';
 import { DEVICE_ID_PARAMS, headerText } from '../../ingest/client.js';
 import { browserConversionSchema, type Conversions } from '../../ingest/conversions.js';
 import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/touches.js';
+import { isMacro } from '../../../snippet/token.js';
 import { checked, jsonObject, rawBody } from '../body.js';
 import { badRequest } from '../errors.js';
 import { corsForSites, siteOf } from '../cors.js';
@@ -54,14 +55,16 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
       const reason = touches.drop(req.headers);
       if (reason) return dropped(res, reason, gif);
       const site = siteOf(req, config);
-      if (body.e === 'macro' && body.t === undefined) {
+      // the diagnostic: an older script's {p}, or a value the script found suspicious ({t} alone) that is a macro;
+      // counted before a visitor cookie is set, so a misconfigured line item tracks nobody
+      if (body.t === undefined ? body.e === 'macro' : isMacro(body.t)) {
         await touches.countMacro(site?.origin ?? null);
         res.set('X-Sspx-Reason', 'unreplaced_macro');
         return void (gif ? sendGif(res) : res.status(204).end());
       }
       const visitor_id = ensureVisitor(req, res, config, site);
       const t = await touches.record({
-        ...scriptTouchFacts(body),
+        ...scriptTouchFacts(body, req.headers),
         kind: 'click',
         source: 'script',
         visitor_id,
