@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// sspx-relay serve|init|fire|replay|purge|migrate|stats|reconcile — every command reads the same configuration file.
+// sspx-relay serve|init|fire|replay|purge|migrate|stats|reconcile|backup — every command reads the same configuration file.
 import { Command } from 'commander';
 import { ConfigError } from './config.js';
 import { VERSION } from './paths.js';
@@ -11,6 +11,7 @@ import { registerPurge } from './commands/purge.js';
 import { registerStats } from './commands/stats.js';
 import { registerOpenApi } from './commands/openapi.js';
 import { registerReconcile } from './commands/reconcile.js';
+import { registerBackup } from './commands/backup.js';
 
 const program = new Command('sspx-relay')
   .version(VERSION)
@@ -25,6 +26,7 @@ registerPurge(program);
 registerStats(program);
 registerOpenApi(program);
 registerReconcile(program);
+registerBackup(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

@@ -5,6 +5,12 @@ import { VERSION } from '../paths.js';
 import { startCollector } from '../server.js';
 import { describeStore, openStore } from '../store/open.js';
 
+/**
+ * How long a stopping collector waits, twice over: for open connections to finish their requests, then for fires in
+ * flight to be answered. A service manager's stop timeout must exceed both (deploy/sspx-relay.service).
+ */
+export const STOP_GRACE_MS = 10_000;
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -51,7 +57,7 @@ export function registerServe(program: Command): void {
         if (stopping) return;
         stopping = true;
         collector.ctx.log.info({ msg: 'stopping', signal });
-        await collector.close(10_000);
+        await collector.close(STOP_GRACE_MS);
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));

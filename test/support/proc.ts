@@ -60,14 +60,37 @@ export interface SpawnOptions {
   dir?: string;
   /** extra environment variables (SSPX_* among them are passed on, unlike the test's own) */
   env?: Record<string, string>;
-  /** how long to wait for the start-up line */
+  /** how long to wait for the start-up line: a bound for a broken build, not a timing (a loaded 2-core machine starts a collector in tens of seconds) */
   startTimeoutMs?: number;
+  /**
+   * the program to run instead of `node dist/collector/cli.js`, such as `['npx', 'sspx-relay']`; `serve --config PATH`
+   * is appended. It runs as a process group of its own, and signals go to the whole group (npx does not pass them on);
+   * `exited` resolves once every process of the group is gone.
+   */
+  command?: string[];
 }
 
-const children = new Set<ChildProcess>();
+/** each child still running, with what to signal: its pid, or minus it for a process group */
+const children = new Map<ChildProcess, number>();
 process.once('exit', () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGKILL');
+  for (const target of children.values()) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
 });
+
+/** whether any process of the group `pgid` is still running */
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export const tempDir = (prefix = 'sspx-proc-'): string => mkdtempSync(join(tmpdir(), prefix));
 
@@ -79,37 +102,48 @@ export function writeConfig(dir: string, config: ConfigInput, name = 'sspx.confi
 }
 
 export async function spawnCollector(opts: SpawnOptions): Promise<CollectorProcess> {
-  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build`);
+  if (!opts.command && !existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run npm run build`);
   markKind('child-process');
   const dir = opts.dir ?? tempDir();
   const configPath = opts.config === null ? null : typeof opts.config === 'string' ? opts.config : writeConfig(dir, opts.config);
+  const [program, ...args] = opts.command ?? [process.execPath, CLI_PATH];
+  const group = opts.command !== undefined;
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSPX_')) env[k] = v;
-  const child = spawn(process.execPath, [CLI_PATH, 'serve', ...(configPath === null ? [] : ['--config', configPath])], {
+  // npm_* variables of `npm test` would be a nested npx's configuration (its prefix among them)
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('SSPX_') && !(group && k.startsWith('npm_'))) env[k] = v;
+  const child = spawn(program, [...args, 'serve', ...(configPath === null ? [] : ['--config', configPath])], {
     cwd: dir,
     env: { ...env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
   });
-  children.add(child);
+  const target = group ? -child.pid! : child.pid!;
+  children.set(child, target);
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<Exit>((done) =>
-    child.once('exit', (code, signal) => {
+    child.once('exit', async (code, signal) => {
+      while (group && groupAlive(child.pid!)) await new Promise((r) => setTimeout(r, 50));
       children.delete(child);
       done({ code, signal });
     }),
   );
   const kill = (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, signal);
+    if (!children.has(child)) return;
+    try {
+      process.kill(target, signal);
+    } catch {
+      // the group's leader exited and the rest followed
+    }
   };
 
   const listening = await new Promise<{ url: string; port: number }>((ok, fail) => {
     const timer = setTimeout(() => {
       kill('SIGKILL');
-      fail(new Error(`collector did not print its start-up line within ${opts.startTimeoutMs ?? 20_000} ms\nstdout: ${out}\nstderr: ${err}`));
-    }, opts.startTimeoutMs ?? 20_000);
+      fail(new Error(`collector did not print its start-up line within ${opts.startTimeoutMs ?? 90_000} ms\nstdout: ${out}\nstderr: ${err}`));
+    }, opts.startTimeoutMs ?? 90_000);
     const check = () => {
       const m = LISTENING.exec(out);
       if (!m) return;
