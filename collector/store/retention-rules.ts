@@ -46,12 +46,12 @@ export const statsSql = (bucket: (column: string) => string) => `
 
 /** the touches an install's conversions may be credited to (see InstallDetail), newest first */
 const INSTALL_TOUCHES = `
+  WITH i AS (SELECT i.touch_id, i.device_id, b.device_id AS bound_device, b.visitor_id AS bound_visitor
+             FROM installs i LEFT JOIN touches b ON b.id = i.touch_id WHERE i.install_id = @install_id)
   SELECT * FROM touches WHERE install_id = @install_id
-    OR id IN (SELECT touch_id FROM installs WHERE install_id = @install_id)
-    OR id IN (SELECT touch_id FROM conversions WHERE install_id = @install_id)
-    OR device_id IN (SELECT device_id FROM installs WHERE install_id = @install_id)
-    OR visitor_id IN (SELECT t.visitor_id FROM touches t JOIN installs i ON i.touch_id = t.id WHERE i.install_id = @install_id)
-    OR device_id IN (SELECT t.device_id FROM touches t JOIN installs i ON i.touch_id = t.id WHERE i.install_id = @install_id)
+    OR id IN (SELECT touch_id FROM i) OR id IN (SELECT touch_id FROM conversions WHERE install_id = @install_id)
+    OR device_id IN (SELECT device_id FROM i UNION SELECT bound_device FROM i)
+    OR visitor_id IN (SELECT bound_visitor FROM i)
   ORDER BY occurred_at DESC, created_at DESC LIMIT @limit`;
 
 /** the statements both stores prepare as they are */
