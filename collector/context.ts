@@ -5,9 +5,10 @@ import type { Config } from './config.js';
 import type { Events } from './events.js';
 import type { Store } from './store/store.js';
 
-export interface Context {
+/** `S`: the store's roles a part uses (store/store.ts), the whole Store by default */
+export interface Context<S = Store> {
   config: Config;
-  store: Store;
+  store: S;
   clock: Clock;
   log: Logger;
   /** what ingest and the dispatcher report (metrics, logs and tests read it) */

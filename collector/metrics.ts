@@ -5,6 +5,7 @@ import type { RequestHandler } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Context } from './context.js';
 import type { Events } from './events.js';
+import type { OperatorQueries, Outbox } from './store/store.js';
 import { ATTEMPT_OUTCOMES, FIRE_STATES } from './vocabulary.js';
 
 /** routes whose latency is ingest latency; /v1/* adds the operators' and apps' API routes by their pattern */
@@ -21,7 +22,7 @@ export interface Metrics {
   routerDuration: Histogram;
 }
 
-export function createMetrics(ctx: Context, opts: { defaultMetrics?: boolean } = {}): Metrics {
+export function createMetrics(ctx: Context<Pick<OperatorQueries, 'countFires'> & Pick<Outbox, 'nextDueAt'>>, opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
   const registers = [registry];
   if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });

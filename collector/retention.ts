@@ -11,7 +11,7 @@ import { DAY, MINUTE, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { clearExpiredHints } from './ingest/hints.js';
 import type { Logger } from 'pino';
-import { PURGE_STEPS, noPurgeCounts, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type Store } from './store/store.js';
+import { PURGE_STEPS, noPurgeCounts, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type RetentionStore } from './store/store.js';
 
 export const DEFAULT_BATCH = 500;
 
@@ -70,7 +70,7 @@ export interface PurgeResult {
 
 const stepCount = (c: PurgeCounts, step: PurgeStep) => c[step];
 
-export async function purge(deps: { config: Config; store: Store; clock: Clock }, opts: PurgeOptions = {}): Promise<PurgeResult> {
+export async function purge(deps: { config: Config; store: RetentionStore; clock: Clock }, opts: PurgeOptions = {}): Promise<PurgeResult> {
   const started = Date.now();
   const now = deps.clock.now();
   const cutoffs = purgeCutoffs(deps.config, now);
@@ -109,7 +109,7 @@ export interface RetentionTimer {
  * never keeps a process alive; every process sharing a store may run it (batches skip rows another one holds).
  */
 export function startRetention(
-  deps: { config: Config; store: Store; clock: Clock; log: Logger },
+  deps: { config: Config; store: RetentionStore; clock: Clock; log: Logger },
   opts: { firstRunMs?: number; everyMs?: number } = {},
 ): RetentionTimer {
   const every = opts.everyMs ?? DAY;

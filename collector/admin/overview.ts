@@ -1,7 +1,7 @@
 // The operators' numbers over a period, from the store: what the dashboard charts and `sspx-relay stats` prints.
 // Periods end with the bucket holding `now`; buckets are whole UTC minutes, hours or days.
 import { DAY, HOUR, MINUTE, utcDay } from '../clock.js';
-import type { QueueStats, Store } from '../store/store.js';
+import type { OperatorQueries, QueueStats } from '../store/store.js';
 import { CONVERSION_OUTCOMES, FIRE_STATES, TOUCH_KINDS, type ConversionOutcome, type FireState, type TouchKind } from '../vocabulary.js';
 
 export type Period = 'hour' | 'day' | '30d';
@@ -59,7 +59,7 @@ export function periodRange(period: Period, now: number): { from: number; to: nu
 
 const rate = (attributed: number, unattributed: number) => (attributed + unattributed ? attributed / (attributed + unattributed) : null);
 
-export async function loadOverview(store: Store, period: Period, now: number): Promise<Overview> {
+export async function loadOverview(store: OperatorQueries, period: Period, now: number): Promise<Overview> {
   const { from, to, bucket_ms } = periodRange(period, now);
   const macroTo = Math.floor(now / DAY) * DAY + DAY;
   const days = Array.from({ length: MACRO_DAYS[period] }, (_, i) => utcDay(macroTo - (MACRO_DAYS[period] - i) * DAY));

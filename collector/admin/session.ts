@@ -6,7 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parse } from 'cookie';
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
-import type { Store } from '../store/store.js';
+import type { IngestStore } from '../store/store.js';
 
 export const SESSION_COOKIE = 'sspx_admin';
 export const SESSION_MS = 12 * 3600_000;
@@ -33,7 +33,7 @@ export class Sessions {
   private readonly revoked = new Map<string, number>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: Pick<IngestStore, 'secret'>,
     private readonly config: Config,
     private readonly now: () => number,
   ) {}

@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { CollectorEvents } from '../events.js';
-import type { Fire, FireState, NewAttempt } from '../store/store.js';
+import type { Fire, FireState, NewAttempt, Outbox } from '../store/store.js';
 import { fireUrl } from './fire-url.js';
 import { dryRunFire, FireAgents, httpFire, type FireResult } from './http-fire.js';
 
@@ -100,7 +100,7 @@ export class Dispatcher {
   private wakeSleeper?: () => void;
   private waitingForSlot = false;
 
-  constructor(private readonly ctx: Context, opts: DispatcherOptions = {}) {
+  constructor(private readonly ctx: Context<Outbox>, opts: DispatcherOptions = {}) {
     this.owner = opts.owner ?? ownerId();
     this.ownsAgents = !opts.agents;
     this.agents = opts.agents ?? new FireAgents(ctx.config.max_in_flight);

@@ -7,7 +7,7 @@ import { findPixel, MAX_WINDOW_MINS } from '../config.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
 import { fields, Refusal } from '../fields.js';
-import type { ConversionSource } from '../store/store.js';
+import type { AttributionStore, ConversionSource } from '../store/store.js';
 import { decideConversion, type ConversionInput, type ConversionResult } from './attribution.js';
 import type { Macros } from './macros.js';
 
@@ -47,7 +47,7 @@ export const hasIdentity = (c: ConversionInput) => Boolean(c.visitor_id || c.tok
 export class Conversions {
   private readonly batcher: Batcher<ConversionInput, ConversionResult>;
 
-  constructor(private readonly ctx: Context, private readonly macros: Macros) {
+  constructor(private readonly ctx: Context<AttributionStore>, private readonly macros: Macros) {
     this.batcher = new Batcher((inputs) =>
       ctx.store.transaction(async (tx) => {
         const now = ctx.clock.now();

@@ -4,7 +4,10 @@
 // is the same in every collector process yet cannot be guessed, and a key cannot be recomputed without the store.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { DAY, MINUTE, utcDay } from '../clock.js';
-import type { Store, Touch } from '../store/store.js';
+import type { IngestStore, RetentionStore, Touch } from '../store/store.js';
+
+/** what hint keys need of the store: its secret */
+type Secrets = Pick<IngestStore, 'secret'>;
 
 /** hint keys live one day at most: the longest hint window */
 export const HINT_TTL_MS = DAY;
@@ -20,10 +23,10 @@ export interface DeviceHints {
   language: string | null;
 }
 
-const secrets = new WeakMap<Store, Promise<string>>();
+const secrets = new WeakMap<Secrets, Promise<string>>();
 
 /** the store's hint secret, read once per process */
-function hintSecret(store: Store): Promise<string> {
+function hintSecret(store: Secrets): Promise<string> {
   let secret = secrets.get(store);
   if (!secret) {
     secret = store.secret('hint_salt', randomBytes(32).toString('base64url'));
@@ -34,14 +37,14 @@ function hintSecret(store: Store): Promise<string> {
 }
 
 /** the key for these hints on the UTC day of `at`, or null when a hint is missing (no key beats a vague one) */
-export async function hintKey(store: Store, hints: DeviceHints, at: number): Promise<string | null> {
+export async function hintKey(store: Secrets, hints: DeviceHints, at: number): Promise<string | null> {
   if (!hints.ip_prefix || !hints.os || !hints.language) return null;
   const salt = createHmac('sha256', await hintSecret(store)).update(`sspx-hint:${utcDay(at)}`).digest();
   return createHash('sha256').update(salt).update(`\n${hints.ip_prefix}\n${hints.os}\n${hints.language}`).digest('base64url');
 }
 
 /** every key the hints may have had over [from, to]: one per UTC day (a window of at most a day spans two) */
-export async function hintKeys(store: Store, hints: DeviceHints, from: number, to: number): Promise<string[]> {
+export async function hintKeys(store: Secrets, hints: DeviceHints, from: number, to: number): Promise<string[]> {
   const keys: string[] = [];
   for (let at = to; ; at -= DAY) {
     const key = await hintKey(store, hints, Math.max(at, from));
@@ -93,7 +96,7 @@ export function normalizeLanguage(raw: unknown): string | null {
 }
 
 /** the hint key of a touch: clicks the script recorded, whose User-Agent, address and language are all known */
-export async function touchHintKey(store: Store, touch: Touch): Promise<string | null> {
+export async function touchHintKey(store: Secrets, touch: Touch): Promise<string | null> {
   if (touch.kind !== 'click' || !touch.hints) return null;
   const os = osFromUserAgent(touch.user_agent);
   const pf = osFamily(typeof touch.hints.pf === 'string' ? touch.hints.pf : null);
@@ -103,7 +106,7 @@ export async function touchHintKey(store: Store, touch: Touch): Promise<string |
 }
 
 /** for the retention job: hint keys older than a day are forgotten; answers how many touches lost theirs */
-export function clearExpiredHints(store: Store, now: number): Promise<number> {
+export function clearExpiredHints(store: Pick<RetentionStore, 'clearHints'>, now: number): Promise<number> {
   return store.clearHints(now - HINT_TTL_MS);
 }
 

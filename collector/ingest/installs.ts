@@ -10,7 +10,7 @@ import { MINUTE } from '../clock.js';
 import { WINDOW_DEFAULTS, type Config } from '../config.js';
 import type { Context } from '../context.js';
 import { fields, ID_PATTERN, ORDER_ID, Refusal } from '../fields.js';
-import type { BindMethod, Install, Touch, TouchKind, Tx } from '../store/store.js';
+import type { AttributionStore, BindMethod, IngestStore, Install, Touch, TouchKind, Tx } from '../store/store.js';
 import type { ReengageMethod } from '../vocabulary.js';
 import { emptyKeys } from '../store/store.js';
 import { decideConversion } from './attribution.js';
@@ -143,7 +143,7 @@ interface Match {
 const conflict = () => new Refusal('cid_already_bound', 'this click is bound to another install already; one click binds one install');
 
 export class Installs {
-  constructor(private readonly ctx: Context, private readonly macros: Macros) {}
+  constructor(private readonly ctx: Context<AttributionStore & Pick<IngestStore, 'secret'>>, private readonly macros: Macros) {}
 
   /** a posted body checked field by field, each refusal naming its field; an unreplaced macro is counted (site `app`) */
   async input(raw: unknown, req: OpenRequest): Promise<AppOpen> {

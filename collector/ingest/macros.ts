@@ -5,11 +5,12 @@ import { utcDay } from '../clock.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
 import { parseRequest, Refusal } from '../fields.js';
+import type { IngestStore } from '../store/store.js';
 
 export class Macros {
   private readonly diagnostics: Batcher<{ day: string; site: string; kind: string; count: number }, void>;
 
-  constructor(private readonly ctx: Context) {
+  constructor(private readonly ctx: Context<IngestStore>) {
     this.diagnostics = new Batcher((rows) => ctx.store.countDiagnostics(rows).then(() => rows.map(() => undefined)));
   }
 

@@ -6,7 +6,7 @@ import { readLanding } from '../../snippet/landing.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
 import { fields, normalizeDeviceId, parseRequest, Refusal, tokenRefusal } from '../fields.js';
-import type { Touch, TouchKind, TouchSource } from '../store/store.js';
+import type { IngestStore, Touch, TouchKind, TouchSource } from '../store/store.js';
 import { TOUCH_KINDS } from '../vocabulary.js';
 import { cleanUrl, DEVICE_ID_PARAMS, dropReason, plainText, truncateIp } from './client.js';
 import { normalizeLanguage, touchHintKey } from './hints.js';
@@ -83,7 +83,7 @@ export interface TouchRequest {
 export class Touches {
   private readonly writes: Batcher<Touch, void>;
 
-  constructor(private readonly ctx: Context, private readonly macros: Macros) {
+  constructor(private readonly ctx: Context<IngestStore>, private readonly macros: Macros) {
     this.writes = new Batcher((touches) => ctx.store.insertTouches(touches).then(() => touches.map(() => undefined)));
   }
 

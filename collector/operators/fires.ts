@@ -6,7 +6,7 @@ import { findPixel } from '../config.js';
 import type { Context } from '../context.js';
 import { renderAttempt, renderEvidence } from '../dispatch/transcript.js';
 import { invalidOrderId, Refusal } from '../fields.js';
-import type { Fire, FireDetail, FireFilter } from '../store/store.js';
+import type { Fire, FireDetail, FireFilter, OperatorQueries, Outbox } from '../store/store.js';
 import { ATTEMPT_OUTCOMES, FIRE_STATES, isOneOf, REPLAYABLE_STATES } from '../vocabulary.js';
 
 export const FIRE_ID = /^[\w.:-]{1,128}$/;
@@ -65,7 +65,7 @@ export function parseFireFilter(ctx: Context, q: FireQuery): { filter: FireFilte
 const notFound = () => new Refusal('fire_not_found', 'No fire has this id.');
 
 export class Fires {
-  constructor(private readonly ctx: Context, private readonly dispatcher?: { wake(): void }) {}
+  constructor(private readonly ctx: Context<OperatorQueries & Pick<Outbox, 'replayFire'>>, private readonly dispatcher?: { wake(): void }) {}
 
   list(filter: FireFilter): Promise<Fire[]> {
     return this.ctx.store.listFires(filter);

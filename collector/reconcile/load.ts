@@ -2,7 +2,7 @@
 // then each fire Microsoft did not count gets the hops of its logged attempt, which is what Microsoft's support
 // asks for. Also the last report: saved in the store, read back for the dashboard.
 import type { Config } from '../config.js';
-import type { Store } from '../store/store.js';
+import type { OperatorQueries } from '../store/store.js';
 import { reconcile, type Reconciliation } from './classify.js';
 import { ReportError, type ReportRow } from './report.js';
 
@@ -20,7 +20,7 @@ export interface LoadedReport {
   source: string;
 }
 
-export async function reconcileStore(store: Store, config: Config, report: LoadedReport): Promise<Reconciliation> {
+export async function reconcileStore(store: OperatorQueries, config: Config, report: LoadedReport): Promise<Reconciliation> {
   const ours = await store.reconcileRows(report.from - LOOKBACK_MS, report.to + LOOKAHEAD_MS);
   const result = reconcile({ report: report.rows, ours, from: report.from, to: report.to, source: report.source, config });
   let read = 0;
@@ -39,11 +39,11 @@ export async function reconcileStore(store: Store, config: Config, report: Loade
   return result;
 }
 
-export async function saveReport(store: Store, report: LoadedReport, now: number): Promise<void> {
+export async function saveReport(store: OperatorQueries, report: LoadedReport, now: number): Promise<void> {
   await store.saveReport({ source: report.source, from: report.from, to: report.to, saved_at: now, rows: JSON.stringify(report.rows) });
 }
 
-export async function lastReport(store: Store): Promise<(LoadedReport & { saved_at: number }) | undefined> {
+export async function lastReport(store: OperatorQueries): Promise<(LoadedReport & { saved_at: number }) | undefined> {
   const saved = await store.lastReport();
   if (!saved) return undefined;
   return { rows: JSON.parse(saved.rows) as ReportRow[], from: Number(saved.from), to: Number(saved.to), source: saved.source, saved_at: Number(saved.saved_at) };

@@ -5,8 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
-import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
-import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
+import { TOUCH_COLUMNS } from './schema.js';
+import type { SqlDialect } from './dialect.js';
+import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
+import { queueSql } from './queue-sql.js';
+import { listFiresSql, operatorSql } from './operator-sql.js';
+import { purgeArgs, retentionSql } from './retention-rules.js';
 import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
@@ -24,7 +28,8 @@ export interface PostgresStoreOptions {
 }
 
 type Row = Record<string, any>;
-type Query = <R extends Row = Row>(text: string, values?: unknown[]) => Promise<pg.QueryResult<R>>;
+/** runs `sql`, written with @name parameters like all the store's SQL, with the values of `args` */
+type Query = <R extends Row = Row>(sql: string, args?: Record<string, unknown>) => Promise<pg.QueryResult<R>>;
 
 /** the NOTIFY channel every process listens on; the payload says which schema and which process sent it */
 const CHANNEL = 'sspx_fires';
@@ -48,103 +53,62 @@ const ms = (v: number | null | undefined) => (v == null ? null : Math.round(v));
 
 const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint', 'text'];
 
-const placeholders = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `$${i + from}`).join(', ');
-const insertSql = (table: string, cols: string[], suffix = '') =>
-  `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${placeholders(cols.length)}) ${suffix}`;
-const valuesOf = (row: object, cols: string[]) => cols.map((c) => (row as Row)[c] ?? null);
+/**
+ * Where PostgreSQL writes the shared SQL its own way: a bucket index is an integer division of bigints; rows another
+ * process holds are skipped; a lease expiry and a purge's attempts run once for the set of fires locked (@ids).
+ */
+const POSTGRES: SqlDialect = {
+  bucket: (column) => `((${column} - @from::bigint) / @bucket::bigint)`,
+  skipLocked: ' FOR UPDATE SKIP LOCKED',
+  fireSet: (column) => `${column} = ANY(@ids::text[])`,
+};
 
-const touchValues = (t: Touch) => valuesOf({ ...t, hints: jsonb(t.hints) }, TOUCH_COLUMNS);
-
-/** All SQL of the store, top to bottom. */
+/** All SQL of the store: the shared statements, then PostgreSQL's own. */
 const SQL = {
-  touchByCid: 'SELECT * FROM touches WHERE cid = $1',
-  touchById: 'SELECT * FROM touches WHERE id = $1',
-  insertTouch: insertSql('touches', TOUCH_COLUMNS),
-  /** a re-engagement click: the install's touch of this token, once */
-  insertInstallTouch: insertSql('touches', TOUCH_COLUMNS, 'ON CONFLICT DO NOTHING'),
-  installTouchByToken: 'SELECT * FROM touches WHERE install_id = $1 AND token = $2',
-  /** group commit: one statement whatever the number of touches */
+  ...INGEST_SQL,
+  ...queueSql(POSTGRES),
+  ...operatorSql(POSTGRES),
+  ...retentionSql(POSTGRES),
+  /** group commit: one statement whatever the number of touches (@columns: one array per touch column) */
   insertTouches: `INSERT INTO touches (${TOUCH_COLUMNS.join(', ')})
-                  SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(', ')})`,
-  conversionByDedupKey: 'SELECT * FROM conversions WHERE dedup_key = $1',
-  conversionById: 'SELECT * FROM conversions WHERE id = $1',
-  lastAttributed: `SELECT * FROM conversions WHERE pixel_id = $1 AND user_key = $2 AND outcome = 'attributed'
-                   AND occurred_at >= $3 ORDER BY occurred_at DESC LIMIT 1`,
-  lockUser: `SELECT pg_advisory_xact_lock(${LOCK_USER}, hashtext($1))`,
-  /** a concurrent insert of the same dedup key waits for the other transaction, then does nothing */
-  insertConversion: insertSql('conversions', CONVERSION_COLUMNS, 'ON CONFLICT DO NOTHING'),
-  insertFire: insertSql('fires', FIRE_COLUMNS),
-  notify: `SELECT pg_notify('${CHANNEL}', $1)`,
-  fireByConversion: 'SELECT * FROM fires WHERE conversion_id = $1',
-  fireById: 'SELECT * FROM fires WHERE id = $1',
-  installById: 'SELECT * FROM installs WHERE install_id = $1',
-  installByTouch: 'SELECT * FROM installs WHERE touch_id = $1',
-  /** install_id taken, or the touch bound to another install: nothing */
-  insertInstall: insertSql('installs', INSTALL_COLUMNS, 'ON CONFLICT DO NOTHING'),
-  /** only an unbound install; a touch bound meanwhile by another process is caught at the savepoint */
-  bindInstall: `UPDATE installs SET platform = $2, touch_id = $3, method = $4, confidence = $5, flags = $6, device_id = $7, bound_at = $8
-                WHERE install_id = $1 AND touch_id IS NULL AND NOT EXISTS (SELECT 1 FROM installs o WHERE o.touch_id = $3)`,
-  touchesByHint: `SELECT t.* FROM touches t WHERE t.hint_key = $1 AND t.occurred_at BETWEEN $2 AND $3
-                  AND NOT EXISTS (SELECT 1 FROM installs i WHERE i.touch_id = t.id)
-                  ORDER BY t.occurred_at DESC LIMIT $4`,
-  keepSecret: 'INSERT INTO secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING',
-  secret: 'SELECT value FROM secrets WHERE name = $1',
-  clearHints: 'UPDATE touches SET hint_key = NULL WHERE hint_key IS NOT NULL AND occurred_at < $1',
+                  SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `@${TOUCH_COLUMNS[i]}::${t}[]`).join(', ')})`,
+  lockUser: `SELECT pg_advisory_xact_lock(${LOCK_USER}, hashtext(@user))`,
+  notify: `SELECT pg_notify('${CHANNEL}', @payload)`,
   /** rows arrive summed and sorted, so concurrent upserts take their row locks in one order */
   countDiagnostics: `INSERT INTO diagnostics (day, site, kind, count)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+                     SELECT * FROM unnest(@days::text[], @sites::text[], @kinds::text[], @counts::bigint[])
                      ON CONFLICT (day, site, kind) DO UPDATE SET count = diagnostics.count + EXCLUDED.count`,
-  diagnostics: 'SELECT day, site, kind, count FROM diagnostics WHERE day BETWEEN $1 AND $2 ORDER BY day, site, kind',
+  /** the fire's row lock orders an attempt's number after any other writer's (a lease expiry, say) */
+  lockFire: 'SELECT id FROM fires WHERE id = @id FOR UPDATE',
+  /** rows arrive summed and sorted (dailyCounts), so concurrent purges take their row locks in one order */
+  countDaily: `INSERT INTO daily_counts (day, metric, key, count)
+               SELECT * FROM unnest(@days::bigint[], @metrics::text[], @keys::text[], @counts::bigint[])
+               ON CONFLICT (day, metric, key) DO UPDATE SET count = daily_counts.count + EXCLUDED.count`,
 
-  // The dispatcher's queue. Each step locks the fire rows it changes; rows another claimer holds are skipped.
-  lockExpiredLeases: `SELECT id FROM fires WHERE state = 'in_flight' AND lease_expires_at <= $1
-                      ORDER BY lease_expires_at FOR UPDATE SKIP LOCKED`,
-  leaseExpiredAttempts: `INSERT INTO attempts (fire_id, n, owner, started_at, duration_ms, outcome, error_class, status, url, hops, next_attempt_at)
-                         SELECT f.id, COALESCE((SELECT MAX(a.n) FROM attempts a WHERE a.fire_id = f.id), 0) + 1, f.lease_owner,
-                                f.lease_expires_at, NULL, 'lease_expired', 'lease_expired', NULL, NULL, NULL, $2
-                         FROM fires f WHERE f.id = ANY($1::text[]) ORDER BY f.lease_expires_at, f.id`,
-  requeueExpired: `UPDATE fires SET state = 'queued', attempt_count = attempt_count + 1, next_attempt_at = $2,
-                   lease_owner = NULL, lease_expires_at = NULL, last_outcome = 'lease_expired',
-                   last_error = 'lease expired before the attempt was recorded', updated_at = $2 WHERE id = ANY($1::text[])`,
-  claim: `UPDATE fires SET state = 'in_flight', lease_owner = $1, lease_expires_at = $3, updated_at = $2
-          WHERE id IN (SELECT id FROM fires WHERE state = 'queued' AND next_attempt_at <= $2
-                       ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-          RETURNING *`,
-  lockFire: 'SELECT id FROM fires WHERE id = $1 FOR UPDATE',
-  insertAttempt: `INSERT INTO attempts (fire_id, n, owner, started_at, duration_ms, outcome, error_class, status, url, hops, next_attempt_at)
-                  VALUES ($1, (SELECT COALESCE(MAX(n), 0) + 1 FROM attempts WHERE fire_id = $1), ${placeholders(9, 2)})`,
-  finishAttempt: `UPDATE fires SET state = $3, attempt_count = attempt_count + 1, next_attempt_at = $4,
-                  lease_owner = NULL, lease_expires_at = NULL, last_outcome = $5, last_error = $6,
-                  updated_at = $7, fired_at = CASE WHEN $3 = 'fired' THEN $7 ELSE fired_at END, dry_run = $8
-                  WHERE id = $1 AND state = 'in_flight' AND lease_owner = $2`,
-  release: `UPDATE fires SET state = 'queued', next_attempt_at = $2, lease_owner = NULL, lease_expires_at = NULL,
-            updated_at = $2 WHERE state = 'in_flight' AND lease_owner = $1`,
-  nextDue: `SELECT MIN(next_attempt_at) AS at FROM fires WHERE state = 'queued'`,
-  replay: `UPDATE fires SET state = 'queued', next_attempt_at = $2, updated_at = $2, last_error = NULL
-           WHERE id = $1 AND state IN ('failed', 'held') RETURNING *`,
-  attemptsOf: 'SELECT * FROM attempts WHERE fire_id = $1 ORDER BY n, id',
-  countFires: 'SELECT state, COUNT(*) AS n FROM fires GROUP BY state',
-
-  lockMigrations: `SELECT pg_advisory_xact_lock(${LOCK_MIGRATE}, hashtext($1))`,
+  lockMigrations: `SELECT pg_advisory_xact_lock(${LOCK_MIGRATE}, hashtext(@schema))`,
   migrationsTable: 'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)',
   migrationsTableExists: `SELECT to_regclass('schema_migrations') IS NOT NULL AS exists`,
   appliedVersions: 'SELECT version FROM schema_migrations',
   latestVersion: 'SELECT MAX(version) AS v FROM schema_migrations',
-  recordMigration: 'INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)',
+  recordMigration: 'INSERT INTO schema_migrations (version, applied_at) VALUES (@version, @applied_at)',
 };
+
+/** a touch, an install: JSON columns as JSONB text */
+const touchRow = (t: Touch) => ({ ...t, hints: jsonb(t.hints) });
+const installRow = (i: Install) => ({ ...i, flags: jsonb(i.flags) });
 
 /**
  * The newest touch of `kind` in [from, to] under any of the keys: per key the newest (then the latest recorded),
  * across keys the newest, the earlier key (visitor, token, device, touch id, install) winning a tie — as SQLite decides.
  */
-function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to: number): { text: string; values: unknown[] } | undefined {
-  const values: unknown[] = [kind, from, to];
+function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to: number): { sql: string; args: Record<string, unknown> } | undefined {
+  const args: Record<string, unknown> = { kind, from, to };
   const parts: string[] = [];
   const add = (column: string, list: string[]) => {
     for (const v of list) {
-      values.push(v);
-      parts.push(`(SELECT *, ${parts.length} AS ord FROM touches WHERE ${column} = $${values.length} AND kind = $1
-                   AND occurred_at BETWEEN $2 AND $3 ORDER BY occurred_at DESC, created_at DESC LIMIT 1)`);
+      const param = `k${parts.length}`;
+      args[param] = v;
+      parts.push(`(${latestTouchSql(column, param, `*, ${parts.length} AS ord`)})`);
     }
   };
   add('visitor_id', keys.visitor_ids);
@@ -153,7 +117,7 @@ function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to:
   add('id', keys.touch_ids);
   add('install_id', keys.install_ids);
   if (!parts.length) return undefined;
-  return { text: `SELECT * FROM (${parts.join(' UNION ALL ')}) AS newest ORDER BY occurred_at DESC, ord LIMIT 1`, values };
+  return { sql: `SELECT * FROM (${parts.join(' UNION ALL ')}) AS newest ORDER BY occurred_at DESC, ord LIMIT 1`, args };
 }
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
@@ -194,9 +158,10 @@ export class PostgresStore implements Store {
     // process. The pending query rejects anyway; remember the loss so the client is discarded, not reused.
     const onError = (err: Error) => (broken ??= err);
     client.on('error', onError);
-    const query: Query = (text, values) => {
+    const query: Query = (sql, args) => {
       if (done) return Promise.reject(new Error('the transaction has already finished'));
-      return client.query(text, values);
+      const q = numbered(sql, args);
+      return client.query(q.text, q.values);
     };
     try {
       await client.query('BEGIN');
@@ -214,11 +179,14 @@ export class PostgresStore implements Store {
   }
 
   private get query(): Query {
-    return (text, values) => this.pool.query(text, values);
+    return (sql, args) => {
+      const q = numbered(sql, args);
+      return this.pool.query(q.text, q.values);
+    };
   }
 
   private notify(query: Query) {
-    return query(SQL.notify, [`${this.schema ?? ''} ${this.instanceId}`]);
+    return query(SQL.notify, { payload: `${this.schema ?? ''} ${this.instanceId}` });
   }
 
   /** calls this process's listeners; one that throws does not stop the others, nor undo a commit */
@@ -241,7 +209,7 @@ export class PostgresStore implements Store {
   async migrate(upTo = Infinity): Promise<number[]> {
     return this.inTransaction(async (query) => {
       // several processes starting together: the first migrates, the others wait here, then find nothing to do
-      await query(SQL.lockMigrations, [this.schema ?? '']);
+      await query(SQL.lockMigrations, { schema: this.schema ?? '' });
       if (this.schema) await query(`CREATE SCHEMA IF NOT EXISTS "${this.schema}"`);
       await query(SQL.migrationsTable);
       const done = new Set((await query<{ version: number }>(SQL.appliedVersions)).rows.map((r) => r.version));
@@ -249,7 +217,7 @@ export class PostgresStore implements Store {
       for (const m of POSTGRES_MIGRATIONS) {
         if (done.has(m.version) || m.version > upTo) continue;
         await query(m.sql);
-        await query(SQL.recordMigration, [m.version, Date.now()]);
+        await query(SQL.recordMigration, { version: m.version, applied_at: Date.now() });
         applied.push(m.version);
       }
       return applied;
@@ -283,45 +251,45 @@ export class PostgresStore implements Store {
   }
 
   private tx(query: Query, queued: { fires: boolean }): Tx {
-    const one = async <R extends Row>(text: string, values: unknown[]) => (await query<R>(text, values)).rows[0] as R | undefined;
+    const one = async <R extends Row>(sql: string, args: Record<string, unknown>) => (await query<R>(sql, args)).rows[0] as R | undefined;
     return {
       latestTouch: async (keys, kind, from, to) => {
         const q = latestTouchQuery(keys, kind, from, to);
-        const row = q && (await one<Row>(q.text, q.values));
+        const row = q && (await one<Row>(q.sql, q.args));
         if (!row) return undefined;
         const { ord: _ord, ...touch } = row;
         return touch as Touch;
       },
-      touchByCid: (cid) => one<Touch>(SQL.touchByCid, [cid]),
-      touchById: (id) => one<Touch>(SQL.touchById, [id]),
+      touchByCid: (cid) => one<Touch>(SQL.touchByCid, { cid }),
+      touchById: (id) => one<Touch>(SQL.touchById, { id }),
       insertTouch: async (touch) => {
-        await query(SQL.insertTouch, touchValues(touch));
+        await query(SQL.insertTouch, touchRow(touch));
       },
-      insertInstallTouch: async (touch) => (await query(SQL.insertInstallTouch, touchValues(touch))).rowCount === 1,
-      installTouchByToken: (install_id, token) => one<Touch>(SQL.installTouchByToken, [install_id, token]),
-      conversionByDedupKey: (key) => one<Conversion>(SQL.conversionByDedupKey, [key]),
-      lastAttributedConversion: (pixel_id, user_key, since) => one<Conversion>(SQL.lastAttributed, [pixel_id, user_key, since]),
+      insertInstallTouch: async (touch) => (await query(SQL.insertInstallTouch, touchRow(touch))).rowCount === 1,
+      installTouchByToken: (install_id, token) => one<Touch>(SQL.installTouchByToken, { install_id, token }),
+      conversionByDedupKey: (dedup_key) => one<Conversion>(SQL.conversionByDedupKey, { dedup_key }),
+      lastAttributedConversion: (pixel_id, user_key, since) => one<Conversion>(SQL.lastAttributed, { pixel_id, user_key, since }),
       lockUser: async (pixel_id, user_key) => {
         // pixel_id is numeric, so the first ':' separates the pair unambiguously
-        await query(SQL.lockUser, [`${pixel_id}:${user_key}`]);
+        await query(SQL.lockUser, { user: `${pixel_id}:${user_key}` });
       },
-      insertConversion: async (c) => (await query(SQL.insertConversion, valuesOf(c, CONVERSION_COLUMNS))).rowCount === 1,
+      insertConversion: async (c) => (await query(SQL.insertConversion, { ...c })).rowCount === 1,
       insertFire: async (fire) => {
-        await query(SQL.insertFire, valuesOf(fire, FIRE_COLUMNS));
+        await query(SQL.insertFire, { ...fire });
         // delivered to the other processes at commit, dropped on rollback; one per transaction is enough
         if (!queued.fires) await this.notify(query);
         queued.fires = true;
       },
-      fireByConversion: (id) => one<Fire>(SQL.fireByConversion, [id]),
-      installById: (id) => one<Install>(SQL.installById, [id]),
-      installByTouch: (id) => one<Install>(SQL.installByTouch, [id]),
+      fireByConversion: (conversion_id) => one<Fire>(SQL.fireByConversion, { conversion_id }),
+      installById: (install_id) => one<Install>(SQL.installById, { install_id }),
+      installByTouch: (touch_id) => one<Install>(SQL.installByTouch, { touch_id }),
       insertInstall: async (i) =>
-        (await query(SQL.insertInstall, valuesOf({ ...i, flags: jsonb(i.flags) }, INSTALL_COLUMNS))).rowCount === 1,
+        (await query(SQL.insertInstall, installRow(i))).rowCount === 1,
       bindInstall: async (i) => {
         // a unique violation would abort the whole transaction: the savepoint confines it to this statement
         await query('SAVEPOINT bind_install');
         try {
-          const bound = (await query(SQL.bindInstall, valuesOf({ ...i, flags: jsonb(i.flags) }, INSTALL_COLUMNS.filter((c) => c !== 'created_at')))).rowCount === 1;
+          const bound = (await query(SQL.bindInstall, installRow(i))).rowCount === 1;
           await query('RELEASE SAVEPOINT bind_install');
           return bound;
         } catch (err) {
@@ -330,29 +298,28 @@ export class PostgresStore implements Store {
           return false;
         }
       },
-      touchesByHint: async (key, from, to, limit) => (await query<Touch>(SQL.touchesByHint, [key, from, to, limit])).rows,
+      touchesByHint: async (hint_key, from, to, limit) => (await query<Touch>(SQL.touchesByHint, { hint_key, from, to, limit })).rows,
     };
   }
 
   async insertTouches(touches: Touch[]): Promise<void> {
     if (!touches.length) return;
-    const columns = TOUCH_COLUMNS.map(() => [] as unknown[]);
-    for (const t of touches) touchValues(t).forEach((v, i) => columns[i].push(v));
-    await this.query(SQL.insertTouches, columns);
+    const rows = touches.map(touchRow);
+    await this.query(SQL.insertTouches, Object.fromEntries(TOUCH_COLUMNS.map((c) => [c, rows.map((r) => r[c] ?? null)])));
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {
-    return (await this.query<Touch>(SQL.touchByCid, [cid])).rows[0];
+    return (await this.query<Touch>(SQL.touchByCid, { cid })).rows[0];
   }
 
   async secret(name: string, fresh: string): Promise<string> {
-    await this.query(SQL.keepSecret, [name, fresh, Date.now()]);
+    await this.query(SQL.keepSecret, { name, value: fresh, created_at: Date.now() });
     // a statement of its own, so it sees the row of a process that won the race
-    return (await this.query<{ value: string }>(SQL.secret, [name])).rows[0].value;
+    return (await this.query<{ value: string }>(SQL.secret, { name })).rows[0].value;
   }
 
   async clearHints(before: number): Promise<number> {
-    return (await this.query(SQL.clearHints, [before])).rowCount ?? 0;
+    return (await this.query(SQL.clearHints, { before })).rowCount ?? 0;
   }
 
   async countDiagnostics(rows: { day: string; site: string; kind: string; count: number }[]): Promise<void> {
@@ -365,21 +332,21 @@ export class PostgresStore implements Store {
     }
     if (!sums.size) return;
     const sorted = [...sums.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
-    await this.query(SQL.countDiagnostics, [sorted.map((r) => r.day), sorted.map((r) => r.site), sorted.map((r) => r.kind), sorted.map((r) => r.count)]);
+    await this.query(SQL.countDiagnostics, { days: sorted.map((r) => r.day), sites: sorted.map((r) => r.site), kinds: sorted.map((r) => r.kind), counts: sorted.map((r) => r.count) });
   }
 
   async diagnostics(fromDay: string, toDay: string) {
-    return (await this.query<{ day: string; site: string; kind: string; count: number }>(SQL.diagnostics, [fromDay, toDay])).rows;
+    return (await this.query<{ day: string; site: string; kind: string; count: number }>(SQL.diagnostics, { from: fromDay, to: toDay })).rows;
   }
 
   claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]> {
     return this.inTransaction(async (query) => {
-      const expired = (await query<{ id: string }>(SQL.lockExpiredLeases, [now])).rows.map((r) => r.id);
-      if (expired.length) {
-        await query(SQL.leaseExpiredAttempts, [expired, now]);
-        await query(SQL.requeueExpired, [expired, now]);
+      const ids = (await query<{ id: string }>(SQL.expiredLeases, { now })).rows.map((r) => r.id);
+      if (ids.length) {
+        await query(SQL.leaseExpiredAttempts, { ids, now });
+        await query(SQL.requeueExpired, { ids, now });
       }
-      const claimed = (await query<Fire>(SQL.claim, [owner, now, now + lease_ms, Math.max(0, limit)])).rows;
+      const claimed = (await query<Fire>(SQL.claim, { owner, now, expires: now + lease_ms, limit: Math.max(0, limit) })).rows;
       // RETURNING has no order: oldest due first, as they were chosen
       return claimed.sort((a, b) => (a.next_attempt_at ?? 0) - (b.next_attempt_at ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     });
@@ -388,22 +355,21 @@ export class PostgresStore implements Store {
   recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: AttemptNext): Promise<boolean> {
     return this.inTransaction(async (query) => {
       // the fire's row lock orders this attempt's number after any other writer's (a lease expiry, say)
-      await query(SQL.lockFire, [fire_id]);
-      await query(SQL.insertAttempt, [
-        fire_id, owner, ms(attempt.started_at), attempt.duration_ms, attempt.outcome, attempt.error_class, attempt.status,
-        attempt.url, jsonb(attempt.hops), ms(attempt.next_attempt_at),
-      ]);
-      const finished = await query(SQL.finishAttempt, [
-        fire_id, owner, next.state, ms(next.next_attempt_at), attempt.outcome, next.last_error,
-        attemptEndedAt(attempt), next.dry_run === true,
-      ]);
+      await query(SQL.lockFire, { id: fire_id });
+      await query(SQL.insertAttempt, {
+        ...attempt, fire_id, owner, started_at: ms(attempt.started_at), hops: jsonb(attempt.hops), next_attempt_at: ms(attempt.next_attempt_at),
+      });
+      const finished = await query(SQL.finishAttempt, {
+        id: fire_id, owner, state: next.state, next_attempt_at: ms(next.next_attempt_at), outcome: attempt.outcome,
+        last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run === true,
+      });
       return finished.rowCount === 1;
     });
   }
 
   async releaseFires(owner: string, now: number): Promise<number> {
     const released = await this.inTransaction(async (query) => {
-      const n = (await query(SQL.release, [owner, now])).rowCount ?? 0;
+      const n = (await query(SQL.release, { owner, now })).rowCount ?? 0;
       if (n) await this.notify(query);
       return n;
     });
@@ -417,7 +383,7 @@ export class PostgresStore implements Store {
 
   async replayFire(id: string, now: number): Promise<Fire | undefined> {
     const fire = await this.inTransaction(async (query) => {
-      const row = (await query<Fire>(SQL.replay, [id, now])).rows[0];
+      const row = (await query<Fire>(SQL.replay, { id, now })).rows[0];
       if (row) await this.notify(query);
       return row;
     });
@@ -426,33 +392,30 @@ export class PostgresStore implements Store {
   }
 
   async getFire(id: string): Promise<FireDetail | undefined> {
-    const fire = (await this.query<Fire>(SQL.fireById, [id])).rows[0];
+    const fire = (await this.query<Fire>(SQL.fireById, { id })).rows[0];
     if (!fire) return undefined;
     const [conversion, attempts] = await Promise.all([
-      this.query<Conversion>(SQL.conversionById, [fire.conversion_id]).then((r) => r.rows[0] ?? null),
-      this.query<Attempt>(SQL.attemptsOf, [id]).then((r) => r.rows),
+      this.query<Conversion>(SQL.conversionById, { id: fire.conversion_id }).then((r) => r.rows[0] ?? null),
+      this.query<Attempt>(SQL.attemptsOf, { fire_id: id }).then((r) => r.rows),
     ]);
-    const touch = conversion?.touch_id ? (await this.query<Touch>(SQL.touchById, [conversion.touch_id])).rows[0] ?? null : null;
+    const touch = conversion?.touch_id ? (await this.query<Touch>(SQL.touchById, { id: conversion.touch_id })).rows[0] ?? null : null;
     return { ...fire, attempts, conversion, touch };
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {
-    const cursor = filter.before ? (await this.query<Fire>(SQL.fireById, [filter.before])).rows[0] : undefined;
+    const cursor = filter.before ? (await this.query<Fire>(SQL.fireById, { id: filter.before })).rows[0] : undefined;
     const { sql, args } = listFiresSql(filter, cursor);
-    const q = named(sql, args);
-    return (await this.query<Fire>(q.text, q.values)).rows;
+    return (await this.query<Fire>(sql, args)).rows;
   }
 
   async installDetail(install_id: string): Promise<InstallDetail | undefined> {
-    const run = <R extends Row>(text: string, args: Record<string, unknown>) => {
-      const q = named(text, args);
-      return this.query<R>(q.text, q.values);
-    };
-    const install = (await run<Install>(RETENTION_SQL.installById, { install_id })).rows[0];
+    const install = (await this.query<Install>(SQL.installById, { install_id })).rows[0];
     if (!install) return undefined;
     const args = { install_id, limit: INSTALL_DETAIL_LIMIT };
-    const touches = (await run<Touch>(RETENTION_SQL.installTouches, args)).rows.reverse();
-    const conversions = (await run<Conversion>(RETENTION_SQL.installConversions, args)).rows.reverse();
+    const [touches, conversions] = await Promise.all([
+      this.query<Touch>(SQL.installTouches, args).then((r) => r.rows.reverse()),
+      this.query<Conversion>(SQL.installConversions, args).then((r) => r.rows.reverse()),
+    ]);
     return { install, touches, conversions };
   }
 
@@ -473,15 +436,13 @@ export class PostgresStore implements Store {
   // ---- Reconciliation with Microsoft's report (collector/reconcile/); SQL in reconcile-sql.ts ----
 
   async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
-    const q = named(RECONCILE_ROWS_SQL, { from, to });
-    return (await this.query<ReconcileRow>(q.text, q.values)).rows;
+    return (await this.query<ReconcileRow>(RECONCILE_ROWS_SQL, { from, to })).rows;
   }
 
   async saveReport(report: SavedReport): Promise<void> {
     await this.inTransaction(async (query) => {
       for (const sql of SAVE_REPORT_SQL) {
-        const q = named(sql, { source: report.source, from: report.from, to: report.to, saved_at: report.saved_at, rows: report.rows });
-        await query(q.text, q.values);
+        await query(sql, { source: report.source, from: report.from, to: report.to, saved_at: report.saved_at, rows: report.rows });
       }
     });
   }
@@ -495,53 +456,46 @@ export class PostgresStore implements Store {
     await this.listener?.ready;
   }
 
-  // ---- Operators' numbers and retention (the dashboard, collector/retention.ts); SQL in RETENTION_SQL below ----
+  // ---- Operators' numbers and retention (the dashboard, collector/retention.ts) ----
 
   async stats(from: number, to: number, bucket_ms: number): Promise<Stats> {
-    const q = named(RETENTION_SQL.stats, { from, to, bucket: bucket_ms });
-    const rows = (await this.query<{ metric: string; key: string | null; b: number; count: number }>(q.text, q.values)).rows;
+    const rows = (await this.query<{ metric: string; key: string | null; b: number; count: number }>(SQL.stats, { from, to, bucket: bucket_ms })).rows;
     return collectStats(from, to, bucket_ms, rows, await this.diagnostics(...statsDays(from, to)));
   }
 
   async queueStats(now: number): Promise<QueueStats> {
-    const q = named(RETENTION_SQL.queue, { now });
-    return (await this.query<QueueStats>(q.text, q.values)).rows[0];
+    return (await this.query<QueueStats>(SQL.queue, { now })).rows[0];
   }
 
   async purgeCounts(cutoffs: PurgeCutoffs): Promise<PurgeCounts> {
-    const q = named(RETENTION_SQL.counts, purgeArgs(cutoffs));
-    return (await this.query<PurgeCounts>(q.text, q.values)).rows[0];
+    return (await this.query<PurgeCounts>(SQL.counts, purgeArgs(cutoffs))).rows[0];
   }
 
   purgeBatch(step: PurgeStep, cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
     const args = { ...purgeArgs(cutoffs), limit: Math.max(0, Math.floor(limit)) };
     return this.inTransaction(async (query) => {
-      const run = async <R extends Row>(text: string, values: Record<string, unknown>) => {
-        const q = named(text, values);
-        return query<R>(q.text, q.values);
-      };
       const done = noPurgeCounts();
       let rolled: DailyCount[] = [];
       if (step === 'fires') {
-        const fires = (await run<{ id: string; created_at: number; state: string }>(RETENTION_SQL.deleteFires, args)).rows;
+        const fires = (await query<{ id: string; created_at: number; state: string }>(SQL.deleteFires, args)).rows;
         const attempts = fires.length
-          ? (await run<{ started_at: number; outcome: string; error_class: string | null }>(RETENTION_SQL.deleteAttemptsOf, { ids: fires.map((f) => f.id) })).rows
+          ? (await query<{ started_at: number; outcome: string; error_class: string | null }>(SQL.deleteAttemptsOf, { ids: fires.map((f) => f.id) })).rows
           : [];
         rolled = dailyCounts([...fires.map((f) => ({ metric: 'fires' as const, key: f.state, at: f.created_at })), ...attempts.flatMap(attemptMetrics)]);
         (done.fires = fires.length), (done.attempts = attempts.length);
       } else if (step === 'conversions') {
-        const gone = (await run<{ created_at: number; outcome: string }>(RETENTION_SQL.deleteConversions, args)).rows;
+        const gone = (await query<{ created_at: number; outcome: string }>(SQL.deleteConversions, args)).rows;
         rolled = dailyCounts(gone.map((c) => ({ metric: 'conversions' as const, key: c.outcome, at: c.created_at })));
         done.conversions = gone.length;
       } else if (step === 'touches') {
-        const gone = (await run<{ occurred_at: number; kind: string }>(RETENTION_SQL.deleteTouches, args)).rows;
+        const gone = (await query<{ occurred_at: number; kind: string }>(SQL.deleteTouches, args)).rows;
         rolled = dailyCounts(gone.map((t) => ({ metric: 'touches' as const, key: t.kind, at: t.occurred_at })));
         done.touches = gone.length;
       } else {
-        done.transcripts = (await run(RETENTION_SQL.clearTranscripts, args)).rowCount ?? 0;
+        done.transcripts = (await query(SQL.clearTranscripts, args)).rowCount ?? 0;
       }
       if (rolled.length) {
-        await query(RETENTION_SQL.countDaily, [rolled.map((c) => c.day), rolled.map((c) => c.metric), rolled.map((c) => c.key), rolled.map((c) => c.count)]);
+        await query(SQL.countDaily, { days: rolled.map((c) => c.day), metrics: rolled.map((c) => c.metric), keys: rolled.map((c) => c.key), counts: rolled.map((c) => c.count) });
       }
       return done;
     });
@@ -609,29 +563,30 @@ class FiresListener {
   }
 }
 
-// ---- Operators' numbers and retention: the SQL of stats(), queueStats(), purgeCounts() and purgeBatch() ----
-// Written with @name parameters (as in sqlite.ts), numbered by `named` at the call.
-
-/** `@name` → `$n`, each name numbered once, in order of first use */
-function named(text: string, args: Record<string, unknown>): { text: string; values: unknown[] } {
-  const values: unknown[] = [];
-  const index = new Map<string, number>();
-  const numbered = text.replace(/@(\w+)/g, (_m, name: string) => {
-    if (!(name in args)) throw new Error(`no value for @${name}`);
-    let i = index.get(name);
-    if (i === undefined) index.set(name, (i = values.push(args[name])));
-    return `$${i}`;
-  });
-  return { text: numbered, values };
+/**
+ * `@name` → `$n` (each name numbered once, in order of first use) and the values in that order: the store's SQL is
+ * written with names, as SQLite binds them. Numbered once per text; the few texts built per call (a fires list
+ * filter, a conversion's identity keys) are kept too, up to a bound.
+ */
+const numberedTexts = new Map<string, { text: string; names: string[] }>();
+function numbered(sql: string, args: Record<string, unknown> = {}): { text: string; values?: unknown[] } {
+  let n = numberedTexts.get(sql);
+  if (!n) {
+    const names: string[] = [];
+    const text = sql.replace(/@(\w+)/g, (_m, name: string) => {
+      let i = names.indexOf(name);
+      if (i < 0) i = names.push(name) - 1;
+      return `$${i + 1}`;
+    });
+    if (numberedTexts.size >= 500) numberedTexts.clear();
+    numberedTexts.set(sql, (n = { text, names }));
+  }
+  if (!n.names.length) return { text: n.text };
+  return {
+    text: n.text,
+    values: n.names.map((name) => {
+      if (!(name in args)) throw new Error(`no value for @${name}`);
+      return args[name] ?? null;
+    }),
+  };
 }
-
-const POSTGRES_OPERATORS: OperatorDialect = { bucket: (column) => `((${column} - @from::bigint) / @bucket::bigint)`, skipLocked: ' FOR UPDATE SKIP LOCKED' };
-
-const RETENTION_SQL = {
-  ...operatorSql(POSTGRES_OPERATORS),
-  deleteAttemptsOf: 'DELETE FROM attempts WHERE fire_id = ANY(@ids::text[]) RETURNING started_at, outcome, error_class',
-  /** rows arrive summed and sorted (dailyCounts), so concurrent purges take their row locks in one order */
-  countDaily: `INSERT INTO daily_counts (day, metric, key, count)
-               SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])
-               ON CONFLICT (day, metric, key) DO UPDATE SET count = daily_counts.count + EXCLUDED.count`,
-};

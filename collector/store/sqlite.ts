@@ -8,8 +8,11 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
-import { listFiresSql, operatorSql, purgeArgs, type OperatorDialect } from './retention-rules.js';
+import type { SqlDialect } from './dialect.js';
+import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
+import { queueSql } from './queue-sql.js';
+import { listFiresSql, operatorSql } from './operator-sql.js';
+import { purgeArgs, retentionSql } from './retention-rules.js';
 import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
@@ -44,10 +47,12 @@ function toAttempt(r: Row): Attempt {
   return { ...r, hops: parse(r.hops) } as Attempt;
 }
 
-
-/** `onConflict` skips only uniqueness conflicts; a NOT NULL or CHECK violation still throws */
-const insertSql = (table: string, cols: string[], onConflict = false) =>
-  `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')})${onConflict ? ' ON CONFLICT DO NOTHING' : ''}`;
+/**
+ * Where SQLite writes the shared SQL its own way: a bucket index is cast back to an integer (numbers bind as REAL);
+ * no rows to skip (one writer); a lease expiry and a purge's attempts run once per fire.
+ */
+const SQLITE: SqlDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '', fireSet: (column) => `${column} = @id` };
+const SHARED = { ...INGEST_SQL, ...queueSql(SQLITE), ...operatorSql(SQLITE) };
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -75,64 +80,49 @@ export class SqliteStore implements Store {
 
   private prepareAll() {
     const db = this.db;
-    const latest = (column: string) =>
-      db.prepare(`SELECT * FROM touches WHERE ${column} = ? AND kind = ? AND occurred_at BETWEEN ? AND ?
-                  ORDER BY occurred_at DESC, created_at DESC LIMIT 1`);
+    const latest = (column: string) => db.prepare(latestTouchSql(column, 'key'));
     return {
       latestByVisitor: latest('visitor_id'),
       latestByToken: latest('token'),
       latestByDevice: latest('device_id'),
       latestById: latest('id'),
       latestByInstall: latest('install_id'),
-      insertInstallTouch: db.prepare(insertSql('touches', TOUCH_COLUMNS, true)),
-      installTouchByToken: db.prepare('SELECT * FROM touches WHERE install_id = ? AND token = ?'),
-      touchByCid: db.prepare('SELECT * FROM touches WHERE cid = ?'),
-      touchById: db.prepare('SELECT * FROM touches WHERE id = ?'),
-      insertTouch: db.prepare(insertSql('touches', TOUCH_COLUMNS)),
-      conversionByDedupKey: db.prepare('SELECT * FROM conversions WHERE dedup_key = ?'),
-      conversionById: db.prepare('SELECT * FROM conversions WHERE id = ?'),
-      lastAttributed: db.prepare(`SELECT * FROM conversions WHERE pixel_id = ? AND user_key = ? AND outcome = 'attributed'
-                                  AND occurred_at >= ? ORDER BY occurred_at DESC LIMIT 1`),
-      insertConversion: db.prepare(insertSql('conversions', CONVERSION_COLUMNS, true)),
-      insertFire: db.prepare(insertSql('fires', FIRE_COLUMNS)),
-      fireByConversion: db.prepare('SELECT * FROM fires WHERE conversion_id = ?'),
-      fireById: db.prepare('SELECT * FROM fires WHERE id = ?'),
-      installById: db.prepare('SELECT * FROM installs WHERE install_id = ?'),
-      installByTouch: db.prepare('SELECT * FROM installs WHERE touch_id = ?'),
-      insertInstall: db.prepare(insertSql('installs', INSTALL_COLUMNS, true)),
-      bindInstall: db.prepare(`UPDATE OR IGNORE installs SET platform = @platform, touch_id = @touch_id, method = @method, confidence = @confidence,
-                               flags = @flags, device_id = @device_id, bound_at = @bound_at
-                               WHERE install_id = @install_id AND touch_id IS NULL`),
-      touchesByHint: db.prepare(`SELECT t.* FROM touches t WHERE t.hint_key = ? AND t.occurred_at BETWEEN ? AND ?
-                                 AND NOT EXISTS (SELECT 1 FROM installs i WHERE i.touch_id = t.id)
-                                 ORDER BY t.occurred_at DESC LIMIT ?`),
-      keepSecret: db.prepare('INSERT OR IGNORE INTO secrets (name, value, created_at) VALUES (?, ?, ?)'),
-      secret: db.prepare('SELECT value FROM secrets WHERE name = ?'),
-      clearHints: db.prepare('UPDATE touches SET hint_key = NULL WHERE hint_key IS NOT NULL AND occurred_at < ?'),
-      countDiagnostic: db.prepare(`INSERT INTO diagnostics (day, site, kind, count) VALUES (?, ?, ?, ?)
+      insertInstallTouch: db.prepare(SHARED.insertInstallTouch),
+      installTouchByToken: db.prepare(SHARED.installTouchByToken),
+      touchByCid: db.prepare(SHARED.touchByCid),
+      touchById: db.prepare(SHARED.touchById),
+      insertTouch: db.prepare(SHARED.insertTouch),
+      conversionByDedupKey: db.prepare(SHARED.conversionByDedupKey),
+      conversionById: db.prepare(SHARED.conversionById),
+      lastAttributed: db.prepare(SHARED.lastAttributed),
+      insertConversion: db.prepare(SHARED.insertConversion),
+      insertFire: db.prepare(SHARED.insertFire),
+      fireByConversion: db.prepare(SHARED.fireByConversion),
+      fireById: db.prepare(SHARED.fireById),
+      installById: db.prepare(SHARED.installById),
+      installByTouch: db.prepare(SHARED.installByTouch),
+      insertInstall: db.prepare(SHARED.insertInstall),
+      bindInstall: db.prepare(SHARED.bindInstall),
+      touchesByHint: db.prepare(SHARED.touchesByHint),
+      keepSecret: db.prepare(SHARED.keepSecret),
+      secret: db.prepare(SHARED.secret),
+      /** SQLite's own: one row at a time, in the caller's transaction */
+      countDiagnostic: db.prepare(`INSERT INTO diagnostics (day, site, kind, count) VALUES (@day, @site, @kind, @count)
                                    ON CONFLICT (day, site, kind) DO UPDATE SET count = count + excluded.count`),
-      diagnostics: db.prepare('SELECT day, site, kind, count FROM diagnostics WHERE day BETWEEN ? AND ? ORDER BY day, site, kind'),
-      expiredLeases: db.prepare(`SELECT * FROM fires WHERE state = 'in_flight' AND lease_expires_at <= ?`),
-      insertAttempt: db.prepare(`INSERT INTO attempts (fire_id, n, owner, started_at, duration_ms, outcome, error_class, status, url, hops, next_attempt_at)
-                                 VALUES (@fire_id, @n, @owner, @started_at, @duration_ms, @outcome, @error_class, @status, @url, @hops, @next_attempt_at)`),
-      requeueExpired: db.prepare(`UPDATE fires SET state = 'queued', attempt_count = attempt_count + 1, next_attempt_at = @now,
-                                  lease_owner = NULL, lease_expires_at = NULL, last_outcome = 'lease_expired',
-                                  last_error = 'lease expired before the attempt was recorded', updated_at = @now WHERE id = @id`),
-      claim: db.prepare(`UPDATE fires SET state = 'in_flight', lease_owner = @owner, lease_expires_at = @expires, updated_at = @now
-                         WHERE id IN (SELECT id FROM fires WHERE state = 'queued' AND next_attempt_at <= @now
-                                      ORDER BY next_attempt_at LIMIT @limit) RETURNING *`),
-      nextN: db.prepare('SELECT COALESCE(MAX(n), 0) + 1 AS n FROM attempts WHERE fire_id = ?'),
-      finishAttempt: db.prepare(`UPDATE fires SET state = @state, attempt_count = attempt_count + 1, next_attempt_at = @next_attempt_at,
-                                 lease_owner = NULL, lease_expires_at = NULL, last_outcome = @outcome, last_error = @last_error,
-                                 updated_at = @now, fired_at = CASE WHEN @state = 'fired' THEN @now ELSE fired_at END, dry_run = @dry_run
-                                 WHERE id = @id AND state = 'in_flight' AND lease_owner = @owner`),
-      release: db.prepare(`UPDATE fires SET state = 'queued', next_attempt_at = @now, lease_owner = NULL, lease_expires_at = NULL,
-                           updated_at = @now WHERE state = 'in_flight' AND lease_owner = @owner`),
-      nextDue: db.prepare(`SELECT MIN(next_attempt_at) AS at FROM fires WHERE state = 'queued'`),
-      replay: db.prepare(`UPDATE fires SET state = 'queued', next_attempt_at = @now, updated_at = @now, last_error = NULL
-                          WHERE id = @id AND state IN ('failed', 'held') RETURNING *`),
-      attemptsOf: db.prepare('SELECT * FROM attempts WHERE fire_id = ? ORDER BY n, id'),
-      countFires: db.prepare('SELECT state, COUNT(*) AS n FROM fires GROUP BY state'),
+      diagnostics: db.prepare(SHARED.diagnostics),
+      expiredLeases: db.prepare(SHARED.expiredLeases),
+      leaseExpiredAttempt: db.prepare(SHARED.leaseExpiredAttempts),
+      insertAttempt: db.prepare(SHARED.insertAttempt),
+      requeueExpired: db.prepare(SHARED.requeueExpired),
+      claim: db.prepare(SHARED.claim),
+      finishAttempt: db.prepare(SHARED.finishAttempt),
+      release: db.prepare(SHARED.release),
+      nextDue: db.prepare(SHARED.nextDue),
+      replay: db.prepare(SHARED.replay),
+      attemptsOf: db.prepare(SHARED.attemptsOf),
+      countFires: db.prepare(SHARED.countFires),
+      installTouches: db.prepare(SHARED.installTouches),
+      installConversions: db.prepare(SHARED.installConversions),
     };
   }
 
@@ -228,7 +218,7 @@ export class SqliteStore implements Store {
       let best: Row | undefined;
       const consider = (stmt: Database.Statement, values: string[]) => {
         for (const v of values) {
-          const r = stmt.get(v, kind, from, to) as Row | undefined;
+          const r = stmt.get({ key: v, kind, from, to }) as Row | undefined;
           if (r && (!best || (r.occurred_at as number) > (best.occurred_at as number))) best = r;
         }
       };
@@ -239,29 +229,29 @@ export class SqliteStore implements Store {
       consider(this.sql.latestByInstall, keys.install_ids);
       return toTouch(best);
     },
-    touchByCid: async (cid) => toTouch(this.sql.touchByCid.get(cid) as Row | undefined),
-    touchById: async (id) => toTouch(this.sql.touchById.get(id) as Row | undefined),
+    touchByCid: async (cid) => toTouch(this.sql.touchByCid.get({ cid }) as Row | undefined),
+    touchById: async (id) => toTouch(this.sql.touchById.get({ id }) as Row | undefined),
     insertTouch: async (touch) => {
       this.sql.insertTouch.run({ ...touch, hints: json(touch.hints) });
     },
     insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run({ ...touch, hints: json(touch.hints) }).changes === 1,
-    installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get(install_id, token) as Row | undefined),
-    conversionByDedupKey: async (key) => this.sql.conversionByDedupKey.get(key) as Conversion | undefined,
+    installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get({ install_id, token }) as Row | undefined),
+    conversionByDedupKey: async (dedup_key) => this.sql.conversionByDedupKey.get({ dedup_key }) as Conversion | undefined,
     lastAttributedConversion: async (pixel_id, user_key, since) =>
-      this.sql.lastAttributed.get(pixel_id, user_key, since) as Conversion | undefined,
+      this.sql.lastAttributed.get({ pixel_id, user_key, since }) as Conversion | undefined,
     lockUser: async () => undefined,
     insertConversion: async (c) => this.sql.insertConversion.run(c).changes === 1,
     insertFire: async (fire) => {
       this.sql.insertFire.run(fire);
       this.firesQueuedInTx = true;
     },
-    fireByConversion: async (id) => fireOf(this.sql.fireByConversion.get(id)),
-    installById: async (id) => toInstall(this.sql.installById.get(id) as Row | undefined),
-    installByTouch: async (id) => toInstall(this.sql.installByTouch.get(id) as Row | undefined),
+    fireByConversion: async (conversion_id) => fireOf(this.sql.fireByConversion.get({ conversion_id })),
+    installById: async (install_id) => toInstall(this.sql.installById.get({ install_id }) as Row | undefined),
+    installByTouch: async (touch_id) => toInstall(this.sql.installByTouch.get({ touch_id }) as Row | undefined),
     insertInstall: async (i) => this.sql.insertInstall.run({ ...i, flags: json(i.flags) }).changes === 1,
     bindInstall: async (i) => this.sql.bindInstall.run({ ...i, flags: json(i.flags) }).changes === 1,
-    touchesByHint: async (key, from, to, limit) =>
-      (this.sql.touchesByHint.all(key, from, to, limit) as Row[]).map((r) => toTouch(r)!),
+    touchesByHint: async (hint_key, from, to, limit) =>
+      (this.sql.touchesByHint.all({ hint_key, from, to, limit }) as Row[]).map((r) => toTouch(r)!),
   };
 
   insertTouches(touches: Touch[]): Promise<void> {
@@ -275,43 +265,39 @@ export class SqliteStore implements Store {
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {
-    return toTouch(this.sql.touchByCid.get(cid) as Row | undefined);
+    return toTouch(this.sql.touchByCid.get({ cid }) as Row | undefined);
   }
 
   secret(name: string, fresh: string): Promise<string> {
     return this.serial(() => {
-      this.sql.keepSecret.run(name, fresh, Date.now());
-      return (this.sql.secret.get(name) as { value: string }).value;
+      this.sql.keepSecret.run({ name, value: fresh, created_at: Date.now() });
+      return (this.sql.secret.get({ name }) as { value: string }).value;
     });
   }
 
   clearHints(before: number): Promise<number> {
-    return this.serial(() => this.sql.clearHints.run(before).changes);
+    return this.serial(() => this.rsql.clearHints.run({ before }).changes);
   }
 
   countDiagnostics(rows: { day: string; site: string; kind: string; count: number }[]): Promise<void> {
     return this.serial(() =>
       this.relaxed(() =>
         this.db.transaction(() => {
-          for (const r of rows) this.sql.countDiagnostic.run(r.day, r.site, r.kind, r.count);
+          for (const r of rows) this.sql.countDiagnostic.run({ day: r.day, site: r.site, kind: r.kind, count: r.count });
         })(),
       ),
     );
   }
 
   async diagnostics(fromDay: string, toDay: string) {
-    return this.sql.diagnostics.all(fromDay, toDay) as { day: string; site: string; kind: string; count: number }[];
+    return this.sql.diagnostics.all({ from: fromDay, to: toDay }) as { day: string; site: string; kind: string; count: number }[];
   }
 
   claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]> {
     return this.serial(() =>
       this.db.transaction(() => {
-        for (const f of this.sql.expiredLeases.all(now).map((r) => fireOf(r)!)) {
-          this.sql.insertAttempt.run({
-            fire_id: f.id, n: (this.sql.nextN.get(f.id) as { n: number }).n, owner: f.lease_owner, started_at: f.lease_expires_at,
-            duration_ms: null, outcome: 'lease_expired', error_class: 'lease_expired', status: null, url: null, hops: null,
-            next_attempt_at: now,
-          });
+        for (const f of this.sql.expiredLeases.all({ now }).map((r) => fireOf(r)!)) {
+          this.sql.leaseExpiredAttempt.run({ id: f.id, now });
           this.sql.requeueExpired.run({ id: f.id, now });
         }
         return this.sql.claim.all({ owner, now, expires: now + lease_ms, limit }).map((r) => fireOf(r)!);
@@ -329,8 +315,7 @@ export class SqliteStore implements Store {
   }
 
   private writeAttempt({ fire_id, owner, attempt, next }: AttemptRecord): boolean {
-    const n = (this.sql.nextN.get(fire_id) as { n: number }).n;
-    this.sql.insertAttempt.run({ ...attempt, fire_id, n, owner, hops: json(attempt.hops) });
+    this.sql.insertAttempt.run({ ...attempt, fire_id, owner, hops: json(attempt.hops) });
     return this.sql.finishAttempt.run({
       id: fire_id, owner, state: next.state, next_attempt_at: next.next_attempt_at, outcome: attempt.outcome,
       last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run ? 1 : 0,
@@ -358,26 +343,26 @@ export class SqliteStore implements Store {
   }
 
   async getFire(id: string): Promise<FireDetail | undefined> {
-    const fire = fireOf(this.sql.fireById.get(id));
+    const fire = fireOf(this.sql.fireById.get({ id }));
     if (!fire) return undefined;
-    const conversion = (this.sql.conversionById.get(fire.conversion_id) as Conversion | undefined) ?? null;
-    const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get(conversion.touch_id) as Row | undefined) ?? null : null;
-    const attempts = (this.sql.attemptsOf.all(id) as Row[]).map(toAttempt);
+    const conversion = (this.sql.conversionById.get({ id: fire.conversion_id }) as Conversion | undefined) ?? null;
+    const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get({ id: conversion.touch_id }) as Row | undefined) ?? null : null;
+    const attempts = (this.sql.attemptsOf.all({ fire_id: id }) as Row[]).map(toAttempt);
     return { ...fire, attempts, conversion, touch };
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {
-    const cursor = filter.before ? (this.sql.fireById.get(filter.before) as Fire | undefined) : undefined;
+    const cursor = filter.before ? (this.sql.fireById.get({ id: filter.before }) as Fire | undefined) : undefined;
     const { sql, args } = listFiresSql(filter, cursor);
     return this.db.prepare(sql).all(args).map((r) => fireOf(r)!);
   }
 
   async installDetail(install_id: string): Promise<InstallDetail | undefined> {
-    const install = toInstall(this.rsql.installById.get({ install_id }) as Row | undefined);
+    const install = toInstall(this.sql.installById.get({ install_id }) as Row | undefined);
     if (!install) return undefined;
     const args = { install_id, limit: INSTALL_DETAIL_LIMIT };
-    const touches = (this.rsql.installTouches.all(args) as Row[]).map((r) => toTouch(r)!).reverse();
-    const conversions = (this.rsql.installConversions.all(args) as Conversion[]).reverse();
+    const touches = (this.sql.installTouches.all(args) as Row[]).map((r) => toTouch(r)!).reverse();
+    const conversions = (this.sql.installConversions.all(args) as Conversion[]).reverse();
     return { install, touches, conversions };
   }
 
@@ -421,7 +406,7 @@ export class SqliteStore implements Store {
         let rolled: DailyCount[] = [];
         if (step === 'fires') {
           const fires = r.deleteFires.all(args) as { id: string; created_at: number; state: string }[];
-          const attempts = fires.flatMap((f) => r.deleteAttemptsOf.all(f.id) as { started_at: number; outcome: string; error_class: string | null }[]);
+          const attempts = fires.flatMap((f) => r.deleteAttemptsOf.all({ id: f.id }) as { started_at: number; outcome: string; error_class: string | null }[]);
           rolled = dailyCounts([...fires.map((f) => ({ metric: 'fires' as const, key: f.state, at: f.created_at })), ...attempts.flatMap(attemptMetrics)]);
           (done.fires = fires.length), (done.attempts = attempts.length);
         } else if (step === 'conversions') {
@@ -462,14 +447,11 @@ export class SqliteStore implements Store {
   }
 }
 
-/** a row's bucket index; numbers bind as REAL, so the division is cast back to an integer */
-const SQLITE_OPERATORS: OperatorDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '' };
-
 function prepareRetention(db: Database.Database) {
-  const shared = operatorSql(SQLITE_OPERATORS);
+  const shared = { ...retentionSql(SQLITE), stats: SHARED.stats, queue: SHARED.queue };
   return {
     ...(Object.fromEntries(Object.entries(shared).map(([k, sql]) => [k, db.prepare(sql)])) as Record<keyof typeof shared, Database.Statement>),
-    deleteAttemptsOf: db.prepare('DELETE FROM attempts WHERE fire_id = ? RETURNING started_at, outcome, error_class'),
+    /** SQLite's own: one row at a time, in the purge's transaction */
     countDaily: db.prepare(`INSERT INTO daily_counts (day, metric, key, count) VALUES (@day, @metric, @key, @count)
                             ON CONFLICT (day, metric, key) DO UPDATE SET count = count + excluded.count`),
   };

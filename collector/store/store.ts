@@ -208,7 +208,12 @@ export interface InstallDetail {
 }
 export const INSTALL_DETAIL_LIMIT = 200;
 
-export interface Store {
+// The store by role: each consumer is typed against the narrowest role it uses (the dispatcher the outbox, the
+// operators' services the queries, retention the purge, ingest its writes and the attribution transaction);
+// `Store` is every role at once, what SqliteStore and PostgresStore implement.
+
+/** opening and closing a store, its migrations, and the readiness check */
+export interface StoreLifecycle {
   readonly kind: 'sqlite' | 'postgres';
   /** applies pending migrations (up to `upTo`, by default all); answers the versions applied */
   migrate(upTo?: number): Promise<number[]>;
@@ -217,21 +222,27 @@ export interface Store {
   /** throws when the store cannot be reached */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
 
+/** the attribution transaction: conversions and app opens decided over the Tx primitives */
+export interface AttributionStore {
   /** one transaction, committed before the promise resolves; a throw rolls it back */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+}
 
+/** ingest's writes outside the attribution transaction: touches, secrets, diagnostics */
+export interface IngestStore {
   /** group commit of touches: all or none */
   insertTouches(touches: Touch[]): Promise<void>;
   touchByCid(cid: string): Promise<Touch | undefined>;
   /** the named per-store secret: `fresh` is kept if none exists yet (the first writer wins across processes) */
   secret(name: string, fresh: string): Promise<string>;
-  /** forgets the hint keys of touches that occurred before `before` (install hint matching); answers how many */
-  clearHints(before: number): Promise<number>;
   /** unreplaced macros and other diagnostics, counted per site and UTC day */
   countDiagnostics(rows: { day: string; site: string; kind: string; count: number }[]): Promise<void>;
-  diagnostics(fromDay: string, toDay: string): Promise<{ day: string; site: string; kind: string; count: number }[]>;
+}
 
+/** the outbox: the dispatcher's queue of fires, and the operator's replay into it */
+export interface Outbox {
   /**
    * The dispatcher's claim: first turns in-flight fires whose lease expired back into due fires (each recorded
    * as a `lease_expired` attempt), then leases up to `limit` due fires to `owner`, oldest due first.
@@ -253,19 +264,32 @@ export interface Store {
   nextDueAt(): Promise<number | null>;
   /** operator replay: a failed or held fire is queued again, due now; undefined when not found or not replayable */
   replayFire(id: string, now: number): Promise<Fire | undefined>;
+  /** calls back after a commit that queued fires, in this process and (PostgreSQL) in every other one */
+  onFiresQueued(listener: () => void): () => void;
+}
+
+/** what operators read: fires, the dashboard's numbers (`sspx-relay stats`), reconciliation with Microsoft's report */
+export interface OperatorQueries {
   getFire(id: string): Promise<FireDetail | undefined>;
   listFires(filter: FireFilter): Promise<Fire[]>;
   /** one install with its touches and conversions (the dashboard's install page); undefined when unknown */
   installDetail(install_id: string): Promise<InstallDetail | undefined>;
   countFires(): Promise<Record<FireState, number>>;
-  /** calls back after a commit that queued fires, in this process and (PostgreSQL) in every other one */
-  onFiresQueued(listener: () => void): () => void;
-
-  // Operators' numbers and retention (the dashboard, `sspx-relay stats`, `sspx-relay purge`).
   /** counts of [from, to) in buckets of bucket_ms from `from`: live rows plus what retention rolled up */
   stats(from: number, to: number, bucket_ms: number): Promise<Stats>;
   /** the outbox right now: queued fires, those due at `now`, in-flight ones, and when the oldest due one became due */
   queueStats(now: number): Promise<QueueStats>;
+  diagnostics(fromDay: string, toDay: string): Promise<{ day: string; site: string; kind: string; count: number }[]>;
+  // Reconciliation with Microsoft's attributed-conversions report (collector/reconcile/); SQL in reconcile-sql.ts.
+  /** conversions created in [from, to), each with its fire, its touch, and the fired conversions of its user before it */
+  reconcileRows(from: number, to: number): Promise<ReconcileRow[]>;
+  /** keeps this report as the last one reconciled, replacing the one before */
+  saveReport(report: SavedReport): Promise<void>;
+  lastReport(): Promise<SavedReport | undefined>;
+}
+
+/** retention (collector/retention.ts, `sspx-relay purge`) */
+export interface RetentionStore {
   /** what a purge with these cutoffs would remove (a dry run) */
   purgeCounts(cutoffs: PurgeCutoffs): Promise<PurgeCounts>;
   /**
@@ -274,14 +298,11 @@ export interface Store {
    * queued or in-flight fire, its conversion or its touch. The step is finished when it answers fewer than `limit`.
    */
   purgeBatch(step: PurgeStep, cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts>;
-
-  // Reconciliation with Microsoft's attributed-conversions report (collector/reconcile/); SQL in reconcile-sql.ts.
-  /** conversions created in [from, to), each with its fire, its touch, and the fired conversions of its user before it */
-  reconcileRows(from: number, to: number): Promise<ReconcileRow[]>;
-  /** keeps this report as the last one reconciled, replacing the one before */
-  saveReport(report: SavedReport): Promise<void>;
-  lastReport(): Promise<SavedReport | undefined>;
+  /** forgets the hint keys of touches that occurred before `before` (install hint matching); answers how many */
+  clearHints(before: number): Promise<number>;
 }
+
+export type Store = StoreLifecycle & AttributionStore & IngestStore & Outbox & OperatorQueries & RetentionStore;
 
 export function emptyKeys(): IdentityKeys {
   return { visitor_ids: [], tokens: [], device_ids: [], touch_ids: [], install_ids: [] };
