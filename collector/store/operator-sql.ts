@@ -1,6 +1,6 @@
 // The operators' SQL, written once for both stores (@name parameters; the differences behind dialect.ts): the fires
-// list and one fire's detail, one install's page, the fires per state, the queue's numbers and the charts' counts. Reconciliation's is
-// in reconcile-sql.ts, retention's in retention-rules.ts.
+// list and one fire's detail, one install's page, the fires per state, the queue's numbers and the charts' counts.
+// Reconciliation's is in reconcile-sql.ts, retention's in retention-rules.ts.
 import type { SqlDialect } from './dialect.js';
 import type { FireFilter } from './store.js';
 
