@@ -8,7 +8,7 @@ import { browserConversionSchema, conversionSchema } from './ingest/conversions.
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
-import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, FIRE_STATES, TOUCH_KINDS } from './vocabulary.js';
+import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, FIRE_STATES, REENGAGE_METHODS, TOUCH_KINDS } from './vocabulary.js';
 
 type Json = Record<string, unknown>;
 
@@ -115,6 +115,17 @@ const components = {
         touch: nullable(obj({ touch_id: str(), cid: str(), kind: str(undefined, { enum: TOUCH_KINDS }), occurred_at: int() })),
         confidence: { type: 'number', description: 'only for a hint match' },
         flags: { type: 'object', description: 'fraud signals, such as a click injected just before the install' },
+        reengagement: obj(
+          {
+            method: str('deep_link: the cid named a recorded click (its time is that click\'s); token: the token itself', { enum: REENGAGE_METHODS }),
+            touch_id: str(),
+            cid: str(),
+            kind: str(undefined, { enum: TOUCH_KINDS }),
+            occurred_at: int(),
+          },
+          undefined,
+          { description: 'only when a bound install is opened by a deep link whose cid or token names another click than its binding: the re-engagement click recorded for the install (source app; the same on a retry). The binding and its install conversion are unchanged; the install\'s later conversions may be credited to this click' },
+        ),
       },
       ['install_id', 'bound', 'method', 'touch'],
     ),
@@ -324,7 +335,7 @@ const paths = {
   '/v1/app/open': {
     post: {
       tags: ['server'],
-      summary: 'The first open of an install: binds it to the touch that earned it; asking again answers the same',
+      summary: 'An open of an install: the first binds it to the touch that earned it (asking again answers the same); a deep link into a bound install records a re-engagement click',
       security: [{ appKey: [] }],
       requestBody: { required: true, content: { 'application/json': { schema: ref('AppOpen') } } },
       responses: {
@@ -433,6 +444,11 @@ const paths = {
   },
   '/admin/fires/{id}': {
     get: page('One fire: its conversion, touch, attempts and their transcripts, and the replay button', { parameters: [fireId] }),
+  },
+  '/admin/installs/{id}': {
+    get: page("One install: its binding, re-engagement clicks and device's touches in order, each marked with the conversions it earned", {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: str('the install id') }],
+    }),
   },
   '/admin/fires/{id}/evidence': {
     get: page('The evidence text of one fire, as a download', {

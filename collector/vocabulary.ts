@@ -39,6 +39,10 @@ export type FireResultKind = (typeof FIRE_RESULTS)[number];
 export const BIND_METHODS = ['deep_link', 'referrer', 'token', 'device_id', 'hint'] as const;
 export type BindMethod = (typeof BIND_METHODS)[number];
 
+/** how a deep link into an install that is bound already named its re-engagement click: its cid, or the token itself */
+export const REENGAGE_METHODS = ['deep_link', 'token'] as const satisfies readonly BindMethod[];
+export type ReengageMethod = (typeof REENGAGE_METHODS)[number];
+
 /** what a touch request came to, for metrics (the reason is the kind when stored, else why not) */
 export const TOUCH_OUTCOMES = ['stored', 'dropped', 'refused'] as const;
 export type TouchOutcome = (typeof TOUCH_OUTCOMES)[number];

@@ -4,7 +4,7 @@ import { DAY, HOUR } from '../clock.js';
 import type { Config } from '../config.js';
 import { findPixel } from '../config.js';
 import { renderAttempt } from '../dispatch/transcript.js';
-import type { Fire, FireDetail } from '../store/store.js';
+import type { Fire, FireDetail, InstallDetail, Touch } from '../store/store.js';
 import { CONVERSION_OUTCOMES, FIRE_STATES } from '../vocabulary.js';
 import { dailyRows, horizontalBars, legend, rateLine, stackedBars } from './charts.js';
 import { html, query, raw, type Html } from './html.js';
@@ -258,7 +258,7 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
         ['warning', c.warning],
         ['visitor', c.visitor_id ? html`<code>${c.visitor_id}</code>` : null],
         ['cid', c.cid ? html`<code>${c.cid}</code>` : null],
-        ['install', c.install_id],
+        ['install', c.install_id ? html`<a href="/admin/installs/${encodeURIComponent(c.install_id)}"><code>${c.install_id}</code></a>` : null],
       ])
     : html`<p class="muted">Not in the store (removed by retention).</p>`}</section>
   <section class="card"><h2>Touch</h2>${t
@@ -291,6 +291,68 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
 <pre class="transcript">${a.url ? `$ curl --verbose -L '${a.url}'\n` : ''}${renderAttempt(a)}</pre></details>`,
   )}`
     : html`<p class="muted">No attempt yet.</p>`}
+</section>`,
+  });
+}
+
+/** how a touch is tied to the install: its binding, one of its re-engagement clicks, or through its device or visitor */
+function tie(t: Touch, d: InstallDetail): string {
+  if (t.id === d.install.touch_id) return `binding (${d.install.method})`;
+  if (t.install_id === d.install.install_id) return 're-engagement';
+  if (t.device_id && t.device_id === d.install.device_id) return 'device';
+  return 'visitor or named by a conversion';
+}
+
+/** one install: its touches oldest first, each with the conversions it earned, and the conversions */
+export function installPage(opts: { detail: InstallDetail; config: Config; csrf: string }): Html {
+  const d = opts.detail;
+  const i = d.install;
+  const credited = (t: Touch) => d.conversions.filter((c) => c.touch_id === t.id && c.outcome === 'attributed');
+  const pixelName = (id: number) => findPixel(opts.config, id)?.name ?? String(id);
+  const touchRow = (t: Touch, n: number) => {
+    const earned = credited(t);
+    return html`<tr data-touch="${t.id}"${earned.length ? raw(' class="credited"') : ''}>
+  <td class="num">${n + 1}</td>
+  <td>${when(t.occurred_at)}</td>
+  <td>${t.kind} via ${t.source}</td>
+  <td>${tie(t, d)}</td>
+  <td><code>${t.token.length > 24 ? t.token.slice(0, 23) + '…' : t.token}</code></td>
+  <td><code>${t.cid}</code></td>
+  <td data-credited="${earned.map((c) => c.id).join(' ')}">${earned.length
+    ? earned.map((c) => html`<span class="badge s-fired">credited</span> ${pixelName(c.pixel_id)} ${c.order_id ?? ''} `)
+    : html`<span class="muted">–</span>`}</td>
+</tr>`;
+  };
+  return layout({
+    title: `Install ${i.install_id}`,
+    nav: 'fires',
+    csrf: opts.csrf,
+    body: html`<p><a href="/admin/fires">← Fires</a></p>
+<h1>Install <code>${i.install_id}</code></h1>
+<section class="card">${facts([
+    ['platform', i.platform],
+    ['bound', i.bound_at ? html`${when(i.bound_at)} by ${i.method}` : 'not bound'],
+    ['device', i.device_id ? html`<code>${i.device_id}</code>` : null],
+    ['flags', i.flags ? html`<code>${JSON.stringify(i.flags)}</code>` : null],
+    ['first open', when(i.created_at)],
+  ])}</section>
+<section class="card">
+  <h2>Touches, oldest first</h2>
+  <p class="note">Every touch its conversions may be credited to: the binding, re-engagement clicks (deep links into the installed app), the device's touches and the binding visitor's. A conversion credits the touch marked in its row.</p>
+  <table class="touches">
+    <thead><tr><th class="num">#</th><th>Occurred</th><th>Kind</th><th>Tied by</th><th>Token</th><th>Click id</th><th>Credited by</th></tr></thead>
+    <tbody>${d.touches.length ? d.touches.map(touchRow) : html`<tr><td colspan="7" class="muted">No touch.</td></tr>`}</tbody>
+  </table>
+</section>
+<section class="card">
+  <h2>Conversions</h2>
+  <table class="conversions">
+    <thead><tr><th>Occurred</th><th>Pixel</th><th>Order id</th><th>Outcome</th><th>Credited touch</th></tr></thead>
+    <tbody>${d.conversions.length
+      ? d.conversions.map((c) => html`<tr data-conversion="${c.id}"><td>${when(c.occurred_at)}</td><td>${pixelName(c.pixel_id)}</td><td>${c.order_id ?? ''}</td><td>${badge(c.outcome)}</td>
+      <td>${c.touch_id ? html`#${d.touches.findIndex((t) => t.id === c.touch_id) + 1} <code>${c.touch_id}</code>` : html`<span class="muted">–</span>`}</td></tr>`)
+      : html`<tr><td colspan="5" class="muted">No conversion.</td></tr>`}</tbody>
+  </table>
 </section>`,
   });
 }

@@ -1,5 +1,6 @@
-// Attribution exactly as Microsoft's conversion pixels decide it, run inside one store transaction:
-// the latest click in its window wins, even over a more recent view; with no click, the latest view in
+// Attribution exactly as Microsoft's conversion pixels decide it, run inside one store transaction: the touch the
+// conversion names itself (its cid, its token) when in window; else, over every touch that identifies the visitor
+// (an install's too), the latest click in its window, even over a more recent view; with no click, the latest view in
 // its window; otherwise the conversion is unattributed. Then dedup, then the conversion and its fire.
 import { MINUTE } from '../clock.js';
 import type { PixelConfig } from '../config.js';
@@ -33,19 +34,44 @@ function addTouchIdentity(keys: IdentityKeys, t: Touch): void {
   if (!t.visitor_id && !t.device_id) add(keys.tokens, t.token);
 }
 
-/** everything the conversion is identified by, resolved to the keys touches are stored under */
-export async function identityKeys(tx: Tx, c: ConversionInput): Promise<IdentityKeys> {
+/**
+ * Everything the conversion is identified by, resolved to the keys touches are stored under: its visitor and
+ * device, its click id's touch and token (and their visitor or device), and for an install every touch tied to it —
+ * its binding (and the binding's visitor or device), its re-engagement clicks, and its device's touches.
+ */
+export async function identityKeys(tx: Tx, c: ConversionInput, byCid?: Touch): Promise<IdentityKeys> {
   const keys = emptyKeys();
   add(keys.visitor_ids, c.visitor_id);
   add(keys.device_ids, c.device_id);
   add(keys.tokens, c.token);
-  const byCid = c.cid ? await tx.touchByCid(c.cid) : undefined;
-  if (byCid) addTouchIdentity(keys, byCid);
-  const install = c.install_id ? await tx.installById(c.install_id) : undefined;
-  const bound = install?.touch_id ? await tx.touchById(install.touch_id) : undefined;
-  if (bound) addTouchIdentity(keys, bound);
-  if (install?.device_id) add(keys.device_ids, install.device_id);
+  if (byCid) {
+    add(keys.touch_ids, byCid.id);
+    addTouchIdentity(keys, byCid);
+  }
+  if (c.install_id) {
+    add(keys.install_ids, c.install_id);
+    const install = await tx.installById(c.install_id);
+    const bound = install?.touch_id ? await tx.touchById(install.touch_id) : undefined;
+    if (bound) {
+      add(keys.touch_ids, bound.id);
+      addTouchIdentity(keys, bound);
+    }
+    add(keys.device_ids, install?.device_id);
+  }
   return keys;
+}
+
+/**
+ * The conversion's own evidence — the touch its cid names, the token it carries — earns it when in window under the
+ * pixel's rules, whatever else identifies the visitor: an install's older binding, a visitor's other clicks never
+ * override what the conversion itself says. A token no touch was recorded for is its own click (implicitTouch).
+ */
+async function explicitTouch(tx: Tx, c: ConversionInput, byCid: Touch | undefined, now: number): Promise<Touch | undefined> {
+  if (!byCid && !c.token) return undefined;
+  const keys = emptyKeys();
+  add(keys.touch_ids, byCid?.id);
+  add(keys.tokens, c.token);
+  return (await attributedTouch(tx, c.pixel, keys, c.occurred_at)) ?? (await implicitTouch(tx, c, now));
 }
 
 /** the touch that earned the conversion under the pixel's trigger type and windows, if any */
@@ -68,8 +94,9 @@ const userKey = (t: Touch) => (t.visitor_id ? `v:${t.visitor_id}` : t.device_id 
  */
 async function implicitTouch(tx: Tx, c: ConversionInput, now: number): Promise<Touch | undefined> {
   if (!c.token || c.pixel.trigger_type === 'view') return undefined;
-  const seen = await tx.latestTouch({ visitor_ids: [], device_ids: [], tokens: [c.token] }, 'click', 0, Number.MAX_SAFE_INTEGER)
-    ?? await tx.latestTouch({ visitor_ids: [], device_ids: [], tokens: [c.token] }, 'view', 0, Number.MAX_SAFE_INTEGER);
+  const byToken = { ...emptyKeys(), tokens: [c.token] };
+  const seen = await tx.latestTouch(byToken, 'click', 0, Number.MAX_SAFE_INTEGER)
+    ?? await tx.latestTouch(byToken, 'view', 0, Number.MAX_SAFE_INTEGER);
   // a click of this very token recorded after the conversion's time is the same click reported late (the landing
   // page's touch racing the backend's conversion): a click precedes its conversion, so it earns it
   if (seen) return seen.kind === 'click' && seen.occurred_at > c.occurred_at ? seen : undefined;
@@ -80,8 +107,8 @@ async function implicitTouch(tx: Tx, c: ConversionInput, now: number): Promise<T
 
 /** decides one conversion and writes it (and its fire) in the caller's transaction */
 export async function decideConversion(tx: Tx, c: ConversionInput, now: number): Promise<ConversionResult> {
-  const keys = await identityKeys(tx, c);
-  const touch = (await attributedTouch(tx, c.pixel, keys, c.occurred_at)) ?? (await implicitTouch(tx, c, now));
+  const byCid = c.cid ? await tx.touchByCid(c.cid) : undefined;
+  const touch = (await explicitTouch(tx, c, byCid, now)) ?? (await attributedTouch(tx, c.pixel, await identityKeys(tx, c, byCid), c.occurred_at));
   const pixel_id = c.pixel.id;
   const user_key = touch ? userKey(touch) : null;
 

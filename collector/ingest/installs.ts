@@ -1,15 +1,17 @@
 // App installs: the first open of an install binds it to the touch that earned it, deterministic evidence first
-// (deep-link click id → Play install-referrer click id → raw token → advertising id), then, only when
-// `hint_matching` is on, device hints. One click id binds one install; an install, once bound, always gets
-// the same answer. The binding and the install conversions of `on_install` pixels commit in one transaction.
+// (deep-link click id → Play install-referrer click id → raw token → the referrer's token → advertising id), then,
+// only when `hint_matching` is on, device hints. One click id binds one install; an install, once bound, keeps its
+// binding and answers it again, and a later deep link into it records a re-engagement click tied to it. The binding
+// and the install conversions of `on_install` pixels commit in one transaction.
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { decode } from '../../snippet/token.js';
+import { decode, isMacro, isToken } from '../../snippet/token.js';
 import { MINUTE } from '../clock.js';
 import { WINDOW_DEFAULTS, type Config } from '../config.js';
 import type { Context } from '../context.js';
-import { fields, ORDER_ID, Refusal } from '../fields.js';
+import { fields, ID_PATTERN, ORDER_ID, Refusal } from '../fields.js';
 import type { AttributionStore, BindMethod, IngestStore, Install, Touch, TouchKind, Tx } from '../store/store.js';
+import type { ReengageMethod } from '../vocabulary.js';
 import { emptyKeys } from '../store/store.js';
 import { decideConversion } from './attribution.js';
 import { truncateIp } from './client.js';
@@ -45,7 +47,9 @@ export interface AppOpen {
   install_id: string;
   platform: string;
   cid: string | null;
+  /** the click id and the token the Play install referrer carried */
   referrer_cid: string | null;
+  referrer_token: string | null;
   token: string | null;
   device_id: string | null;
   referrer_click_at: number | null;
@@ -61,31 +65,62 @@ export interface OpenRequest {
   accept_language: string | null;
 }
 
+export interface TouchAnswer {
+  touch_id: string;
+  cid: string;
+  kind: TouchKind;
+  occurred_at: number;
+}
+
 export interface AppOpenAnswer {
   install_id: string;
   bound: boolean;
   method: BindMethod | null;
-  touch: { touch_id: string; cid: string; kind: TouchKind; occurred_at: number } | null;
+  /** the install's binding */
+  touch: TouchAnswer | null;
   confidence?: number;
   flags?: Record<string, unknown>;
+  /** an open of a bound install by a deep link naming another click: the re-engagement click it recorded */
+  reengagement?: TouchAnswer & { method: ReengageMethod };
 }
 
-const SSPX_CID = /(?:^|[?&;#\s])sspx_cid=([A-Za-z0-9_-]{16,64})(?![A-Za-z0-9_-])/;
+/** a `name=value` of a referrer at the depth being read: after its start, `? & ; #` or whitespace */
+const REFERRER_PARAM = /(?:^|[?&;#\s])([\w.-]+)=([^?&;#\s]*)/g;
+/** how deep a referrer may be percent-encoded (Play hands it decoded once; links get wrapped a few times) */
+const REFERRER_DEPTH = 5;
+
+/** what a Play install referrer carries: the script's click id and the token itself, under any token param */
+export interface ReferrerEvidence {
+  cid: string | null;
+  token: string | null;
+  /** a token param held an unreplaced ${SSP_DATA}: counted as the route's other macros are */
+  macro: boolean;
+}
 
 /**
- * The click id in a Play install referrer, in any form the store hands it over: `sspx_cid=X`, URL-encoded
- * `sspx_cid%3DX`, among other parameters, inside a whole `…&referrer=…` URL, or encoded twice or more.
+ * The click id (`sspx_cid`) and the token (any name in `tokenParams`, as the landing page is read) in a Play install
+ * referrer, in any form the store hands it over: `sspx_cid=X` or `sspdata=T`, URL-encoded (`sspdata%3DT`), among
+ * other parameters, inside a whole `…&referrer=…` URL, or encoded twice or more. `+` is a token byte, never a space.
+ * The first of each found, shallowest first, wins.
  */
-export function cidFromReferrer(referrer: string): string | null {
+export function readReferrer(referrer: string, tokenParams: readonly string[]): ReferrerEvidence {
+  const found: ReferrerEvidence = { cid: null, token: null, macro: false };
   let text = referrer.trim();
-  for (let depth = 0; depth < 5; depth++) {
-    const m = SSPX_CID.exec(text);
-    if (m) return m[1];
-    const next = decode(text.replace(/\+/g, ' '));
-    if (next === text) return null;
+  for (let depth = 0; depth < REFERRER_DEPTH && !(found.cid && found.token); depth++) {
+    for (const [, name, raw] of text.matchAll(REFERRER_PARAM)) {
+      if (name === 'sspx_cid') {
+        if (ID_PATTERN.test(raw)) found.cid ??= raw;
+      } else if (tokenParams.includes(name)) {
+        const value = decode(raw);
+        if (isToken(value)) found.token ??= value;
+        else if (isMacro(value)) found.macro = true;
+      }
+    }
+    const next = decode(text);
+    if (next === text) break;
     text = next;
   }
-  return null;
+  return found;
 }
 
 /** epoch ms from seconds or ms (anything below 1e11 is seconds: 1e11 ms is 1973) */
@@ -126,11 +161,14 @@ export class Installs {
       };
       hint_keys = await hintKeys(store, hints, now - hintWindowMs(config.hint_window_mins), now);
     }
+    const referrer = body.referrer ? readReferrer(body.referrer, config.token_params) : null;
+    if (referrer?.macro) await this.macros.count('app');
     return {
       install_id: body.install_id,
       platform: body.platform.toLowerCase(),
       cid: body.cid ?? null,
-      referrer_cid: body.referrer ? cidFromReferrer(body.referrer) : null,
+      referrer_cid: referrer?.cid ?? null,
+      referrer_token: referrer?.token ?? null,
       token: body.token ?? null,
       device_id: body.device_id ?? null,
       referrer_click_at,
@@ -145,7 +183,7 @@ export class Installs {
     const answer = await store.transaction(async (tx) => {
       const now = clock.now();
       const existing = await tx.installById(open.install_id);
-      if (existing?.touch_id) return answerOf(tx, existing);
+      if (existing?.touch_id) return reopened(tx, existing, open, now);
       if (open.referrer_click_at !== null && open.install_begin_at !== null && open.referrer_click_at > open.install_begin_at) {
         throw new Refusal('click_after_install_begin', 'referrer_click_ts is after install_begin_ts: a click cannot follow the install it earned (click injection); nothing was bound');
       }
@@ -165,7 +203,7 @@ export class Installs {
       if (!(await write(tx, install, Boolean(existing)))) {
         // another open committed first: one of this same install (answer as it did), or another install's for this touch
         const again = await tx.installById(open.install_id);
-        if (again?.touch_id) return answerOf(tx, again);
+        if (again?.touch_id) return reopened(tx, again, open, now);
         if (!(again && match && (await tx.bindInstall(install)))) {
           if (match && match.method !== 'hint') throw conflict();
           // a hint that lost its touch to another install binds nothing: the install stays unbound
@@ -180,6 +218,41 @@ export class Installs {
     this.ctx.events.emit('app_open', answer);
     return answer;
   }
+}
+
+/**
+ * An open of an install that is bound already: the binding and its install conversions stay as they are, and a deep
+ * link's `cid` or `token` that names another click than the binding's is a re-engagement click, recorded as a touch
+ * tied to the install (`source: app`) that its later conversions may be credited to. The referrer is the install's
+ * own evidence and never re-engages. Answers as before, plus the re-engagement touch (the same on a retry).
+ */
+async function reopened(tx: Tx, install: Install, open: AppOpen, now: number): Promise<AppOpenAnswer> {
+  const answer = await answerOf(tx, install);
+  const clicked = await reengagementOf(tx, install, open, now);
+  if (!clicked) return answer;
+  let touch = await tx.installTouchByToken(install.install_id, clicked.token);
+  if (!touch) {
+    touch = newTouch({ ...clicked, kind: 'click', source: 'app', device_id: install.device_id ?? open.device_id, install_id: install.install_id }, now);
+    // a concurrent open of the same install and token recorded it first: answer that one
+    if (!(await tx.insertInstallTouch(touch))) touch = (await tx.installTouchByToken(install.install_id, clicked.token))!;
+  }
+  return { ...answer, reengagement: { method: clicked.method, ...touchAnswer(touch) } };
+}
+
+/**
+ * The click a reopening names: the touch of its deep link's cid (at that click's time), else its token (at the time
+ * of that token's recorded click, or now: the app's own deep link was the click). Nothing when it names the
+ * binding's click; a click bound to another install refuses the open, as for a binding.
+ */
+async function reengagementOf(tx: Tx, install: Install, open: AppOpen, now: number) {
+  const bound = (await tx.touchById(install.touch_id!))!;
+  const byCid = open.cid ? await tx.touchByCid(open.cid) : undefined;
+  const token = byCid?.token ?? open.token;
+  if (!token || token === bound.token) return undefined;
+  const click = byCid ?? (await tx.latestTouch({ ...emptyKeys(), tokens: [token] }, 'click', 0, now));
+  const owner = click && (await tx.installByTouch(click.id));
+  if (owner && owner.install_id !== install.install_id) throw conflict();
+  return { token, occurred_at: click?.occurred_at ?? now, method: (byCid ? 'deep_link' : 'token') as ReengageMethod };
 }
 
 /** a new install is inserted; an unbound one takes its binding (or its new device id) */
@@ -197,17 +270,19 @@ async function findTouch(tx: Tx, config: Config, open: AppOpen, now: number): Pr
       return { touch, method, recorded: false };
     }
   }
-  if (open.token) {
-    const keys = { ...emptyKeys(), tokens: [open.token] };
+  for (const [method, token] of [['token', open.token], ['referrer', open.referrer_token]] as const) {
+    if (!token) continue;
+    const keys = { ...emptyKeys(), tokens: [token] };
     const touch = await tx.latestTouch(keys, 'click', 0, Number.MAX_SAFE_INTEGER);
     if (touch) {
       if (!(await free(touch))) throw conflict();
-      return { touch, method: 'token', recorded: false };
+      return { touch, method, recorded: false };
     }
-    // the app got the token itself (its own deep link carried ${SSP_DATA}): that link was the click
-    const recorded = newTouch({ kind: 'click', source: 'app', token: open.token, device_id: open.device_id, occurred_at: now }, now);
+    // the app got the token itself (its own deep link carried ${SSP_DATA}, or the ad linked straight to Play with
+    // it in the referrer): that link was the click
+    const recorded = newTouch({ kind: 'click', source: 'app', token, device_id: open.device_id, occurred_at: now }, now);
     await tx.insertTouch(recorded);
-    return { touch: recorded, method: 'token', recorded: true };
+    return { touch: recorded, method, recorded: true };
   }
   if (open.device_id) {
     // the advertising id from a landing URL or an impression tracker: post-click, else post-view, in the longest windows
@@ -254,6 +329,8 @@ async function installConversions(tx: Tx, config: Config, install_id: string, no
   }
 }
 
+const touchAnswer = (t: Touch): TouchAnswer => ({ touch_id: t.id, cid: t.cid, kind: t.kind, occurred_at: t.occurred_at });
+
 /** the answer is a function of the stored install, so asking again answers the same */
 async function answerOf(tx: Tx, install: Install, touch?: Touch): Promise<AppOpenAnswer> {
   const t = install.touch_id ? (touch ?? (await tx.touchById(install.touch_id))) : undefined;
@@ -261,7 +338,7 @@ async function answerOf(tx: Tx, install: Install, touch?: Touch): Promise<AppOpe
     install_id: install.install_id,
     bound: Boolean(t),
     method: t ? install.method : null,
-    touch: t ? { touch_id: t.id, cid: t.cid, kind: t.kind, occurred_at: t.occurred_at } : null,
+    touch: t ? touchAnswer(t) : null,
   };
   if (t && install.confidence !== null) answer.confidence = install.confidence;
   if (t && install.flags) answer.flags = install.flags;

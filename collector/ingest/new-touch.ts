@@ -20,6 +20,7 @@ export function newTouch(facts: TouchFacts, created_at: number): Touch {
     referrer: null,
     hints: null,
     hint_key: null,
+    install_id: null,
     ...facts,
     created_at,
   };

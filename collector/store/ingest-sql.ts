@@ -16,6 +16,9 @@ export const INGEST_SQL = {
   touchByCid: 'SELECT * FROM touches WHERE cid = @cid',
   touchById: 'SELECT * FROM touches WHERE id = @id',
   insertTouch: insertSql('touches', TOUCH_COLUMNS),
+  /** a re-engagement click: the install's touch of this token, once (unique install_id, token) */
+  insertInstallTouch: insertSql('touches', TOUCH_COLUMNS, true),
+  installTouchByToken: 'SELECT * FROM touches WHERE install_id = @install_id AND token = @token',
   conversionByDedupKey: 'SELECT * FROM conversions WHERE dedup_key = @dedup_key',
   /** the latest attributed conversion of a pixel and user since @since */
   lastAttributed: `SELECT * FROM conversions WHERE pixel_id = @pixel_id AND user_key = @user_key AND outcome = 'attributed'

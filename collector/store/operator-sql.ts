@@ -1,6 +1,6 @@
 // The operators' SQL, written once for both stores (@name parameters; the differences behind dialect.ts): the fires
-// list and one fire's detail, the fires per state, the queue's numbers and the charts' counts. Reconciliation's is
-// in reconcile-sql.ts, retention's in retention-rules.ts.
+// list and one fire's detail, one install's page, the fires per state, the queue's numbers and the charts' counts.
+// Reconciliation's is in reconcile-sql.ts, retention's in retention-rules.ts.
 import type { SqlDialect } from './dialect.js';
 import type { FireFilter } from './store.js';
 
@@ -24,8 +24,22 @@ export const statsSql = (bucket: (column: string) => string) => `
   UNION ALL
   SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`;
 
+/** the touches an install's conversions may be credited to (see InstallDetail), newest first */
+const INSTALL_TOUCHES = `
+  WITH i AS (SELECT i.touch_id, i.device_id, b.device_id AS bound_device, b.visitor_id AS bound_visitor
+             FROM installs i LEFT JOIN touches b ON b.id = i.touch_id WHERE i.install_id = @install_id)
+  SELECT * FROM touches WHERE install_id = @install_id
+    OR id IN (SELECT touch_id FROM i) OR id IN (SELECT touch_id FROM conversions WHERE install_id = @install_id)
+    OR device_id IN (SELECT device_id FROM i UNION SELECT bound_device FROM i)
+    OR visitor_id IN (SELECT bound_visitor FROM i)
+  ORDER BY occurred_at DESC, created_at DESC LIMIT @limit`;
+
 export const operatorSql = (d: SqlDialect) => ({
   fireById: 'SELECT * FROM fires WHERE id = @id',
+  /** one install's page (InstallDetail; the install itself by ingest-sql.ts's installById): its touches and its
+   * conversions, newest first, at most @limit */
+  installTouches: INSTALL_TOUCHES,
+  installConversions: 'SELECT * FROM conversions WHERE install_id = @install_id ORDER BY occurred_at DESC, created_at DESC LIMIT @limit',
   conversionById: 'SELECT * FROM conversions WHERE id = @id',
   attemptsOf: 'SELECT * FROM attempts WHERE fire_id = @fire_id ORDER BY n, id',
   countFires: 'SELECT state, COUNT(*) AS n FROM fires GROUP BY state',

@@ -13,10 +13,10 @@ import { listFiresSql, operatorSql } from './operator-sql.js';
 import { purgeArgs, retentionSql } from './retention-rules.js';
 import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
-  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -51,7 +51,7 @@ const jsonb = (v: unknown) =>
 /** BIGINT columns refuse fractions; a duration measured with performance.now() may have one */
 const ms = (v: number | null | undefined) => (v == null ? null : Math.round(v));
 
-const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint'];
+const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint', 'text'];
 
 /**
  * Where PostgreSQL writes the shared SQL its own way: a bucket index is an integer division of bigints; rows another
@@ -99,7 +99,7 @@ const installRow = (i: Install) => ({ ...i, flags: jsonb(i.flags) });
 
 /**
  * The newest touch of `kind` in [from, to] under any of the keys: per key the newest (then the latest recorded),
- * across keys the newest, the earlier key (visitor, then token, then device) winning a tie — as SQLite decides.
+ * across keys the newest, the earlier key (visitor, token, device, touch id, install) winning a tie — as SQLite decides.
  */
 function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to: number): { sql: string; args: Record<string, unknown> } | undefined {
   const args: Record<string, unknown> = { kind, from, to };
@@ -114,6 +114,8 @@ function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to:
   add('visitor_id', keys.visitor_ids);
   add('token', keys.tokens);
   add('device_id', keys.device_ids);
+  add('id', keys.touch_ids);
+  add('install_id', keys.install_ids);
   if (!parts.length) return undefined;
   return { sql: `SELECT * FROM (${parts.join(' UNION ALL ')}) AS newest ORDER BY occurred_at DESC, ord LIMIT 1`, args };
 }
@@ -263,6 +265,8 @@ export class PostgresStore implements Store {
       insertTouch: async (touch) => {
         await query(SQL.insertTouch, touchRow(touch));
       },
+      insertInstallTouch: async (touch) => (await query(SQL.insertInstallTouch, touchRow(touch))).rowCount === 1,
+      installTouchByToken: (install_id, token) => one<Touch>(SQL.installTouchByToken, { install_id, token }),
       conversionByDedupKey: (dedup_key) => one<Conversion>(SQL.conversionByDedupKey, { dedup_key }),
       lastAttributedConversion: (pixel_id, user_key, since) => one<Conversion>(SQL.lastAttributed, { pixel_id, user_key, since }),
       lockUser: async (pixel_id, user_key) => {
@@ -402,6 +406,17 @@ export class PostgresStore implements Store {
     const cursor = filter.before ? (await this.query<Fire>(SQL.fireById, { id: filter.before })).rows[0] : undefined;
     const { sql, args } = listFiresSql(filter, cursor);
     return (await this.query<Fire>(sql, args)).rows;
+  }
+
+  async installDetail(install_id: string): Promise<InstallDetail | undefined> {
+    const install = (await this.query<Install>(SQL.installById, { install_id })).rows[0];
+    if (!install) return undefined;
+    const args = { install_id, limit: INSTALL_DETAIL_LIMIT };
+    const [touches, conversions] = await Promise.all([
+      this.query<Touch>(SQL.installTouches, args).then((r) => r.rows.reverse()),
+      this.query<Conversion>(SQL.installConversions, args).then((r) => r.rows.reverse()),
+    ]);
+    return { install, touches, conversions };
   }
 
   async countFires(): Promise<Record<FireState, number>> {

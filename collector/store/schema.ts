@@ -6,7 +6,7 @@ import type { Conversion, Fire, Install, Touch } from './store.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
 /** each row's columns, in the order both stores insert and select them */
-export const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at'] satisfies (keyof Touch)[];
+export const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at', 'install_id'] satisfies (keyof Touch)[];
 export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at', 'warning'] satisfies (keyof Conversion)[];
 export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'] satisfies (keyof Fire)[];
 export const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'] satisfies (keyof Install)[];
@@ -185,6 +185,16 @@ ALTER TABLE fires ADD COLUMN dry_run ${d.bool} NOT NULL DEFAULT ${d.false};
     version: 6,
     sql: `
 ALTER TABLE conversions ADD COLUMN warning TEXT;
+`,
+  },
+  {
+    // re-engagement: a deep link that opens an installed app is a click tied to that install (ingest/installs.ts);
+    // one per install and token, so an app retrying its open records it once
+    version: 7,
+    sql: `
+ALTER TABLE touches ADD COLUMN install_id TEXT;
+CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install_id IS NOT NULL;
+CREATE INDEX conversions_install ON conversions (install_id) WHERE install_id IS NOT NULL;
 `,
   },
 ];

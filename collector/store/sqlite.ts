@@ -15,10 +15,10 @@ import { listFiresSql, operatorSql } from './operator-sql.js';
 import { purgeArgs, retentionSql } from './retention-rules.js';
 import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
-  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, NewAttempt, Store, Touch, TouchKind, Tx,
+  Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
 import {
-  attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -85,6 +85,10 @@ export class SqliteStore implements Store {
       latestByVisitor: latest('visitor_id'),
       latestByToken: latest('token'),
       latestByDevice: latest('device_id'),
+      latestById: latest('id'),
+      latestByInstall: latest('install_id'),
+      insertInstallTouch: db.prepare(SHARED.insertInstallTouch),
+      installTouchByToken: db.prepare(SHARED.installTouchByToken),
       touchByCid: db.prepare(SHARED.touchByCid),
       touchById: db.prepare(SHARED.touchById),
       insertTouch: db.prepare(SHARED.insertTouch),
@@ -117,6 +121,8 @@ export class SqliteStore implements Store {
       replay: db.prepare(SHARED.replay),
       attemptsOf: db.prepare(SHARED.attemptsOf),
       countFires: db.prepare(SHARED.countFires),
+      installTouches: db.prepare(SHARED.installTouches),
+      installConversions: db.prepare(SHARED.installConversions),
     };
   }
 
@@ -219,6 +225,8 @@ export class SqliteStore implements Store {
       consider(this.sql.latestByVisitor, keys.visitor_ids);
       consider(this.sql.latestByToken, keys.tokens);
       consider(this.sql.latestByDevice, keys.device_ids);
+      consider(this.sql.latestById, keys.touch_ids);
+      consider(this.sql.latestByInstall, keys.install_ids);
       return toTouch(best);
     },
     touchByCid: async (cid) => toTouch(this.sql.touchByCid.get({ cid }) as Row | undefined),
@@ -226,6 +234,8 @@ export class SqliteStore implements Store {
     insertTouch: async (touch) => {
       this.sql.insertTouch.run({ ...touch, hints: json(touch.hints) });
     },
+    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run({ ...touch, hints: json(touch.hints) }).changes === 1,
+    installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get({ install_id, token }) as Row | undefined),
     conversionByDedupKey: async (dedup_key) => this.sql.conversionByDedupKey.get({ dedup_key }) as Conversion | undefined,
     lastAttributedConversion: async (pixel_id, user_key, since) =>
       this.sql.lastAttributed.get({ pixel_id, user_key, since }) as Conversion | undefined,
@@ -345,6 +355,15 @@ export class SqliteStore implements Store {
     const cursor = filter.before ? (this.sql.fireById.get({ id: filter.before }) as Fire | undefined) : undefined;
     const { sql, args } = listFiresSql(filter, cursor);
     return this.db.prepare(sql).all(args).map((r) => fireOf(r)!);
+  }
+
+  async installDetail(install_id: string): Promise<InstallDetail | undefined> {
+    const install = toInstall(this.sql.installById.get({ install_id }) as Row | undefined);
+    if (!install) return undefined;
+    const args = { install_id, limit: INSTALL_DETAIL_LIMIT };
+    const touches = (this.sql.installTouches.all(args) as Row[]).map((r) => toTouch(r)!).reverse();
+    const conversions = (this.sql.installConversions.all(args) as Conversion[]).reverse();
+    return { install, touches, conversions };
   }
 
   async countFires(): Promise<Record<FireState, number>> {

@@ -32,6 +32,8 @@ export interface Touch {
   hint_key: string | null;
   occurred_at: number;
   created_at: number;
+  /** the install a re-engagement click opened (a deep link into the installed app); null for every other touch */
+  install_id: string | null;
 }
 
 export interface Conversion {
@@ -140,6 +142,10 @@ export interface IdentityKeys {
   visitor_ids: string[];
   tokens: string[];
   device_ids: string[];
+  /** touches named themselves: a click id's touch, an install's binding */
+  touch_ids: string[];
+  /** installs whose re-engagement clicks count */
+  install_ids: string[];
 }
 
 export interface FireFilter {
@@ -167,6 +173,10 @@ export interface Tx {
   touchByCid(cid: string): Promise<Touch | undefined>;
   touchById(id: string): Promise<Touch | undefined>;
   insertTouch(touch: Touch): Promise<void>;
+  /** a re-engagement click (install_id set); false when the install has a touch of that token already */
+  insertInstallTouch(touch: Touch): Promise<boolean>;
+  /** the install's re-engagement click of this token, if it has one */
+  installTouchByToken(install_id: string, token: string): Promise<Touch | undefined>;
   conversionByDedupKey(key: string): Promise<Conversion | undefined>;
   /** the latest attributed conversion of this pixel and user since `since` */
   lastAttributedConversion(pixel_id: number, user_key: string, since: number): Promise<Conversion | undefined>;
@@ -188,6 +198,17 @@ export interface Tx {
   /** unbound touches with this hint key in [from, to], newest first, at most `limit` */
   touchesByHint(hint_key: string, from: number, to: number, limit: number): Promise<Touch[]>;
 }
+
+/** an install as the dashboard shows it: the touches its conversions may be credited to, and those conversions */
+export interface InstallDetail {
+  install: Install;
+  /** its binding, its re-engagement clicks, its device's touches, its binding's visitor's, and any touch one of its
+   * conversions credited: oldest first, the latest INSTALL_DETAIL_LIMIT */
+  touches: Touch[];
+  /** its conversions, oldest first, the latest INSTALL_DETAIL_LIMIT */
+  conversions: Conversion[];
+}
+export const INSTALL_DETAIL_LIMIT = 200;
 
 // The store by role: each consumer is typed against the narrowest role it uses (the dispatcher the outbox, the
 // operators' services the queries, retention the purge, ingest its writes and the attribution transaction);
@@ -253,6 +274,8 @@ export interface Outbox {
 export interface OperatorQueries {
   getFire(id: string): Promise<FireDetail | undefined>;
   listFires(filter: FireFilter): Promise<Fire[]>;
+  /** one install with its touches and conversions (the dashboard's install page); undefined when unknown */
+  installDetail(install_id: string): Promise<InstallDetail | undefined>;
   countFires(): Promise<Record<FireState, number>>;
   /** counts of [from, to) in buckets of bucket_ms from `from`: live rows plus what retention rolled up */
   stats(from: number, to: number, bucket_ms: number): Promise<Stats>;
@@ -284,7 +307,7 @@ export interface RetentionStore {
 export type Store = StoreLifecycle & AttributionStore & IngestStore & Outbox & OperatorQueries & RetentionStore;
 
 export function emptyKeys(): IdentityKeys {
-  return { visitor_ids: [], tokens: [], device_ids: [] };
+  return { visitor_ids: [], tokens: [], device_ids: [], touch_ids: [], install_ids: [] };
 }
 
 // ---- Operators' numbers and retention ----

@@ -3,13 +3,15 @@
 // between them, the named refusals, that one click binds one install (409 for the next, also under a race), and
 // that an install asking again — with any body — gets the same answer, while an unbound one may bind later.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cidFromReferrer, installOrderId } from '../../collector/ingest/installs.js';
+import { installOrderId, readReferrer } from '../../collector/ingest/installs.js';
 import { bearer, SERVER_KEY, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { appOpen, idfa, impression, installId, later, openOk, scriptTouch, storedInstall } from './support.js';
 
 let c: TestCollector;
+/** a second token param, so the referrer is read under every configured name */
+const TOKEN_PARAMS = ['sspdata', 'ad_token'];
 beforeAll(async () => {
-  c = await startTestCollector();
+  c = await startTestCollector({ token_params: TOKEN_PARAMS });
 });
 afterAll(() => c.stop());
 
@@ -53,6 +55,12 @@ const cases: Case[] = [
   { name: 'referrer: the whole Play URL', body: (e) => ({ referrer: `https://play.google.com/store/apps/details?id=com.shop&referrer=utm_source%3Dads%26sspx_cid%3D${e.cid}` }), method: 'referrer', touch: 'click' },
   { name: 'referrer: organic install', body: () => ({ referrer: 'utm_source=google-play&utm_medium=organic' }), method: null },
   { name: 'referrer: a click id nobody minted', body: () => ({ referrer: 'sspx_cid=AAAAAAAAAAAAAAAAAAAAAA' }), method: null },
+  // the Play referrer carrying the token itself (an in-app ad linking straight to Play with referrer=sspdata%3D${SSP_DATA})
+  { name: 'referrer: the token of a recorded touch', body: (e) => ({ referrer: `utm_source=ads&sspdata=${e.token}` }), method: 'referrer', touch: 'click' },
+  { name: 'referrer: a token no touch was recorded for, encoded', body: () => ({ referrer: `sspdata%3D${encodeURIComponent(fresh())}` }), method: 'referrer', touch: 'recorded' },
+  { name: 'referrer: a token under another token param, in the whole Play URL', body: (e) => ({ referrer: `https://play.google.com/store/apps/details?id=com.shop&referrer=utm_source%3Dads%26ad_token%3D${encodeURIComponent(e.token)}` }), method: 'referrer', touch: 'click' },
+  { name: 'referrer: a token under a name not in token_params', body: (e) => ({ referrer: `other=${e.token}` }), method: null },
+  { name: 'referrer: an unreplaced macro', body: () => ({ referrer: 'utm_source=ads&sspdata=%24%7BSSP_DATA%7D' }), method: null },
   // the raw token, when the app's own deep link carried ${SSP_DATA}
   { name: 'token of a recorded touch', body: (e) => ({ token: e.token }), method: 'token', touch: 'click' },
   { name: 'token no touch was recorded for', body: () => ({ token: fresh() }), method: 'token', touch: 'recorded' },
@@ -65,6 +73,9 @@ const cases: Case[] = [
   { name: 'deep link before referrer', body: (e) => ({ cid: e.cid, referrer: 'sspx_cid=AAAAAAAAAAAAAAAAAAAAAA' }), method: 'deep_link', touch: 'click' },
   { name: 'an unknown deep link falls through to the referrer', body: (e) => ({ cid: 'AAAAAAAAAAAAAAAAAAAAAA', referrer: `sspx_cid=${e.cid}` }), method: 'referrer', touch: 'click' },
   { name: 'token before device id', body: (e) => ({ token: e.token, device_id: e.viewIdfa }), method: 'token', touch: 'click' },
+  { name: "the referrer's click id before its token", body: (e) => ({ referrer: `sspdata=${fresh()}&sspx_cid=${e.cid}` }), method: 'referrer', touch: 'click' },
+  { name: "the token field before the referrer's token", body: (e) => ({ token: e.token, referrer: `sspdata=${fresh()}` }), method: 'token', touch: 'click' },
+  { name: "the referrer's token before the device id", body: (e) => ({ referrer: `sspdata=${e.token}`, device_id: e.viewIdfa }), method: 'referrer', touch: 'click' },
   { name: 'nothing at all', body: () => ({}), method: null },
 ];
 
@@ -95,22 +106,47 @@ describe('binding', () => {
   });
 });
 
-describe('the referrer parser', () => {
+describe('the referrer reader: the click id and the token, one parser', () => {
   const cid = 'Zm9vYmFyYmF6cXV4MTIzNA';
+  // a token with a `+` (a token byte, never a space) and the trailing period
+  const T = 'ams1AAAAAAAAkQC8rFPu+lI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
+  const enc = encodeURIComponent;
   it.each([
-    [`sspx_cid=${cid}`, cid],
-    [`sspx_cid%3D${cid}`, cid],
-    [`sspx_cid%253D${cid}`, cid],
-    [`sspx_cid%25253D${cid}`, cid],
-    [`utm_source=a+b&sspx_cid=${cid}`, cid],
-    [`?sspx_cid=${cid}&x=1`, cid],
-    [`xsspx_cid=${cid}`, null],
-    ['sspx_cid=short', null],
-    ['utm_source=google-play&utm_medium=organic', null],
-    ['%E0%A4%A', null],
-    ['', null],
-  ])('%s → %s', (referrer, expected) => {
-    expect(cidFromReferrer(referrer)).toBe(expected);
+    [`sspx_cid=${cid}`, cid, null],
+    [`sspx_cid%3D${cid}`, cid, null],
+    [`sspx_cid%253D${cid}`, cid, null],
+    [`sspx_cid%25253D${cid}`, cid, null],
+    [`utm_source=a+b&sspx_cid=${cid}`, cid, null],
+    [`?sspx_cid=${cid}&x=1`, cid, null],
+    [`xsspx_cid=${cid}`, null, null],
+    ['sspx_cid=short', null, null],
+    ['utm_source=google-play&utm_medium=organic', null, null],
+    ['%E0%A4%A', null, null],
+    ['', null, null],
+    [`sspdata=${T}`, null, T],
+    [`utm_source=ads&sspdata=${T}&utm_medium=cpc`, null, T],
+    [`sspdata=${enc(T)}`, null, T],
+    [`sspdata%3D${enc(T)}`, null, T],
+    [`utm_source%3Dads%26sspdata%3D${enc(T)}`, null, T],
+    [`sspdata%253D${enc(enc(T))}`, null, T],
+    [`utm_source%253Dads%2526sspdata%253D${enc(enc(T))}`, null, T],
+    [`https://play.google.com/store/apps/details?id=com.shop&referrer=utm_source%3Dads%26sspdata%3D${enc(T)}`, null, T],
+    [`ad_token=${T}`, null, T],
+    [`sspdata=${T}&sspx_cid=${cid}`, cid, T],
+    [`other=${T}`, null, null],
+    [`xsspdata=${T}`, null, null],
+    ['sspdata=', null, null],
+    ['sspdata=${SSP_DATA}', null, null],
+    ['sspdata%3D%2524%257BSSP_DATA%257D', null, null],
+    ['sspdata=a"b', null, null],
+  ])('%s → cid %s, token %s', (referrer, expectedCid, expectedToken) => {
+    const read = readReferrer(referrer, TOKEN_PARAMS);
+    expect([read.cid, read.token]).toEqual([expectedCid, expectedToken]);
+  });
+
+  it('an unreplaced macro in a token param is reported, to be counted', () => {
+    expect(readReferrer('utm_source=ads&sspdata=%24%7BSSP_DATA%7D', TOKEN_PARAMS).macro).toBe(true);
+    expect(readReferrer(`sspdata=${T}`, TOKEN_PARAMS).macro).toBe(false);
   });
 });
 
@@ -119,7 +155,7 @@ describe('one click binds one install', () => {
     const e = await evidence();
     const first = await openOk(c, { install_id: installId(), cid: e.cid });
     expect(first.method).toBe('deep_link');
-    for (const body of [{ cid: e.cid }, { referrer: `sspx_cid%3D${e.cid}` }, { token: e.token }]) {
+    for (const body of [{ cid: e.cid }, { referrer: `sspx_cid%3D${e.cid}` }, { token: e.token }, { referrer: `sspdata%3D${e.token}` }]) {
       const other = installId();
       const res = await appOpen(c, { install_id: other, platform: 'android', ...body });
       expect(res.status, JSON.stringify(body)).toBe(409);
@@ -150,15 +186,20 @@ describe('one click binds one install', () => {
 });
 
 describe('asking again', () => {
-  it('a bound install gets the same answer, whatever the body says now', async () => {
+  it('a bound install keeps its binding, whatever the body says now (a deep link adds a re-engagement: reengagement.test.ts)', async () => {
     const [a, b] = [await evidence(), await evidence()];
     const id = installId();
     const first = await openOk(c, { install_id: id, cid: a.cid });
     later(c);
-    for (const body of [{ cid: a.cid }, { cid: b.cid }, { referrer: `sspx_cid=${b.cid}` }, { token: b.token }, { device_id: b.idfa }, {}, { referrer_click_ts: 200, install_begin_ts: 100 }]) {
+    for (const body of [{ cid: a.cid }, { token: a.token }, { referrer: `sspx_cid=${b.cid}` }, { referrer: `sspdata=${b.token}` }, { device_id: b.idfa }, {}, { referrer_click_ts: 200, install_begin_ts: 100 }]) {
       expect(await openOk(c, { install_id: id, ...body }), JSON.stringify(body)).toEqual(first);
     }
-    // b's click was not taken by those repeats
+    for (const body of [{ cid: b.cid }, { token: b.token }]) {
+      const { reengagement, ...binding } = await openOk(c, { install_id: id, ...body });
+      expect(binding, JSON.stringify(body)).toEqual(first);
+      expect(reengagement, JSON.stringify(body)).toMatchObject({ kind: 'click' });
+    }
+    // b's click was not taken by those opens: a re-engagement is no binding
     expect((await openOk(c, { install_id: installId(), cid: b.cid })).bound).toBe(true);
   });
 

@@ -113,7 +113,7 @@ describe('hint matching on', () => {
     expect(other).toMatchObject({ method: 'hint', touch: { cid: hinted } });
   });
 
-  it('a hinted install answers the same when asked again, even with a click id now', async () => {
+  it('a hinted install keeps its binding when asked again, even with a click id now (that click re-engages it)', async () => {
     const net = network();
     await scriptTouch(c, { t: token(`again${n}`), ...ios, ip: `${net}.7` });
     const other = await scriptTouch(c, { t: token(`again-other${n}`), ...ios, ip: '192.0.2.2' });
@@ -122,7 +122,9 @@ describe('hint matching on', () => {
     const first = await openOk(c, { install_id: id, ...iosApp }, { 'x-forwarded-for': `${net}.8` });
     expect(first.method).toBe('hint');
     c.clock.advance(30_000);
-    expect(await openOk(c, { install_id: id, platform: 'ios', cid: other })).toEqual(first);
+    const { reengagement, ...binding } = await openOk(c, { install_id: id, platform: 'ios', cid: other });
+    expect(binding).toEqual(first);
+    expect(reengagement).toMatchObject({ method: 'deep_link', kind: 'click' });
   });
 
   it('a window across UTC midnight matches the key of the day before', async () => {

@@ -11,7 +11,7 @@ import { parseQuery } from '../../collector/http/query.js';
 import { deviceIdOf, invalidOrderId, invalidOther, invalidValue, tokenRefusal, ID_PATTERN, INSTALL_ID, VISITOR_ID_PATTERN } from '../../collector/fields.js';
 import { cleanUrl, dropReason, headerText, plainText, truncateIp } from '../../collector/ingest/client.js';
 import { normalizeLanguage, osFromUserAgent, osOfApp } from '../../collector/ingest/hints.js';
-import { cidFromReferrer } from '../../collector/ingest/installs.js';
+import { readReferrer } from '../../collector/ingest/installs.js';
 import { parseConfig } from '../../collector/config.js';
 import { BASE_CONFIG } from '../support/collector.js';
 import { list, PIECE, readLanding } from '../../snippet/landing.js';
@@ -50,7 +50,7 @@ const cases: Case[] = [
   { name: 'parseQuery (every route)', run: (u) => parseQuery(u), worst: (n) => [rep('&', n), rep('=', n), rep('%', n), rep('a=1&', n), rep('%2', n)] },
   { name: 'parseTime (occurred_at, filters)', run: (u) => parseTime(u), worst: (n) => [rep('1', n), rep('2026-01-01', n), '2026-01-01T' + rep('1', n - 11)] },
   { name: 'hints (user agent, language, OS)', run: (u) => [osFromUserAgent(u), normalizeLanguage(u), osOfApp('ios', u, u)], normal: (n) => rep(UA, n), worst: (n) => [rep('Android ', n), rep('iPhone OS ', n), rep('1_', n), rep('-aa', n), rep('en-', n - 1) + '!', rep(' OS 1', n)] },
-  { name: 'cidFromReferrer (Play install referrer)', run: (u) => cidFromReferrer(u), worst: (n) => [rep('sspx_cid=', n), rep('%25', n), rep('&sspx_cid=a', n), rep('+', n)] },
+  { name: 'readReferrer (Play install referrer)', run: (u) => readReferrer(u, ['sspdata', 'token']), worst: (n) => [rep('sspx_cid=', n), rep('%25', n), rep('&sspx_cid=a', n), rep('+', n), rep('&sspdata=', n), rep('sspdata%3D', n)] },
 ];
 
 /** ms per call: the least of many batches (the least is what the code costs; the rest is other processes) */

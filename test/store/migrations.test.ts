@@ -58,7 +58,7 @@ function migrationSuite(name: string, kind: () => Kind): void {
       const f = fire({ conversion_id: c.id, token: t.token, state: 'fired', attempt_count: 1, fired_at: T0 + 5, updated_at: T0 + 5, last_outcome: 'fired' });
       const i = install({ touch_id: t.id });
       const a: NewAttempt = attempt({ started_at: T0 + 1, duration_ms: 4 });
-      await k().insertRow(store, 'touches', t as unknown as Record<string, unknown>);
+      await k().insertRow(store, 'touches', { ...t, install_id: undefined }); // the column came with version 7
       await k().insertRow(store, 'conversions', { ...c, warning: undefined }); // the column came with version 6
       await k().insertRow(store, 'fires', { ...f, dry_run: undefined }); // the column came with version 4
       await k().insertRow(store, 'installs', i as unknown as Record<string, unknown>);

@@ -22,6 +22,7 @@ export function touch(over: Partial<Touch> = {}): Touch {
     referrer: null,
     hints: { lang: 'en', tz: 'Europe/Paris', screen: [1920, 1080] },
     hint_key: null,
+    install_id: null,
     occurred_at: T0,
     created_at: T0,
     ...over,

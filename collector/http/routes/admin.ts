@@ -1,13 +1,13 @@
 // GET /admin: the operators' dashboard. Log in with an admin key (compared in constant time) for a signed,
 // HttpOnly, SameSite=Strict session cookie; every POST carries the session's CSRF token and, when the browser names
 // one, our own Origin. Pages: the overview with its charts, the fires table, one fire with its transcripts, the
-// evidence download and the replay button.
+// evidence download and the replay button; one install with its touches in order and what each conversion credited.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ADMIN_CSS, ADMIN_CSS_ETAG, ADMIN_JS, ADMIN_JS_ETAG } from '../../admin/assets.js';
 import type { Html } from '../../admin/html.js';
 import { query } from '../../admin/html.js';
 import { isPeriod, loadOverview } from '../../admin/overview.js';
-import { errorPage, firePage, firesPage, loginPage, overviewPage } from '../../admin/pages.js';
+import { errorPage, firePage, firesPage, installPage, loginPage, overviewPage } from '../../admin/pages.js';
 import { Sessions, sameOrigin, type Session } from '../../admin/session.js';
 import type { Context } from '../../context.js';
 import { Refusal } from '../../fields.js';
@@ -135,6 +135,12 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires =
     const fire = await loadFire(req);
     const notice = param(req, 'replayed') ? 'Replayed: the fire is queued again and due now.' : undefined;
     send(res, firePage({ fire, config: ctx.config, csrf: res.locals.session.csrf, back: back(req), notice }));
+  });
+
+  router.get('/admin/installs/:id', async (req, res: SessionRes) => {
+    const detail = await ctx.store.installDetail(String(req.params.id).slice(0, 200));
+    if (!detail) throw new HttpError(404, 'not_found', 'No install with this id.');
+    send(res, installPage({ detail, config: ctx.config, csrf: res.locals.session.csrf }));
   });
 
   router.get('/admin/fires/:id/evidence', async (req, res) => {
