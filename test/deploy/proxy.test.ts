@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { STOP_GRACE_MS } from '../../collector/commands/serve.js';
 import { MICROSOFT_ROUTER, parseConfig, type ConfigInput } from '../../collector/config.js';
 import { truncateIp } from '../../collector/ingest/client.js';
+import { VISITOR_UA } from '../support/browser.js';
 import { startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { json, REPO_ROOT, send } from '../support/proc.js';
 
@@ -60,7 +61,7 @@ describe('a collector behind the nginx of deploy/', () => {
     const headers = nginxHeaders({ host: publicHost, scheme: 'https', remote_addr: client, proxy_add_x_forwarded_for: `10.9.9.9, ${client}` });
     return send(`${c.url}/t`, {
       method: 'POST',
-      headers: { ...headers, origin: config.sites[0].origin, 'content-type': 'text/plain', 'user-agent': 'Mozilla/5.0 (test)' },
+      headers: { ...headers, origin: config.sites[0].origin, 'content-type': 'text/plain', 'user-agent': VISITOR_UA },
       body: JSON.stringify({ t: token('proxy') }),
     }).then((res) => ({ res, client }));
   };
