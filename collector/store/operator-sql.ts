@@ -4,25 +4,25 @@
 import type { SqlDialect } from './dialect.js';
 import type { FireFilter } from './store.js';
 
+/** what the charts count: each metric is one table's rows in a period, keyed by a column, placed by a time column */
+const STATS_COUNTS = [
+  { metric: 'touches', key: 'kind', table: 'touches', time: 'occurred_at', where: '' },
+  { metric: 'conversions', key: 'outcome', table: 'conversions', time: 'created_at', where: '' },
+  { metric: 'fires', key: 'state', table: 'fires', time: 'created_at', where: '' },
+  { metric: 'attempts', key: 'outcome', table: 'attempts', time: 'started_at', where: '' },
+  { metric: 'attempt_errors', key: 'error_class', table: 'attempts', time: 'started_at', where: " AND outcome <> 'fired' AND error_class IS NOT NULL" },
+];
+
 /** counts per metric, key and bucket over [@from, @to), live rows and the rolled-up daily counts together;
  * `bucket` is the store's own integer division of a time column by @bucket */
-export const statsSql = (bucket: (column: string) => string) => `
-  SELECT 'touches' AS metric, kind AS key, ${bucket('occurred_at')} AS b, COUNT(*) AS count
-    FROM touches WHERE occurred_at >= @from AND occurred_at < @to GROUP BY b, kind
-  UNION ALL
-  SELECT 'conversions', outcome, ${bucket('created_at')} AS b, COUNT(*)
-    FROM conversions WHERE created_at >= @from AND created_at < @to GROUP BY b, outcome
-  UNION ALL
-  SELECT 'fires', state, ${bucket('created_at')} AS b, COUNT(*)
-    FROM fires WHERE created_at >= @from AND created_at < @to GROUP BY b, state
-  UNION ALL
-  SELECT 'attempts', outcome, ${bucket('started_at')} AS b, COUNT(*)
-    FROM attempts WHERE started_at >= @from AND started_at < @to GROUP BY b, outcome
-  UNION ALL
-  SELECT 'attempt_errors', error_class, ${bucket('started_at')} AS b, COUNT(*)
-    FROM attempts WHERE started_at >= @from AND started_at < @to AND outcome <> 'fired' AND error_class IS NOT NULL GROUP BY b, error_class
-  UNION ALL
-  SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`;
+export const statsSql = (bucket: (column: string) => string) =>
+  [
+    ...STATS_COUNTS.map(({ metric, key, table, time, where }) => `
+  SELECT '${metric}' AS metric, ${key} AS key, ${bucket(time)} AS b, COUNT(*) AS count
+    FROM ${table} WHERE ${time} >= @from AND ${time} < @to${where} GROUP BY b, ${key}`),
+    `
+  SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`,
+  ].join('\n  UNION ALL');
 
 /** the touches an install's conversions may be credited to (see InstallDetail), newest first */
 const INSTALL_TOUCHES = `
