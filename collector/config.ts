@@ -9,17 +9,22 @@ export const DEFAULT_CONFIG_PATH = 'sspx.config.json';
 
 const mins = (max: number) => z.number().int().min(0).max(max);
 
-/** a pixel's attribution windows when the config names none (Microsoft's defaults: 30 days after a click, 1 after a view) */
-export const WINDOW_DEFAULTS = { post_click_expire_mins: 43_200, post_view_expire_mins: 1_440 } as const;
+/**
+ * The longest windows Microsoft allows (90 days after a click, 30 after an impression). As in Microsoft's API, `0`
+ * or `null` (its default, so a missing key too) mean these: the parsed config holds the effective minutes.
+ */
+export const MAX_WINDOWS = { post_click_expire_mins: 129_600, post_view_expire_mins: 43_200 } as const;
 /** the longest window a pixel may have (90 days): how far back a reported occurred_at may lie */
-export const MAX_WINDOW_MINS = 129_600;
+export const MAX_WINDOW_MINS = MAX_WINDOWS.post_click_expire_mins;
+
+const window = (max: number) => mins(max).nullable().default(null).transform((m) => m || max);
 
 const pixelSchema = z.strictObject({
   id: z.number().int().positive(),
   trigger_type: z.enum([...TOUCH_KINDS, 'hybrid']).default('click'),
-  post_click_expire_mins: mins(MAX_WINDOW_MINS).default(WINDOW_DEFAULTS.post_click_expire_mins),
-  post_view_expire_mins: mins(43_200).default(WINDOW_DEFAULTS.post_view_expire_mins),
-  /** null: one conversion per user; 0: every conversion; N: at most one per N minutes */
+  post_click_expire_mins: window(MAX_WINDOWS.post_click_expire_mins),
+  post_view_expire_mins: window(MAX_WINDOWS.post_view_expire_mins),
+  /** null: one conversion per user; 0: every conversion; N: at most one per N minutes (per visitor, order id or not) */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
   sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),
   /** fire this pixel when an app install binds to its touch (the first open is the conversion) */
@@ -106,6 +111,23 @@ export const SAMPLE_CONFIG: ConfigInput = {
   sites: [{ origin: 'http://localhost:*' }, { origin: 'http://127.0.0.1:*' }],
   pixels: { purchase: { id: 59633, trigger_type: 'hybrid', post_click_expire_mins: 43_200, post_view_expire_mins: 1440, min_minutes_per_conv: 0 } },
 };
+
+/** a window's minutes, exactly, in the largest unit that divides them: 129600 → "90 d", 90 → "90 min" */
+const minutesText = (m: number) => (m % 1440 === 0 ? `${m / 1440} d` : m % 60 === 0 ? `${m / 60} h` : `${m} min`);
+
+/**
+ * How a pixel counts, in one line (the start banner's): its trigger type, effective windows and repeat rule, e.g.
+ * `purchase (59633): hybrid · click 90 d · view 30 d · one per order id · one per visitor`.
+ */
+export function describePixel(name: string, p: Config['pixels'][string]): string {
+  const click = `click ${minutesText(p.post_click_expire_mins)}`;
+  const view = `view ${minutesText(p.post_view_expire_mins)}`;
+  const windows = { click: [click], view: [`${view} (clicks count as impressions)`], hybrid: [click, view] }[p.trigger_type];
+  const repeat = p.min_minutes_per_conv === null ? 'one per visitor'
+    : p.min_minutes_per_conv === 0 ? 'every conversion of a visitor'
+    : `one per visitor per ${minutesText(p.min_minutes_per_conv)}`;
+  return `${name} (${p.id}): ${[p.trigger_type, ...windows, 'one per order id', repeat].join(' · ')}`;
+}
 
 /** Validates a configuration object; the error names every bad key. */
 export function parseConfig(input: unknown): Config {

@@ -8,7 +8,7 @@ import { browserConversionSchema, conversionSchema } from './ingest/conversions.
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
-import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, FIRE_STATES, REENGAGE_METHODS, TOUCH_KINDS } from './vocabulary.js';
+import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, DUPLICATE_RULES, FIRE_STATES, REENGAGE_METHODS, TOUCH_KINDS } from './vocabulary.js';
 
 type Json = Record<string, unknown>;
 
@@ -130,11 +130,12 @@ const components = {
       ['install_id', 'bound', 'method', 'touch'],
     ),
     ConversionResult: obj({
-      outcome: str('attributed: a fire is queued; duplicate: same pixel and order_id (or min_minutes_per_conv); otherwise unattributed', {
+      outcome: str('attributed: a fire is queued; duplicate: same pixel and order_id already attributed (or min_minutes_per_conv); otherwise unattributed', {
         enum: CONVERSION_OUTCOMES,
       }),
-      conversion_id: str(),
-      fire_id: nullable(str('the queued fire, when attributed')),
+      conversion_id: str('for a duplicate, the conversion it duplicates'),
+      fire_id: nullable(str('the queued fire, when attributed; for a duplicate, the fire of the conversion it duplicates')),
+      rule: nullable(str('the rule that made it a duplicate: order_id (the order was attributed already) or min_minutes_per_conv (the visitor converted within the pixel\'s repeat window); null otherwise', { enum: DUPLICATE_RULES })),
     }),
     TouchResult: obj({ touch_id: str(), cid: str('the click id, for deep links and the Play install referrer'), visitor_id: str() }),
     Fire: obj(
@@ -204,8 +205,13 @@ const components = {
         obj({
           pixel: nullable(str('the configured pixel name')),
           attempts: { type: 'array', items: ref('Attempt'), description: 'in the order they were made' },
-          conversion: nullable({ type: 'object' }),
+          conversion: nullable({ type: 'object', description: 'the conversion the fire reports (its rule, superseded_by and duplicate_of among its columns)' }),
           touch: nullable({ type: 'object' }),
+          linked: {
+            type: 'array',
+            items: { type: 'object' },
+            description: 'the other reports its conversion decided, oldest first: its duplicates (duplicate_of, with the rule) and the unattributed conversions of its order it superseded (superseded_by)',
+          },
         }),
       ],
     },

@@ -15,13 +15,19 @@ import { PURGE_STEPS, noPurgeCounts, type PurgeCounts, type PurgeCutoffs, type P
 
 export const DEFAULT_BATCH = 500;
 
-/** the longest window any pixel gives a click and a view touch (0 when no pixel attributes that kind) */
+/**
+ * the longest window any pixel gives a click and a view touch (0 when no pixel attributes that kind); a click is an
+ * impression too, so a view or hybrid pixel keeps clicks for its view window
+ */
 export function touchWindows(config: Config): { click_ms: number; view_ms: number } {
   let click = 0;
   let view = 0;
   for (const p of Object.values(config.pixels)) {
     if (p.trigger_type !== 'view') click = Math.max(click, p.post_click_expire_mins);
-    if (p.trigger_type !== 'click') view = Math.max(view, p.post_view_expire_mins);
+    if (p.trigger_type !== 'click') {
+      view = Math.max(view, p.post_view_expire_mins);
+      click = Math.max(click, p.post_view_expire_mins);
+    }
   }
   return { click_ms: click * MINUTE, view_ms: view * MINUTE };
 }

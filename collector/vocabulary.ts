@@ -17,6 +17,13 @@ export type ConversionSource = (typeof CONVERSION_SOURCES)[number];
 export const CONVERSION_OUTCOMES = ['attributed', 'unattributed', 'duplicate'] as const;
 export type ConversionOutcome = (typeof CONVERSION_OUTCOMES)[number];
 
+/**
+ * the rule that made a conversion a duplicate, as Microsoft counts: `order_id`, the pixel's order was attributed
+ * already; `min_minutes_per_conv`, the visitor converted on this pixel within its repeat window (null: ever)
+ */
+export const DUPLICATE_RULES = ['order_id', 'min_minutes_per_conv'] as const;
+export type DuplicateRule = (typeof DUPLICATE_RULES)[number];
+
 /** a fire's life: queued → in_flight → fired | failed | held (or queued again for a retry) */
 export const FIRE_STATES = ['queued', 'in_flight', 'fired', 'failed', 'held'] as const;
 export type FireState = (typeof FIRE_STATES)[number];

@@ -4,7 +4,7 @@ import { DAY, HOUR } from '../clock.js';
 import type { Config } from '../config.js';
 import { findPixel } from '../config.js';
 import { renderAttempt } from '../dispatch/transcript.js';
-import type { Fire, FireDetail, InstallDetail, Touch } from '../store/store.js';
+import type { Conversion, Fire, FireDetail, InstallDetail, Touch } from '../store/store.js';
 import { CONVERSION_OUTCOMES, FIRE_STATES } from '../vocabulary.js';
 import { dailyRows, horizontalBars, legend, rateLine, stackedBars } from './charts.js';
 import { html, query, raw, type Html } from './html.js';
@@ -142,6 +142,9 @@ export function overviewPage(o: Overview, csrf: string): Html {
 }
 
 const badge = (state: string) => html`<span class="badge s-${state}">${state.replace('_', ' ')}</span>`;
+/** a conversion's outcome, with the rule that made it a duplicate, or the conversion that superseded it */
+const conversionOutcome = (c: Pick<Conversion, 'outcome' | 'rule' | 'superseded_by'>) =>
+  html`${badge(c.outcome)}${c.rule ? html` <span class="muted" data-rule="${c.rule}">by ${c.rule}</span>` : ''}${c.superseded_by ? html` <span class="muted">superseded by <code>${c.superseded_by}</code></span>` : ''}`;
 /** a fire's state; a dry run's fire says instead that its request was recorded and never sent */
 const fireBadge = (fire: Pick<Fire, 'state' | 'dry_run'>) =>
   fire.dry_run ? html`<span class="badge s-held" title="dry run: the request was recorded, never sent">dry run · not sent</span>` : badge(fire.state);
@@ -275,6 +278,16 @@ ${opts.error ? html`<p class="error" role="alert">${opts.error}</p>` : ''}
       ])
     : html`<p class="muted">No touch: the conversion was not attributed through a stored touch.</p>`}</section>
 </div>
+${fire.linked.length
+  ? html`<section class="card">
+  <h2>Other reports of this conversion</h2>
+  <p class="note">Reports it decided: duplicates (never fired; the rule says why) and unattributed reports of its order that it superseded.</p>
+  <table class="linked">
+    <thead><tr><th>Received</th><th>Conversion</th><th>Source</th><th>Order id</th><th>Outcome</th></tr></thead>
+    <tbody>${fire.linked.map((l) => html`<tr data-conversion="${l.id}"><td>${when(l.created_at)}</td><td><code>${l.id}</code></td><td>${l.source}</td><td>${l.order_id ?? ''}</td><td>${conversionOutcome(l)}</td></tr>`)}</tbody>
+  </table>
+</section>`
+  : ''}
 <section class="card">
   <h2>Attempts</h2>
   ${fire.attempts.length
@@ -349,7 +362,7 @@ export function installPage(opts: { detail: InstallDetail; config: Config; csrf:
   <table class="conversions">
     <thead><tr><th>Occurred</th><th>Pixel</th><th>Order id</th><th>Outcome</th><th>Credited touch</th></tr></thead>
     <tbody>${d.conversions.length
-      ? d.conversions.map((c) => html`<tr data-conversion="${c.id}"><td>${when(c.occurred_at)}</td><td>${pixelName(c.pixel_id)}</td><td>${c.order_id ?? ''}</td><td>${badge(c.outcome)}</td>
+      ? d.conversions.map((c) => html`<tr data-conversion="${c.id}"><td>${when(c.occurred_at)}</td><td>${pixelName(c.pixel_id)}</td><td>${c.order_id ?? ''}</td><td>${conversionOutcome(c)}</td>
       <td>${c.touch_id ? html`#${d.touches.findIndex((t) => t.id === c.touch_id) + 1} <code>${c.touch_id}</code>` : html`<span class="muted">–</span>`}</td></tr>`)
       : html`<tr><td colspan="5" class="muted">No conversion.</td></tr>`}</tbody>
   </table>

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { LOCAL_DATA_DIR, loadConfig } from '../config.js';
+import { describePixel, LOCAL_DATA_DIR, loadConfig } from '../config.js';
 import { keyProblems, localKeys } from '../keys.js';
 import { VERSION } from '../paths.js';
 import { startCollector } from '../server.js';
@@ -38,7 +38,8 @@ export function registerServe(program: Command): void {
           `  store:         ${describeStore(config.store)}`,
           `  router:        ${config.router}${config.dry_run ? ' (dry run: fires are recorded with their URL and transcript, never sent)' : ''}`,
           `  sites:         ${config.sites.map((s) => s.origin).join(', ') || 'none'}`,
-          `  pixels:        ${Object.entries(config.pixels).map(([n, p]) => `${n} (${p.id})`).join(', ') || 'none'}`,
+          `  pixels:        ${Object.keys(config.pixels).length ? '' : 'none'}`.trimEnd(),
+          ...Object.entries(config.pixels).map(([n, p]) => `    ${describePixel(n, p)}`),
           `  keys:          ${keys.length ? keys.join(', ') : 'none: the /v1 routes refuse every request until keys are configured'}`,
           `  script:        ${base}/sspx.js`,
           `  dashboard:     ${base}/admin`,

@@ -1,11 +1,12 @@
 // Attribution exactly as Microsoft's conversion pixels decide it, run inside one store transaction: the touch the
 // conversion names itself (its cid, its token) when in window; else, over every touch that identifies the visitor
-// (an install's too), the latest click in its window, even over a more recent view; with no click, the latest view in
-// its window; otherwise the conversion is unattributed. Then dedup, then the conversion and its fire.
+// (an install's too), the latest click in its window, even over a more recent view; with no click, the latest
+// impression in the view window (a click is also an impression); otherwise the conversion is unattributed. Then the
+// order-id and repeat rules, then the conversion and its fire.
 import { MINUTE } from '../clock.js';
 import type { PixelConfig } from '../config.js';
 import { rowId } from '../ids.js';
-import type { Conversion, ConversionOutcome, IdentityKeys, Touch, Tx } from '../store/store.js';
+import type { Conversion, ConversionOutcome, DuplicateRule, IdentityKeys, Touch, Tx } from '../store/store.js';
 import { emptyKeys } from '../store/store.js';
 import { newTouch } from './new-touch.js';
 
@@ -21,6 +22,8 @@ export interface ConversionResult {
   conversion_id: string;
   fire_id: string | null;
   touch_id: string | null;
+  /** the rule that made it a duplicate; null otherwise */
+  rule: DuplicateRule | null;
 }
 
 const add = (list: string[], v: string | null | undefined) => {
@@ -74,16 +77,22 @@ async function explicitTouch(tx: Tx, c: ConversionInput, byCid: Touch | undefine
   return (await attributedTouch(tx, c.pixel, keys, c.occurred_at)) ?? (await implicitTouch(tx, c, now));
 }
 
-/** the touch that earned the conversion under the pixel's trigger type and windows, if any */
+/**
+ * The touch that earned the conversion under the pixel's trigger type and windows, if any. A click is also an
+ * impression: after the clicks in their window (click, hybrid), the latest touch of either kind in the view window.
+ */
 export async function attributedTouch(tx: Tx, pixel: PixelConfig, keys: IdentityKeys, at: number): Promise<Touch | undefined> {
   if (pixel.trigger_type !== 'view') {
     const click = await tx.latestTouch(keys, 'click', at - pixel.post_click_expire_mins * MINUTE, at);
-    if (click) return click;
+    if (click || pixel.trigger_type === 'click') return click;
   }
-  if (pixel.trigger_type !== 'click') {
-    return tx.latestTouch(keys, 'view', at - pixel.post_view_expire_mins * MINUTE, at);
-  }
-  return undefined;
+  const from = at - pixel.post_view_expire_mins * MINUTE;
+  const view = await tx.latestTouch(keys, 'view', from, at);
+  // a hybrid pixel's clicks in the view window were looked at already, unless its view window is the longer one
+  const lookAtClicks = pixel.trigger_type === 'view' || pixel.post_view_expire_mins > pixel.post_click_expire_mins;
+  const click = lookAtClicks ? await tx.latestTouch(keys, 'click', from, at) : undefined;
+  // the later wins; at the same time, the click
+  return click && (!view || click.occurred_at >= view.occurred_at) ? click : view;
 }
 
 const userKey = (t: Touch) => (t.visitor_id ? `v:${t.visitor_id}` : t.device_id ? `d:${t.device_id}` : `t:${t.token}`);
@@ -93,7 +102,7 @@ const userKey = (t: Touch) => (t.visitor_id ? `v:${t.visitor_id}` : t.device_id 
  * evidence of the click: it becomes a click touch at the conversion's time.
  */
 async function implicitTouch(tx: Tx, c: ConversionInput, now: number): Promise<Touch | undefined> {
-  if (!c.token || c.pixel.trigger_type === 'view') return undefined;
+  if (!c.token) return undefined;
   const byToken = { ...emptyKeys(), tokens: [c.token] };
   const seen = await tx.latestTouch(byToken, 'click', 0, Number.MAX_SAFE_INTEGER)
     ?? await tx.latestTouch(byToken, 'view', 0, Number.MAX_SAFE_INTEGER);
@@ -105,47 +114,63 @@ async function implicitTouch(tx: Tx, c: ConversionInput, now: number): Promise<T
   return touch;
 }
 
-/** decides one conversion and writes it (and its fire) in the caller's transaction */
+/**
+ * Since when an earlier attributed conversion of the same visitor makes this one a duplicate under the pixel's
+ * min_minutes_per_conv (null: ever; N: the last N minutes); undefined when every conversion counts (0).
+ */
+function repeatSince(pixel: PixelConfig, at: number): number | undefined {
+  const mins = pixel.min_minutes_per_conv;
+  if (mins === 0) return undefined;
+  return mins === null ? 0 : at - mins * MINUTE + 1;
+}
+
+/**
+ * Decides one conversion and writes it (and its fire) in the caller's transaction. The rules, as Microsoft counts:
+ * an order attributed already is a duplicate (`order_id`), whoever reports it again; an unattributed conversion never
+ * takes its order, so a later attributed one fires it and supersedes it; then the visitor's repeat window
+ * (`min_minutes_per_conv`), with or without an order id. The order's unique dedup key settles concurrent arrivals,
+ * the user lock the repeat window's.
+ */
 export async function decideConversion(tx: Tx, c: ConversionInput, now: number): Promise<ConversionResult> {
   const byCid = c.cid ? await tx.touchByCid(c.cid) : undefined;
   const touch = (await explicitTouch(tx, c, byCid, now)) ?? (await attributedTouch(tx, c.pixel, await identityKeys(tx, c, byCid), c.occurred_at));
   const pixel_id = c.pixel.id;
   const user_key = touch ? userKey(touch) : null;
-
-  let dedup_key: string | null = null;
-  let earlier: Conversion | undefined;
-  if (c.order_id) {
-    dedup_key = `o:${pixel_id}:${c.order_id}`;
-    earlier = await tx.conversionByDedupKey(dedup_key);
-  } else if (user_key && c.pixel.min_minutes_per_conv === null) {
-    dedup_key = `u:${pixel_id}:${user_key}`;
-    earlier = await tx.conversionByDedupKey(dedup_key);
-  } else if (user_key && c.pixel.min_minutes_per_conv) {
-    await tx.lockUser(pixel_id, user_key);
-    earlier = await tx.lastAttributedConversion(pixel_id, user_key, c.occurred_at - c.pixel.min_minutes_per_conv * MINUTE + 1);
-  }
-
+  const order_key = c.order_id ? `o:${pixel_id}:${c.order_id}` : null;
   const conversion: Conversion = {
     id: rowId('c'), pixel_id, pixel: c.pixel.name, source: c.source, order_id: c.order_id, value: c.value, other: c.other,
     visitor_id: c.visitor_id, token: c.token, cid: c.cid, install_id: c.install_id, device_id: c.device_id,
-    outcome: touch ? 'attributed' : 'unattributed', touch_id: touch?.id ?? null, user_key, dedup_key,
-    duplicate_of: null, occurred_at: c.occurred_at, created_at: now, warning: c.warning ?? null,
+    outcome: touch ? 'attributed' : 'unattributed', touch_id: touch?.id ?? null, user_key, dedup_key: touch ? order_key : null,
+    duplicate_of: null, occurred_at: c.occurred_at, created_at: now, warning: c.warning ?? null, rule: null, superseded_by: null,
   };
-  if (!earlier && (await tx.insertConversion(conversion))) {
-    if (!touch) return { outcome: 'unattributed', conversion_id: conversion.id, fire_id: null, touch_id: null };
-    const fire_id = rowId('f');
-    await tx.insertFire({
-      id: fire_id, conversion_id: conversion.id, pixel_id, order_id: c.order_id, value: c.value, other: c.other,
-      token: touch.token, state: 'queued', dry_run: false, attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
-      last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null,
-    });
-    return { outcome: 'attributed', conversion_id: conversion.id, fire_id, touch_id: touch.id };
-  }
 
-  // A duplicate: kept as evidence, answered with the conversion (and fire) it duplicates, so a retry is idempotent.
-  earlier ??= await tx.conversionByDedupKey(dedup_key!);
-  const original = earlier!;
-  await tx.insertConversion({ ...conversion, id: rowId('c'), outcome: 'duplicate', dedup_key: null, duplicate_of: original.id });
+  const ordered = order_key ? await tx.conversionByDedupKey(order_key) : undefined;
+  if (ordered) return duplicate(tx, conversion, ordered, 'order_id');
+  if (!touch) {
+    await tx.insertConversion(conversion);
+    return { outcome: 'unattributed', conversion_id: conversion.id, fire_id: null, touch_id: null, rule: null };
+  }
+  const since = repeatSince(c.pixel, c.occurred_at);
+  if (since !== undefined) {
+    await tx.lockUser(pixel_id, user_key!);
+    const earlier = await tx.lastAttributedConversion(pixel_id, user_key!, since);
+    if (earlier) return duplicate(tx, conversion, earlier, 'min_minutes_per_conv');
+  }
+  // false: a concurrent conversion of this order committed first
+  if (!(await tx.insertConversion(conversion))) return duplicate(tx, conversion, (await tx.conversionByDedupKey(order_key!))!, 'order_id');
+  if (c.order_id) await tx.supersedeUnattributed(pixel_id, c.order_id, conversion.id);
+  const fire_id = rowId('f');
+  await tx.insertFire({
+    id: fire_id, conversion_id: conversion.id, pixel_id, order_id: c.order_id, value: c.value, other: c.other,
+    token: touch.token, state: 'queued', dry_run: false, attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
+    last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null,
+  });
+  return { outcome: 'attributed', conversion_id: conversion.id, fire_id, touch_id: touch.id, rule: null };
+}
+
+/** A duplicate: kept as evidence, answered with the conversion (and fire) it duplicates, so a retry is idempotent. */
+async function duplicate(tx: Tx, conversion: Conversion, original: Conversion, rule: DuplicateRule): Promise<ConversionResult> {
+  await tx.insertConversion({ ...conversion, outcome: 'duplicate', dedup_key: null, duplicate_of: original.id, rule });
   const fire = await tx.fireByConversion(original.id);
-  return { outcome: 'duplicate', conversion_id: original.id, fire_id: fire?.id ?? null, touch_id: original.touch_id };
+  return { outcome: 'duplicate', conversion_id: original.id, fire_id: fire?.id ?? null, touch_id: original.touch_id, rule };
 }

@@ -42,6 +42,9 @@ export function parseOccurredAt(raw: unknown, now: number): number {
   return ms;
 }
 
+/** what a conversion route answers: the decision, and for a duplicate the rule that decided it */
+export const conversionAnswer = (r: ConversionResult) => ({ outcome: r.outcome, conversion_id: r.conversion_id, fire_id: r.fire_id, rule: r.rule });
+
 export const hasIdentity = (c: ConversionInput) => Boolean(c.visitor_id || c.token || c.cid || c.install_id || c.device_id);
 
 export class Conversions {

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { decode, isMacro, isToken } from '../../snippet/token.js';
 import { MINUTE } from '../clock.js';
-import { WINDOW_DEFAULTS, type Config } from '../config.js';
+import { MAX_WINDOWS, type Config } from '../config.js';
 import type { Context } from '../context.js';
 import { fields, ID_PATTERN, ORDER_ID, Refusal } from '../fields.js';
 import type { AttributionStore, BindMethod, IngestStore, Install, Touch, TouchKind, Tx } from '../store/store.js';
@@ -285,13 +285,11 @@ async function findTouch(tx: Tx, config: Config, open: AppOpen, now: number): Pr
     return { touch: recorded, method, recorded: true };
   }
   if (open.device_id) {
-    // the advertising id from a landing URL or an impression tracker: post-click, else post-view, in the longest windows
+    // the advertising id from a landing URL or an impression tracker: post-click, else post-view, in the longest
+    // windows Microsoft allows (each pixel's own windows decide the install's conversions)
     const keys = { ...emptyKeys(), device_ids: [open.device_id] };
-    const pixels = Object.values(config.pixels);
-    const clickMins = Math.max(WINDOW_DEFAULTS.post_click_expire_mins, ...pixels.map((p) => p.post_click_expire_mins));
-    const viewMins = Math.max(WINDOW_DEFAULTS.post_view_expire_mins, ...pixels.map((p) => p.post_view_expire_mins));
-    const touch = (await tx.latestTouch(keys, 'click', now - clickMins * MINUTE, now))
-      ?? (await tx.latestTouch(keys, 'view', now - viewMins * MINUTE, now));
+    const touch = (await tx.latestTouch(keys, 'click', now - MAX_WINDOWS.post_click_expire_mins * MINUTE, now))
+      ?? (await tx.latestTouch(keys, 'view', now - MAX_WINDOWS.post_view_expire_mins * MINUTE, now));
     // bound already: a reinstall on the same device; its conversions still attribute through the device id
     if (touch) return (await free(touch)) ? { touch, method: 'device_id', recorded: false } : null;
   }
@@ -317,7 +315,7 @@ function fraudFlags(open: AppOpen, match: Match, now: number): Record<string, un
 
 /**
  * The first open is the conversion of every `on_install` pixel. Its order id is derived from the install id, so
- * an install converts once per pixel whatever its min_minutes_per_conv says (a binding happens once anyway).
+ * an install converts once per pixel; the pixel's min_minutes_per_conv applies per visitor as to any conversion.
  */
 async function installConversions(tx: Tx, config: Config, install_id: string, now: number): Promise<void> {
   for (const [name, pixel] of Object.entries(config.pixels)) {

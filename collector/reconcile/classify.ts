@@ -90,9 +90,6 @@ export interface ReconcileInput {
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-/** Microsoft's maxima, which 0 or null mean */
-const MAX_CLICK_MINS = 129_600;
-const MAX_VIEW_MINS = 43_200;
 /** a fire this close to the period's end may not be in the report yet */
 const LATE_MS = 3 * HOUR;
 
@@ -170,7 +167,7 @@ function whyNotCounted(r: ReconcileRow, pixel: PixelConfig | undefined, to: numb
   } else if (pixel) {
     const ageMins = (fired - r.touched_at) / MINUTE;
     const click = r.touch_kind === 'click';
-    const windowMins = click ? pixel.post_click_expire_mins || MAX_CLICK_MINS : pixel.post_view_expire_mins || MAX_VIEW_MINS;
+    const windowMins = click ? pixel.post_click_expire_mins : pixel.post_view_expire_mins;
     const name = click ? 'post-click' : 'post-view';
     facts.push(`token ${span(ageMins)} old when fired (${r.touch_kind}); the ${name} window is ${span(windowMins)}`);
     if (!click && pixel.trigger_type === 'click') likely.push('a post-view conversion, but the pixel counts clicks only (trigger_type click)');

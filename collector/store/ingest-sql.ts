@@ -25,6 +25,9 @@ export const INGEST_SQL = {
                    AND occurred_at >= @since ORDER BY occurred_at DESC LIMIT 1`,
   /** a concurrent insert of the same dedup key (PostgreSQL) waits for the other transaction, then does nothing */
   insertConversion: insertSql('conversions', CONVERSION_COLUMNS, true),
+  /** the order's unattributed conversions, each linked once, to the attributed one that fires it */
+  supersedeUnattributed: `UPDATE conversions SET superseded_by = @by WHERE pixel_id = @pixel_id AND order_id = @order_id
+                          AND outcome = 'unattributed' AND superseded_by IS NULL`,
   insertFire: insertSql('fires', FIRE_COLUMNS),
   fireByConversion: 'SELECT * FROM fires WHERE conversion_id = @conversion_id',
   installById: 'SELECT * FROM installs WHERE install_id = @install_id',

@@ -41,6 +41,9 @@ export const operatorSql = (d: SqlDialect) => ({
   installTouches: INSTALL_TOUCHES,
   installConversions: 'SELECT * FROM conversions WHERE install_id = @install_id ORDER BY occurred_at DESC, created_at DESC LIMIT @limit',
   conversionById: 'SELECT * FROM conversions WHERE id = @id',
+  /** the reports a conversion decided (FireDetail.linked): its duplicates and the unattributed ones it superseded */
+  linkedConversions: `SELECT * FROM conversions WHERE duplicate_of = @id UNION ALL SELECT * FROM conversions WHERE superseded_by = @id
+                      ORDER BY created_at, id LIMIT 100`,
   attemptsOf: 'SELECT * FROM attempts WHERE fire_id = @fire_id ORDER BY n, id',
   countFires: 'SELECT state, COUNT(*) AS n FROM fires GROUP BY state',
   diagnostics: 'SELECT day, site, kind, count FROM diagnostics WHERE day BETWEEN @from AND @to ORDER BY day, site, kind',

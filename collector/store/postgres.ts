@@ -274,6 +274,9 @@ export class PostgresStore implements Store {
         await query(SQL.lockUser, { user: `${pixel_id}:${user_key}` });
       },
       insertConversion: async (c) => (await query(SQL.insertConversion, { ...c })).rowCount === 1,
+      supersedeUnattributed: async (pixel_id, order_id, by) => {
+        await query(SQL.supersedeUnattributed, { pixel_id, order_id, by });
+      },
       insertFire: async (fire) => {
         await query(SQL.insertFire, { ...fire });
         // delivered to the other processes at commit, dropped on rollback; one per transaction is enough
@@ -394,12 +397,13 @@ export class PostgresStore implements Store {
   async getFire(id: string): Promise<FireDetail | undefined> {
     const fire = (await this.query<Fire>(SQL.fireById, { id })).rows[0];
     if (!fire) return undefined;
-    const [conversion, attempts] = await Promise.all([
+    const [conversion, attempts, linked] = await Promise.all([
       this.query<Conversion>(SQL.conversionById, { id: fire.conversion_id }).then((r) => r.rows[0] ?? null),
       this.query<Attempt>(SQL.attemptsOf, { fire_id: id }).then((r) => r.rows),
+      this.query<Conversion>(SQL.linkedConversions, { id: fire.conversion_id }).then((r) => r.rows),
     ]);
     const touch = conversion?.touch_id ? (await this.query<Touch>(SQL.touchById, { id: conversion.touch_id })).rows[0] ?? null : null;
-    return { ...fire, attempts, conversion, touch };
+    return { ...fire, attempts, conversion, touch, linked };
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {

@@ -3,11 +3,11 @@
 // the text its store was released with (integers that are plain INTEGER in PostgreSQL too are written so here).
 import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
-import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
+import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, DUPLICATE_RULES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
 /** each row's columns, in the order both stores insert and select them */
 export const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at', 'install_id'] satisfies (keyof Touch)[];
-export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at', 'warning'] satisfies (keyof Conversion)[];
+export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at', 'warning', 'rule', 'superseded_by'] satisfies (keyof Conversion)[];
 export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'] satisfies (keyof Fire)[];
 export const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'] satisfies (keyof Install)[];
 
@@ -195,6 +195,18 @@ ALTER TABLE conversions ADD COLUMN warning TEXT;
 ALTER TABLE touches ADD COLUMN install_id TEXT;
 CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install_id IS NOT NULL;
 CREATE INDEX conversions_install ON conversions (install_id) WHERE install_id IS NOT NULL;
+`,
+  },
+  {
+    // counted as Microsoft counts (ingest/attribution.ts): a duplicate names the rule that decided it; an unattributed
+    // conversion no longer takes its order's dedup key, and the attributed one that fires the order later links it
+    version: 8,
+    sql: `
+ALTER TABLE conversions ADD COLUMN rule TEXT CHECK (rule IN (${sqlList(DUPLICATE_RULES)}));
+ALTER TABLE conversions ADD COLUMN superseded_by TEXT;
+CREATE INDEX conversions_order ON conversions (pixel_id, order_id) WHERE outcome = 'unattributed' AND order_id IS NOT NULL;
+CREATE INDEX conversions_linked ON conversions (duplicate_of) WHERE duplicate_of IS NOT NULL;
+CREATE INDEX conversions_superseded ON conversions (superseded_by) WHERE superseded_by IS NOT NULL;
 `,
   },
 ];

@@ -94,6 +94,8 @@ export class SqliteStore implements Store {
       insertTouch: db.prepare(SHARED.insertTouch),
       conversionByDedupKey: db.prepare(SHARED.conversionByDedupKey),
       conversionById: db.prepare(SHARED.conversionById),
+      linkedConversions: db.prepare(SHARED.linkedConversions),
+      supersedeUnattributed: db.prepare(SHARED.supersedeUnattributed),
       lastAttributed: db.prepare(SHARED.lastAttributed),
       insertConversion: db.prepare(SHARED.insertConversion),
       insertFire: db.prepare(SHARED.insertFire),
@@ -241,6 +243,9 @@ export class SqliteStore implements Store {
       this.sql.lastAttributed.get({ pixel_id, user_key, since }) as Conversion | undefined,
     lockUser: async () => undefined,
     insertConversion: async (c) => this.sql.insertConversion.run(c).changes === 1,
+    supersedeUnattributed: async (pixel_id, order_id, by) => {
+      this.sql.supersedeUnattributed.run({ pixel_id, order_id, by });
+    },
     insertFire: async (fire) => {
       this.sql.insertFire.run(fire);
       this.firesQueuedInTx = true;
@@ -348,7 +353,8 @@ export class SqliteStore implements Store {
     const conversion = (this.sql.conversionById.get({ id: fire.conversion_id }) as Conversion | undefined) ?? null;
     const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get({ id: conversion.touch_id }) as Row | undefined) ?? null : null;
     const attempts = (this.sql.attemptsOf.all({ fire_id: id }) as Row[]).map(toAttempt);
-    return { ...fire, attempts, conversion, touch };
+    const linked = this.sql.linkedConversions.all({ id: fire.conversion_id }) as Conversion[];
+    return { ...fire, attempts, conversion, touch, linked };
   }
 
   async listFires(filter: FireFilter): Promise<Fire[]> {

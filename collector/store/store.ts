@@ -4,9 +4,9 @@
 import type { ReconcileRow, SavedReport } from './reconcile-sql.js';
 
 import { dayStart, utcDay } from '../clock.js';
-import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource } from '../vocabulary.js';
+import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, DuplicateRule, FireState, TouchKind, TouchSource } from '../vocabulary.js';
 
-export type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, FireState, TouchKind, TouchSource };
+export type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, DuplicateRule, FireState, TouchKind, TouchSource };
 
 export interface Touch {
   id: string;
@@ -53,13 +53,20 @@ export interface Conversion {
   touch_id: string | null;
   /** whose conversions min_minutes_per_conv counts: the attributed touch's visitor, device or token */
   user_key: string | null;
-  /** unique: one conversion per (pixel, order_id), or per (pixel, user) when min_minutes_per_conv is null */
+  /**
+   * unique: `o:<pixel>:<order_id>` on an attributed conversion, so an order fires once (an unattributed one never
+   * takes it); rows stored before version 8 may hold `u:<pixel>:<user>`
+   */
   dedup_key: string | null;
   duplicate_of: string | null;
   occurred_at: number;
   created_at: number;
   /** what the edge dropped from the request rather than lose the conversion (a browser's broken value or other), or null */
   warning: string | null;
+  /** a duplicate's deciding rule (null on the others) */
+  rule: DuplicateRule | null;
+  /** an unattributed conversion of an order that a later attributed conversion (this id) fired */
+  superseded_by: string | null;
 }
 
 export interface Fire {
@@ -165,6 +172,8 @@ export interface FireDetail extends Fire {
   attempts: Attempt[];
   conversion: Conversion | null;
   touch: Touch | null;
+  /** the other reports its conversion decided: its duplicates and the unattributed ones it superseded, oldest first */
+  linked: Conversion[];
 }
 
 /** The primitives attribution and install binding run on, inside one store transaction. */
@@ -184,6 +193,8 @@ export interface Tx {
   lockUser(pixel_id: number, user_key: string): Promise<void>;
   /** false when dedup_key is taken (another transaction won the race) */
   insertConversion(conversion: Conversion): Promise<boolean>;
+  /** links the unattributed conversions of this pixel's order to the attributed one that fired it */
+  supersedeUnattributed(pixel_id: number, order_id: string, by: string): Promise<void>;
   insertFire(fire: Fire): Promise<void>;
   fireByConversion(conversion_id: string): Promise<Fire | undefined>;
   installById(install_id: string): Promise<Install | undefined>;

@@ -60,7 +60,7 @@ const cases: Case[] = [
   { name: 'view only, click pixel', pixel: 'click_px', touches: [['view', 1]], wins: null },
   { name: 'view only, view pixel', pixel: 'view_px', touches: [['view', 1]], wins: 0 },
   { name: 'view only, hybrid pixel', pixel: 'hybrid_px', touches: [['view', 1]], wins: 0 },
-  { name: 'click only, view pixel', pixel: 'view_px', touches: [['click', 1]], wins: null },
+  { name: 'click only, view pixel (a click is also an impression)', pixel: 'view_px', touches: [['click', 1]], wins: 0 },
   { name: 'click older than a later view (hybrid)', pixel: 'hybrid_px', touches: [['click', 30], ['view', 1]], wins: 0 },
   { name: 'latest of two clicks', pixel: 'hybrid_px', touches: [['click', 30], ['click', 20], ['view', 1]], wins: 1 },
   { name: 'latest of two views', pixel: 'hybrid_px', touches: [['view', 8], ['view', 2]], wins: 1 },

@@ -75,7 +75,7 @@ export async function queueFire(store: SqliteStore, f: FireInput = {}, clock: Cl
     id: randomUUID(), pixel_id: f.pixel_id ?? 59633, pixel: 'purchase', source: 'server', order_id: f.order_id ?? null,
     value: f.value ?? null, other: f.other ?? null, visitor_id: null, token: f.token ?? TOKEN, cid: null, install_id: null,
     device_id: null, outcome: 'attributed', touch_id: null, user_key: null, dedup_key: null, duplicate_of: null,
-    occurred_at: now, created_at: f.created_at ?? now, warning: null,
+    occurred_at: now, created_at: f.created_at ?? now, warning: null, rule: null, superseded_by: null,
   };
   const fire: Fire = {
     id: randomUUID(), conversion_id: conversion.id, pixel_id: conversion.pixel_id, order_id: conversion.order_id,

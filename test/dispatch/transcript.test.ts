@@ -125,9 +125,10 @@ describe('renderAttempt and renderEvidence', () => {
       conversion: {
         id: 'c1', pixel_id: 59633, pixel: 'purchase', source: 'server', order_id: 'A1', value: '10', other: null, visitor_id: null, token: 'abc.',
         cid: null, install_id: null, device_id: null, outcome: 'attributed', touch_id: null, user_key: null, dedup_key: null, duplicate_of: null,
-        occurred_at: Date.UTC(2026, 0, 1), created_at: Date.UTC(2026, 0, 1), warning: null,
+        occurred_at: Date.UTC(2026, 0, 1), created_at: Date.UTC(2026, 0, 1), warning: null, rule: null, superseded_by: null,
       },
       touch: null,
+      linked: [],
     };
     const text = renderEvidence(fire, 'purchase', Date.UTC(2026, 0, 2));
     expect(text).toContain('fire:        f1');

@@ -51,6 +51,8 @@ export function conversion(over: Partial<Conversion> = {}): Conversion {
     occurred_at: T0,
     created_at: T0,
     warning: null,
+    rule: null,
+    superseded_by: null,
     ...over,
   };
 }

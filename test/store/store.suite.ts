@@ -350,13 +350,18 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
         expect(await store.replayFire('f_missing', T0)).toBeUndefined();
       });
 
-      it('shows a fire with its attempts in order, its conversion and its touch', async () => {
+      it('shows a fire with its attempts in order, its conversion, its touch and the reports its conversion decided', async () => {
         const t = touch({ visitor_id: 'v1' });
         const conv = conversion({ touch_id: t.id, visitor_id: 'v1', user_key: 'v:v1', order_id: 'A-1', dedup_key: 'o:59633:A-1' });
         const f = fire({ conversion_id: conv.id, order_id: 'A-1' });
+        // an unattributed report of the order before it, a duplicate after it; neither another order's nor pixel's
+        const early = conversion({ outcome: 'unattributed', order_id: 'A-1', created_at: T0 - 1 });
+        const dup = conversion({ outcome: 'duplicate', duplicate_of: conv.id, rule: 'min_minutes_per_conv', created_at: T0 + 1 });
+        const others = [conversion({ outcome: 'unattributed', order_id: 'A-2' }), conversion({ outcome: 'unattributed', order_id: 'A-1', pixel_id: 1 })];
         await store.transaction(async (tx) => {
           await tx.insertTouch(t);
-          await tx.insertConversion(conv);
+          for (const c of [early, ...others, conv, dup]) await tx.insertConversion(c);
+          await tx.supersedeUnattributed(59633, 'A-1', conv.id);
           await tx.insertFire(f);
         });
         const outcomes = ['retry', 'ambiguous', 'fired'] as const;
@@ -368,6 +373,7 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
         const detail = (await store.getFire(f.id))!;
         expect(detail.conversion).toEqual(conv);
         expect(detail.touch).toEqual(t);
+        expect(detail.linked).toEqual([{ ...early, superseded_by: conv.id }, dup]);
         expect(detail.attempts.map((a) => [a.n, a.outcome, a.started_at])).toEqual([[1, 'retry', T0], [2, 'ambiguous', T0 + 10 * SEC], [3, 'fired', T0 + 20 * SEC]]);
         const a = attempt();
         expect(detail.attempts[2]).toEqual({ ...a, id: expect.any(Number), fire_id: f.id, n: 3, owner: 'd1', started_at: T0 + 20 * SEC });
@@ -376,7 +382,7 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
         expect(await store.getFire(orphan.id)).toMatchObject({ conversion: { id: orphan.conversion_id }, touch: null, attempts: [] });
         const lone = fire();
         await store.transaction((tx) => tx.insertFire(lone));
-        expect(await store.getFire(lone.id)).toEqual({ ...lone, conversion: null, touch: null, attempts: [] });
+        expect(await store.getFire(lone.id)).toEqual({ ...lone, conversion: null, touch: null, attempts: [], linked: [] });
         expect(await store.getFire('f_missing')).toBeUndefined();
       });
 

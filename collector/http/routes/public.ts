@@ -4,7 +4,7 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import type { Context } from '../../context.js';
 import { normalizeDeviceId } from '../../fields.js';
 import { DEVICE_ID_PARAMS, gpcOptOut, headerText } from '../../ingest/client.js';
-import { browserConversionSchema, type Conversions } from '../../ingest/conversions.js';
+import { browserConversionSchema, conversionAnswer, type Conversions } from '../../ingest/conversions.js';
 import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/touches.js';
 import { isMacro } from '../../../snippet/token.js';
 import { checked, jsonObject, rawBody } from '../body.js';
@@ -116,7 +116,7 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
       const input = await conversions.input(browserConversionSchema, jsonObject(req, text), 'browser', { visitor_id: visitorOf(req) });
       const result = await conversions.record(input);
       if (gif) return sendGif(res);
-      res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });
+      res.json(conversionAnswer(result));
     },
   };
 }

@@ -3,7 +3,7 @@
 import { Router } from 'express';
 import type { Context } from '../../context.js';
 import { cleanUrl } from '../../ingest/client.js';
-import { conversionSchema, hasIdentity, parseOccurredAt, type Conversions } from '../../ingest/conversions.js';
+import { conversionAnswer, conversionSchema, hasIdentity, parseOccurredAt, type Conversions } from '../../ingest/conversions.js';
 import type { Touches } from '../../ingest/touches.js';
 import { randomId } from '../../ids.js';
 import { requireKey } from '../auth.js';
@@ -40,7 +40,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
       throw badRequest('missing_identity', 'a conversion needs one of visitor_id, token, cid, install_id or device_id');
     }
     const result = await conversions.record(input);
-    res.json({ outcome: result.outcome, conversion_id: result.conversion_id, fire_id: result.fire_id });
+    res.json(conversionAnswer(result));
   });
 
   return router;
