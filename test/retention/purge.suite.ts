@@ -87,7 +87,8 @@ export function purgeSuite(name: string, open: () => Store): void {
         transcripts_before: NOW - 3 * DAY,
       });
       const viewOnly = parseConfig({ ...RETENTION_CONFIG, pixels: { v: { id: 1, trigger_type: 'view', post_view_expire_mins: 43_200 } } });
-      expect(purgeCutoffs(viewOnly, NOW)).toMatchObject({ clicks_before: NOW - 10 * DAY, views_before: NOW - 30 * DAY });
+      // a click is an impression too: a view pixel keeps clicks for its view window
+      expect(purgeCutoffs(viewOnly, NOW)).toMatchObject({ clicks_before: NOW - 30 * DAY, views_before: NOW - 30 * DAY });
     });
 
     it('deletes touches past retention and past every pixel window, keeps the others', async () => {
