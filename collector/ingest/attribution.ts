@@ -14,6 +14,8 @@ export type ConversionInput = Pick<Conversion, 'source' | 'order_id' | 'value' |
   pixel: PixelConfig;
   /** what the edge dropped from the request (Conversion.warning) */
   warning?: string | null;
+  /** a test conversion (Conversion.test) */
+  test?: boolean;
 };
 
 export interface ConversionResult {
@@ -110,11 +112,14 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
   const byCid = c.cid ? await tx.touchByCid(c.cid) : undefined;
   const touch = (await explicitTouch(tx, c, byCid, now)) ?? (await attributedTouch(tx, c.pixel, await identityKeys(tx, c, byCid), c.occurred_at));
   const pixel_id = c.pixel.id;
-  const user_key = touch ? userKey(touch) : null;
+  // a test conversion is checked for attribution only: it takes no order id and counts for no user, so it is never
+  // a duplicate and never makes a later real conversion one
+  const test = c.test === true;
+  const user_key = touch && !test ? userKey(touch) : null;
 
   let dedup_key: string | null = null;
   let earlier: Conversion | undefined;
-  if (c.order_id) {
+  if (c.order_id && !test) {
     dedup_key = `o:${pixel_id}:${c.order_id}`;
     earlier = await tx.conversionByDedupKey(dedup_key);
   } else if (user_key && c.pixel.min_minutes_per_conv === null) {
@@ -129,7 +134,7 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
     id: rowId('c'), pixel_id, pixel: c.pixel.name, source: c.source, order_id: c.order_id, value: c.value, other: c.other,
     visitor_id: c.visitor_id, token: c.token, cid: c.cid, install_id: c.install_id, device_id: c.device_id,
     outcome: touch ? 'attributed' : 'unattributed', touch_id: touch?.id ?? null, user_key, dedup_key,
-    duplicate_of: null, occurred_at: c.occurred_at, created_at: now, warning: c.warning ?? null,
+    duplicate_of: null, occurred_at: c.occurred_at, created_at: now, warning: c.warning ?? null, test,
   };
   if (!earlier && (await tx.insertConversion(conversion))) {
     if (!touch) return { outcome: 'unattributed', conversion_id: conversion.id, fire_id: null, touch_id: null };
@@ -137,7 +142,7 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
     await tx.insertFire({
       id: fire_id, conversion_id: conversion.id, pixel_id, order_id: c.order_id, value: c.value, other: c.other,
       token: touch.token, state: 'queued', dry_run: false, attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
-      last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null,
+      last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null, test,
     });
     return { outcome: 'attributed', conversion_id: conversion.id, fire_id, touch_id: touch.id };
   }

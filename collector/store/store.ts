@@ -60,6 +60,8 @@ export interface Conversion {
   created_at: number;
   /** what the edge dropped from the request rather than lose the conversion (a browser's broken value or other), or null */
   warning: string | null;
+  /** a test conversion ("test": true): it counts for nobody's order id or repeat rule, and its fire is never sent */
+  test: boolean;
 }
 
 export interface Fire {
@@ -82,6 +84,8 @@ export interface Fire {
   fired_at: number | null;
   /** recorded by a dry run (config dry_run): the attempt's transcript is the request it would have made; never sent */
   dry_run: boolean;
+  /** the fire of a test conversion: recorded as a dry run (URL and transcript), never sent, never replayed */
+  test: boolean;
 }
 
 /** One request/response exchange of an attempt: what `curl --verbose` prints for one hop. */

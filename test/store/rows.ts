@@ -51,6 +51,7 @@ export function conversion(over: Partial<Conversion> = {}): Conversion {
     occurred_at: T0,
     created_at: T0,
     warning: null,
+    test: false,
     ...over,
   };
 }
@@ -75,6 +76,7 @@ export function fire(over: Partial<Fire> = {}): Fire {
     updated_at: T0,
     fired_at: null,
     dry_run: false,
+    test: false,
     ...over,
   };
 }
