@@ -120,6 +120,11 @@ export const fields = {
     .transform((v) => v as string),
   value: scalar.superRefine(refine(invalidValue, 'value')).transform(valueText),
   other: scalar.superRefine(refine(invalidOther, 'other')).transform((v) => v as string),
+  /**
+   * a test conversion: attributed as any other, its fire recorded (URL and transcript) as a dry run and never sent,
+   * never replayed; it never makes a later real conversion a duplicate (ingest/attribution.ts)
+   */
+  test: z.boolean(),
 };
 
 /**

@@ -126,6 +126,7 @@ const components = {
           undefined,
           { description: 'only when a bound install is opened by a deep link whose cid or token names another click than its binding: the re-engagement click recorded for the install (source app; the same on a retry). The binding and its install conversion are unchanged; the install\'s later conversions may be credited to this click' },
         ),
+        test: { type: 'boolean', description: 'only for a test open ("test": true) of an unbound install: the binding answered is the one a real open would make and was not stored; the on_install pixels\' fires are test fires, recorded and never sent' },
       },
       ['install_id', 'bound', 'method', 'touch'],
     ),
@@ -161,8 +162,12 @@ const components = {
           type: 'boolean',
           description: 'recorded by a dry run (dry_run in the configuration, as in the built-in local setup): its attempt holds the exact request, which was never sent',
         },
+        test: {
+          type: 'boolean',
+          description: 'the fire of a test conversion ("test": true): recorded as a dry run (its attempt holds the exact request and transcript), never sent, never replayed',
+        },
       },
-      ['id', 'conversion_id', 'pixel_id', 'token', 'state', 'attempt_count', 'created_at', 'updated_at', 'dry_run'],
+      ['id', 'conversion_id', 'pixel_id', 'token', 'state', 'attempt_count', 'created_at', 'updated_at', 'dry_run', 'test'],
     ),
     Hop: obj(
       {

@@ -145,9 +145,11 @@ const badge = (state: string) => html`<span class="badge s-${state}">${state.rep
 /** a conversion's outcome, with the rule that made it a duplicate, or the conversion that superseded it */
 const conversionOutcome = (c: Pick<Conversion, 'outcome' | 'rule' | 'superseded_by'>) =>
   html`${badge(c.outcome)}${c.rule ? html` <span class="muted" data-rule="${c.rule}">by ${c.rule}</span>` : ''}${c.superseded_by ? html` <span class="muted">superseded by <code>${c.superseded_by}</code></span>` : ''}`;
-/** a fire's state; a dry run's fire says instead that its request was recorded and never sent */
-const fireBadge = (fire: Pick<Fire, 'state' | 'dry_run'>) =>
-  fire.dry_run ? html`<span class="badge s-held" title="dry run: the request was recorded, never sent">dry run · not sent</span>` : badge(fire.state);
+/** a fire's state; a test conversion's fire, or a dry run's, says instead that its request was recorded and never sent */
+const fireBadge = (fire: Pick<Fire, 'state' | 'dry_run' | 'test'>) =>
+  fire.test
+    ? html`<span class="badge s-held" data-test title="test conversion: the request is recorded, never sent">test · not sent</span>`
+    : fire.dry_run ? html`<span class="badge s-held" title="dry run: the request was recorded, never sent">dry run · not sent</span>` : badge(fire.state);
 /** an attempt's outcome, coloured as the fire state it leads to: fired, failed, or amber for "will try again" */
 const outcomeBadge = (outcome: string) =>
   html`<span class="badge s-${outcome === 'fired' || outcome === 'failed' ? outcome : 'held'}">${outcome.replace('_', ' ')}</span>`;
@@ -216,7 +218,7 @@ export function firePage(opts: { fire: FireDetail; config: Config; csrf: string;
   const c = fire.conversion;
   const t = fire.touch;
   const pixel = findPixel(config, fire.pixel_id);
-  const replayable = fire.state === 'failed' || fire.state === 'held';
+  const replayable = (fire.state === 'failed' || fire.state === 'held') && !fire.test;
   const id = encodeURIComponent(fire.id);
   return layout({
     title: `Fire ${fire.id}`,

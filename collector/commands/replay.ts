@@ -47,13 +47,17 @@ export async function runReplay(opts: ReplayOptions, io: Io = defaultIo()): Prom
     if (!(await store.migrationsCurrent())) return (say(NOT_MIGRATED), 1);
 
     const base: FireFilter = { pixel_id, from: since };
-    const fires = opts.state === 'failed'
+    const found = opts.state === 'failed'
       ? await collect(store, { ...base, state: 'failed' })
       : [...(await collect(store, { ...base, state: 'held' })), ...(await collect(store, { ...base, state: 'failed', last_outcome: 'ambiguous' }))];
+    // a test conversion's fire is never sent, so never replayed (the store refuses it too)
+    const fires = found.filter((f) => !f.test);
+    const tests = found.length - fires.length;
     const scope = `${opts.state} fires${opts.pixel ? ` of pixel ${opts.pixel}` : ''}${opts.since ? ` created since ${opts.since}` : ''}`;
+    const note = tests ? `; ${tests} test fire(s) left alone: a test fire is never sent` : '';
 
     if (opts.dryRun) {
-      io.out.write(`would replay ${fires.length} ${scope}\n`);
+      io.out.write(`would replay ${fires.length} ${scope}${note}\n`);
       for (const f of fires.slice(0, 20)) io.out.write(`  ${f.id}  pixel ${f.pixel_id}  ${f.state}  ${f.last_error ?? ''}\n`);
       if (fires.length > 20) io.out.write(`  … and ${fires.length - 20} more\n`);
       return 0;
@@ -68,7 +72,7 @@ export async function runReplay(opts: ReplayOptions, io: Io = defaultIo()): Prom
       bar?.draw(i + 1, fires.length);
     }
     bar?.end();
-    io.out.write(`replayed ${replayed} ${scope}${skipped ? `; ${skipped} were no longer replayable` : ''}\n`);
+    io.out.write(`replayed ${replayed} ${scope}${skipped ? `; ${skipped} were no longer replayable` : ''}${note}\n`);
     if (replayed) io.out.write('a running collector fires them within poll_interval_ms\n');
     return 0;
   });

@@ -277,8 +277,10 @@ export class Dispatcher {
     const n = fire.attempt_count + 1;
     const started_at = clock.now();
     const url = fireUrl(config.router, fire);
-    // a dry run records the exact request and sends nothing: the built-in local setup never reaches Microsoft
-    const result = config.dry_run ? dryRunFire(url) : await httpFire(url, {
+    // a dry run records the exact request and sends nothing: the built-in local setup never reaches Microsoft, nor
+    // does a test conversion's fire, whatever the configuration
+    const dryRun = config.dry_run || fire.test;
+    const result = dryRun ? dryRunFire(url, fire.test) : await httpFire(url, {
       connect_timeout_ms: config.connect_timeout_ms,
       request_timeout_ms: config.request_timeout_ms,
       max_redirects: config.max_redirects,
@@ -308,7 +310,7 @@ export class Dispatcher {
       hops: result.hops,
       next_attempt_at: next.next_attempt_at,
     };
-    const recorded = await store.recordAttempt(fire.id, this.owner, attempt, { ...next, dry_run: config.dry_run });
+    const recorded = await store.recordAttempt(fire.id, this.owner, attempt, { ...next, dry_run: dryRun });
     const line = {
       fire_id: fire.id, attempt: n, outcome, status: result.status, error_class: decided.error_class,
       duration_ms: result.duration_ms, hops: result.hops.length, next_state: next.state, next_attempt_at: next.next_attempt_at,

@@ -34,20 +34,26 @@ export interface HopDetail extends Hop {
   sent?: boolean;
   /** body bytes received; the excerpt keeps at most BODY_EXCERPT_BYTES */
   body_bytes?: number;
-  /** a dry run (config dry_run): the request as it would have been sent; it was not */
+  /** a dry run (config dry_run, or a test conversion's fire): the request as it would have been sent; it was not */
   dry_run?: boolean;
+  /** the dry run was a test conversion's fire ("test": true), not the configuration's */
+  test?: boolean;
 }
 
 /** the request headers of a fire, as sent (and as a dry run records them) */
 const requestHeaders = (url: URL): [string, string][] => [['Host', url.host], ['User-Agent', USER_AGENT], ['Accept', '*/*'], ['Connection', 'keep-alive']];
 
-/** A dry run's attempt: the exact request a fire would make, recorded, never sent (no connection is opened). */
-export function dryRunFire(url: string): FireResult {
+/**
+ * A dry run's attempt: the exact request a fire would make, recorded, never sent (no connection is opened); `test`
+ * when it is a test conversion's fire rather than the configuration's dry run.
+ */
+export function dryRunFire(url: string, test = false): FireResult {
   const hop: HopDetail = {
     request: { method: 'GET', url, headers: requestHeaders(new URL(url)) },
     at_ms: 0,
     duration_ms: 0,
     dry_run: true,
+    ...(test && { test: true }),
   };
   return { outcome: 'fired', status: null, error_class: null, error: null, retry_after_ms: null, hops: [hop], url, duration_ms: 0 };
 }

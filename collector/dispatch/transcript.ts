@@ -41,7 +41,8 @@ export function renderTranscript(hops: readonly Hop[]): string {
     const h = hop as HopDetail;
     const { host, port, target } = hostPort(h.request.url);
     if (h.dry_run) {
-      out.push(`* dry run (dry_run in the configuration): this request was recorded and NOT sent to ${host}`);
+      const why = h.test ? 'test conversion ("test": true)' : 'dry run (dry_run in the configuration)';
+      out.push(`* ${why}: this request was recorded and NOT sent to ${host}`);
       out.push(`> ${h.request.method} ${printable(target)} HTTP/1.1`, ...h.request.headers.map(([k, v]) => `> ${k}: ${printable(v)}`), '>');
       return;
     }

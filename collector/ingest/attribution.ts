@@ -15,6 +15,8 @@ export type ConversionInput = Pick<Conversion, 'source' | 'order_id' | 'value' |
   pixel: PixelConfig;
   /** what the edge dropped from the request (Conversion.warning) */
   warning?: string | null;
+  /** a test conversion (Conversion.test) */
+  test?: boolean;
 };
 
 export interface ConversionResult {
@@ -135,13 +137,16 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
   const byCid = c.cid ? await tx.touchByCid(c.cid) : undefined;
   const touch = (await explicitTouch(tx, c, byCid, now)) ?? (await attributedTouch(tx, c.pixel, await identityKeys(tx, c, byCid), c.occurred_at));
   const pixel_id = c.pixel.id;
-  const user_key = touch ? userKey(touch) : null;
-  const order_key = c.order_id ? `o:${pixel_id}:${c.order_id}` : null;
+  // a test conversion is checked for attribution only: it takes no order id and counts for no visitor, so it is never
+  // a duplicate and never makes a later real conversion one
+  const test = c.test === true;
+  const user_key = touch && !test ? userKey(touch) : null;
+  const order_key = c.order_id && !test ? `o:${pixel_id}:${c.order_id}` : null;
   const conversion: Conversion = {
     id: rowId('c'), pixel_id, pixel: c.pixel.name, source: c.source, order_id: c.order_id, value: c.value, other: c.other,
     visitor_id: c.visitor_id, token: c.token, cid: c.cid, install_id: c.install_id, device_id: c.device_id,
     outcome: touch ? 'attributed' : 'unattributed', touch_id: touch?.id ?? null, user_key, dedup_key: touch ? order_key : null,
-    duplicate_of: null, occurred_at: c.occurred_at, created_at: now, warning: c.warning ?? null, rule: null, superseded_by: null,
+    duplicate_of: null, occurred_at: c.occurred_at, created_at: now, warning: c.warning ?? null, rule: null, superseded_by: null, test,
   };
 
   const ordered = order_key ? await tx.conversionByDedupKey(order_key) : undefined;
@@ -150,7 +155,7 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
     await tx.insertConversion(conversion);
     return { outcome: 'unattributed', conversion_id: conversion.id, fire_id: null, touch_id: null, rule: null };
   }
-  const since = repeatSince(c.pixel, c.occurred_at);
+  const since = user_key ? repeatSince(c.pixel, c.occurred_at) : undefined;
   if (since !== undefined) {
     await tx.lockUser(pixel_id, user_key!);
     const earlier = await tx.lastAttributedConversion(pixel_id, user_key!, since);
@@ -158,12 +163,12 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
   }
   // false: a concurrent conversion of this order committed first
   if (!(await tx.insertConversion(conversion))) return duplicate(tx, conversion, (await tx.conversionByDedupKey(order_key!))!, 'order_id');
-  if (c.order_id) await tx.supersedeUnattributed(pixel_id, c.order_id, conversion.id);
+  if (order_key) await tx.supersedeUnattributed(pixel_id, c.order_id!, conversion.id);
   const fire_id = rowId('f');
   await tx.insertFire({
     id: fire_id, conversion_id: conversion.id, pixel_id, order_id: c.order_id, value: c.value, other: c.other,
     token: touch.token, state: 'queued', dry_run: false, attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
-    last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null,
+    last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null, test,
   });
   return { outcome: 'attributed', conversion_id: conversion.id, fire_id, touch_id: touch.id, rule: null };
 }

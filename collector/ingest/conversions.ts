@@ -25,11 +25,12 @@ export const conversionSchema = z.strictObject({
   install_id: fields.install_id.optional(),
   device_id: fields.device_id.optional(),
   occurred_at: scalar.optional(),
+  test: fields.test.optional(),
 });
 export type ConversionBody = z.infer<typeof conversionSchema>;
 
 /** What the script posts to /c: the thank-you page names no visitor, token or device (the cookie does). */
-export const browserConversionSchema = conversionSchema.pick({ pixel: true, order_id: true, value: true, other: true, cid: true });
+export const browserConversionSchema = conversionSchema.pick({ pixel: true, order_id: true, value: true, other: true, cid: true, test: true });
 
 /** ms since the epoch from an ISO 8601 time (../clock.ts parseTime: no offset means UTC) or epoch ms; bounded to
  * the longest window behind and 5 minutes ahead */
@@ -87,6 +88,7 @@ export class Conversions {
       device_id: body.device_id ?? null,
       occurred_at: parseOccurredAt(body.occurred_at, this.ctx.clock.now()),
       warning: lenient?.warnings.length ? lenient.warnings.join('; ') : null,
+      test: body.test ?? false,
     };
   }
 

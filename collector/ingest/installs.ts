@@ -39,6 +39,8 @@ export const appOpenSchema = z.strictObject({
   /** for hint matching only: the OS version (`17.1`) and language (`en-US`) the app runs with */
   os_version: opt(z.string().max(32)),
   language: opt(z.string().max(64)),
+  /** a test open: the install conversions are test conversions and the install is not bound (Installs.open) */
+  test: fields.test.optional(),
 });
 export type AppOpenBody = z.infer<typeof appOpenSchema>;
 
@@ -56,6 +58,8 @@ export interface AppOpen {
   install_begin_at: number | null;
   /** the hint keys this open may match, computed before the transaction (none unless hint matching is on) */
   hint_keys: string[];
+  /** a test open ("test": true) */
+  test: boolean;
 }
 
 /** the request facts hint matching uses; the address is truncated at once and never kept */
@@ -82,6 +86,8 @@ export interface AppOpenAnswer {
   flags?: Record<string, unknown>;
   /** an open of a bound install by a deep link naming another click: the re-engagement click it recorded */
   reengagement?: TouchAnswer & { method: ReengageMethod };
+  /** a test open: the binding answered was not stored */
+  test?: true;
 }
 
 /** a `name=value` of a referrer at the depth being read: after its start, `? & ; #` or whitespace */
@@ -174,6 +180,7 @@ export class Installs {
       referrer_click_at,
       install_begin_at,
       hint_keys,
+      test: body.test ?? false,
     };
   }
 
@@ -200,6 +207,12 @@ export class Installs {
         bound_at: match ? now : null,
         created_at: existing?.created_at ?? now,
       };
+      if (open.test) {
+        // a test open binds nothing, so the install's real first open later binds and converts as if it never
+        // happened: it answers the binding it would make and records its install pixels' test fires
+        if (match) await installConversions(tx, config, open.install_id, now, match.touch);
+        return { ...(await answerOf(tx, install, match?.touch)), test: true as const };
+      }
       if (!(await write(tx, install, Boolean(existing)))) {
         // another open committed first: one of this same install (answer as it did), or another install's for this touch
         const again = await tx.installById(open.install_id);
@@ -315,14 +328,16 @@ function fraudFlags(open: AppOpen, match: Match, now: number): Record<string, un
 
 /**
  * The first open is the conversion of every `on_install` pixel. Its order id is derived from the install id, so
- * an install converts once per pixel; the pixel's min_minutes_per_conv applies per visitor as to any conversion.
+ * an install converts once per pixel; the pixel's min_minutes_per_conv applies per visitor as to any conversion. A
+ * test open's (`testTouch`, the touch it would bind) are test conversions, credited through that touch's click id as
+ * the unstored binding cannot be.
  */
-async function installConversions(tx: Tx, config: Config, install_id: string, now: number): Promise<void> {
+async function installConversions(tx: Tx, config: Config, install_id: string, now: number, testTouch?: Touch): Promise<void> {
   for (const [name, pixel] of Object.entries(config.pixels)) {
     if (!pixel.on_install) continue;
     await decideConversion(tx, {
       pixel: { ...pixel, name }, source: 'app', order_id: installOrderId(install_id), value: null, other: null,
-      visitor_id: null, token: null, cid: null, install_id, device_id: null, occurred_at: now,
+      visitor_id: null, token: null, cid: testTouch?.cid ?? null, install_id, device_id: null, occurred_at: now, test: Boolean(testTouch),
     }, now);
   }
 }

@@ -100,6 +100,7 @@ export class Fires {
     const fire = FIRE_ID.test(id) ? await this.ctx.store.replayFire(id, this.ctx.clock.now()) : undefined;
     if (!fire) {
       const existing = await this.load(id);
+      if (existing.test) throw new Refusal('not_replayable', 'A test fire ("test": true) is never sent, so it is never replayed.');
       throw new Refusal('not_replayable', `Only ${REPLAYABLE_STATES.join(' or ')} fires can be replayed; this one is ${existing.state.replace('_', ' ')}.`);
     }
     this.ctx.log.info({ fire_id: id, by }, 'fire replayed');

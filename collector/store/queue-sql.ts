@@ -34,7 +34,7 @@ export const queueSql = (d: SqlDialect) => ({
   release: `UPDATE fires SET state = 'queued', next_attempt_at = @now, lease_owner = NULL, lease_expires_at = NULL,
             updated_at = @now WHERE state = 'in_flight' AND lease_owner = @owner`,
   nextDue: `SELECT MIN(next_attempt_at) AS at FROM fires WHERE state = 'queued'`,
-  /** operator replay: a failed or held fire is due at @now */
+  /** operator replay: a failed or held fire is due at @now; a test conversion's fire never is (it is never sent) */
   replay: `UPDATE fires SET state = 'queued', next_attempt_at = @now, updated_at = @now, last_error = NULL
-           WHERE id = @id AND state IN ('failed', 'held') RETURNING *`,
+           WHERE id = @id AND state IN ('failed', 'held') AND NOT test RETURNING *`,
 });

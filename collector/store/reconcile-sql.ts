@@ -39,7 +39,8 @@ export interface SavedReport {
   rows: string;
 }
 
-/** conversions created in [@from, @to), each with its fire, its touch, and how many fired before it for this user */
+/** conversions created in [@from, @to), each with its fire, its touch, and how many fired before it for this user;
+ * test conversions are left out: their fires never reach Microsoft, so its report never counts them */
 export const RECONCILE_ROWS_SQL = `
   SELECT c.id AS conversion_id, c.pixel_id, c.order_id, c.value, c.outcome, c.duplicate_of, c.source, c.occurred_at, c.created_at,
          f.id AS fire_id, f.state AS fire_state, f.value AS fire_value, f.fired_at, f.last_error,
@@ -50,7 +51,7 @@ export const RECONCILE_ROWS_SQL = `
     FROM conversions c
     LEFT JOIN fires f ON f.conversion_id = c.id
     LEFT JOIN touches t ON t.id = c.touch_id
-   WHERE c.created_at >= @from AND c.created_at < @to
+   WHERE c.created_at >= @from AND c.created_at < @to AND NOT c.test
    ORDER BY c.created_at, c.id`;
 
 /** one row is kept: saving replaces the last report */

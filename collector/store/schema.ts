@@ -7,8 +7,8 @@ import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, DUPLICATE_RU
 
 /** each row's columns, in the order both stores insert and select them */
 export const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at', 'install_id'] satisfies (keyof Touch)[];
-export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at', 'warning', 'rule', 'superseded_by'] satisfies (keyof Conversion)[];
-export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at'] satisfies (keyof Fire)[];
+export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at', 'warning', 'rule', 'superseded_by', 'test'] satisfies (keyof Conversion)[];
+export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at', 'test'] satisfies (keyof Fire)[];
 export const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'] satisfies (keyof Install)[];
 
 /** the column types where SQLite and PostgreSQL differ */
@@ -207,6 +207,14 @@ ALTER TABLE conversions ADD COLUMN superseded_by TEXT;
 CREATE INDEX conversions_order ON conversions (pixel_id, order_id) WHERE outcome = 'unattributed' AND order_id IS NOT NULL;
 CREATE INDEX conversions_linked ON conversions (duplicate_of) WHERE duplicate_of IS NOT NULL;
 CREATE INDEX conversions_superseded ON conversions (superseded_by) WHERE superseded_by IS NOT NULL;
+`,
+  },
+  {
+    // a test conversion ("test": true) is attributed as usual; its fire is recorded as a dry run and never sent
+    version: 9,
+    sql: `
+ALTER TABLE conversions ADD COLUMN test ${d.bool} NOT NULL DEFAULT ${d.false};
+ALTER TABLE fires ADD COLUMN test ${d.bool} NOT NULL DEFAULT ${d.false};
 `,
   },
 ];

@@ -31,8 +31,10 @@ interface AttemptRecord {
   next: AttemptNext;
 }
 
-/** SQLite has no booleans: dry_run comes back 0 or 1 */
-const fireOf = (row: unknown): Fire | undefined => (row ? { ...(row as Fire), dry_run: (row as Row).dry_run === 1 } : undefined);
+/** SQLite has no booleans: dry_run and test come back 0 or 1, and are bound as 0 or 1 */
+const fireOf = (row: unknown): Fire | undefined => (row ? { ...(row as Fire), dry_run: (row as Row).dry_run === 1, test: (row as Row).test === 1 } : undefined);
+const conversionOf = (row: unknown): Conversion | undefined => (row ? { ...(row as Conversion), test: (row as Row).test === 1 } : undefined);
+const bit = (v: boolean | undefined) => (v ? 1 : 0);
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
@@ -238,16 +240,16 @@ export class SqliteStore implements Store {
     },
     insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run({ ...touch, hints: json(touch.hints) }).changes === 1,
     installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get({ install_id, token }) as Row | undefined),
-    conversionByDedupKey: async (dedup_key) => this.sql.conversionByDedupKey.get({ dedup_key }) as Conversion | undefined,
+    conversionByDedupKey: async (dedup_key) => conversionOf(this.sql.conversionByDedupKey.get({ dedup_key })),
     lastAttributedConversion: async (pixel_id, user_key, since) =>
-      this.sql.lastAttributed.get({ pixel_id, user_key, since }) as Conversion | undefined,
+      conversionOf(this.sql.lastAttributed.get({ pixel_id, user_key, since })),
     lockUser: async () => undefined,
-    insertConversion: async (c) => this.sql.insertConversion.run(c).changes === 1,
+    insertConversion: async (c) => this.sql.insertConversion.run({ ...c, test: bit(c.test) }).changes === 1,
     supersedeUnattributed: async (pixel_id, order_id, by) => {
       this.sql.supersedeUnattributed.run({ pixel_id, order_id, by });
     },
     insertFire: async (fire) => {
-      this.sql.insertFire.run(fire);
+      this.sql.insertFire.run({ ...fire, test: bit(fire.test) });
       this.firesQueuedInTx = true;
     },
     fireByConversion: async (conversion_id) => fireOf(this.sql.fireByConversion.get({ conversion_id })),
@@ -350,7 +352,7 @@ export class SqliteStore implements Store {
   async getFire(id: string): Promise<FireDetail | undefined> {
     const fire = fireOf(this.sql.fireById.get({ id }));
     if (!fire) return undefined;
-    const conversion = (this.sql.conversionById.get({ id: fire.conversion_id }) as Conversion | undefined) ?? null;
+    const conversion = conversionOf(this.sql.conversionById.get({ id: fire.conversion_id })) ?? null;
     const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get({ id: conversion.touch_id }) as Row | undefined) ?? null : null;
     const attempts = (this.sql.attemptsOf.all({ fire_id: id }) as Row[]).map(toAttempt);
     const linked = this.sql.linkedConversions.all({ id: fire.conversion_id }) as Conversion[];
@@ -368,7 +370,7 @@ export class SqliteStore implements Store {
     if (!install) return undefined;
     const args = { install_id, limit: INSTALL_DETAIL_LIMIT };
     const touches = (this.sql.installTouches.all(args) as Row[]).map((r) => toTouch(r)!).reverse();
-    const conversions = (this.sql.installConversions.all(args) as Conversion[]).reverse();
+    const conversions = this.sql.installConversions.all(args).map((r) => conversionOf(r)!).reverse();
     return { install, touches, conversions };
   }
 

@@ -67,6 +67,8 @@ export interface Conversion {
   rule: DuplicateRule | null;
   /** an unattributed conversion of an order that a later attributed conversion (this id) fired */
   superseded_by: string | null;
+  /** a test conversion ("test": true): it counts for nobody's order id or repeat rule, and its fire is never sent */
+  test: boolean;
 }
 
 export interface Fire {
@@ -89,6 +91,8 @@ export interface Fire {
   fired_at: number | null;
   /** recorded by a dry run (config dry_run): the attempt's transcript is the request it would have made; never sent */
   dry_run: boolean;
+  /** the fire of a test conversion: recorded as a dry run (URL and transcript), never sent, never replayed */
+  test: boolean;
 }
 
 /** One request/response exchange of an attempt: what `curl --verbose` prints for one hop. */

@@ -75,13 +75,13 @@ export async function queueFire(store: SqliteStore, f: FireInput = {}, clock: Cl
     id: randomUUID(), pixel_id: f.pixel_id ?? 59633, pixel: 'purchase', source: 'server', order_id: f.order_id ?? null,
     value: f.value ?? null, other: f.other ?? null, visitor_id: null, token: f.token ?? TOKEN, cid: null, install_id: null,
     device_id: null, outcome: 'attributed', touch_id: null, user_key: null, dedup_key: null, duplicate_of: null,
-    occurred_at: now, created_at: f.created_at ?? now, warning: null, rule: null, superseded_by: null,
+    occurred_at: now, created_at: f.created_at ?? now, warning: null, rule: null, superseded_by: null, test: false,
   };
   const fire: Fire = {
     id: randomUUID(), conversion_id: conversion.id, pixel_id: conversion.pixel_id, order_id: conversion.order_id,
     value: conversion.value, other: conversion.other, token: conversion.token!, state: 'queued', dry_run: false, attempt_count: 0,
     next_attempt_at: f.at ?? now, lease_owner: null, lease_expires_at: null, last_outcome: null, last_error: null,
-    created_at: f.created_at ?? now, updated_at: now, fired_at: null,
+    created_at: f.created_at ?? now, updated_at: now, fired_at: null, test: false,
   };
   await store.transaction(async (tx) => {
     await tx.insertConversion(conversion);

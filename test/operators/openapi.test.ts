@@ -98,7 +98,9 @@ describe('openapi.json', () => {
     expect(Object.keys(schemas.Conversion.properties)).toEqual(
       expect.arrayContaining(['pixel', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'occurred_at']),
     );
-    expect(Object.keys(schemas.BrowserConversion.properties).sort()).toEqual(['cid', 'order_id', 'other', 'pixel', 'value']);
+    expect(Object.keys(schemas.BrowserConversion.properties).sort()).toEqual(['cid', 'order_id', 'other', 'pixel', 'test', 'value']);
+    expect(schemas.Conversion.properties.test).toMatchObject({ type: 'boolean' });
+    expect(schemas.AppOpen.properties.test).toMatchObject({ type: 'boolean' });
     expect(schemas.AppOpen.required).toEqual(expect.arrayContaining(['install_id', 'platform']));
     for (const { key, op } of operations(doc)) {
       if (!op.requestBody) continue;
@@ -111,7 +113,7 @@ describe('the route tests\' check against openapi.json (test/support/openapi.ts)
   const fire = {
     id: 'f_1', conversion_id: 'c_1', pixel_id: 1, order_id: null, value: null, other: null, token: 't.', state: 'fired', attempt_count: 1,
     next_attempt_at: null, lease_owner: null, lease_expires_at: null, last_outcome: 'fired', last_error: null, created_at: 1, updated_at: 2,
-    fired_at: 2, dry_run: false,
+    fired_at: 2, dry_run: false, test: false,
   };
   const list = (f: object) => JSON.stringify({ fires: [f] });
 

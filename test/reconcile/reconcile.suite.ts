@@ -12,6 +12,7 @@ import { lastReport, reconcileStore } from '../../collector/reconcile/load.js';
 import { parseReport } from '../../collector/reconcile/report.js';
 import type { Store } from '../../collector/store/store.js';
 import { captureIo } from '../support/io.js';
+import { conversion, fire } from '../store/rows.js';
 import { FIXTURES, FIXTURE_CONFIG, FROM, NOW, PURCHASE, SIGNUP, TO, fixtureConfig, seedFixture, type Seeded } from './fixture.js';
 
 export interface ReconcileSite {
@@ -41,6 +42,23 @@ export function reconcileSuite(name: string, makeSite: () => ReconcileSite): voi
       const rows = parseReport(readFileSync(join(FIXTURES, file), 'utf8'));
       return reconcileStore(store, fixtureConfig(), { rows, from: FROM, to: TO, source: file });
     };
+
+    it('leaves test conversions out: their fires never reach Microsoft, so its report never counts them', async () => {
+      const at = FROM + 3_600_000;
+      for (const [order_id, value] of [['T-900', '10'], ['A-100', '99']]) {
+        // a test of a new order (else fired_not_counted) and a test of a matched order with another value (else a mismatch)
+        const c = conversion({ pixel_id: PURCHASE, order_id, value, user_key: null, occurred_at: at, created_at: at, test: true });
+        const f = fire({ conversion_id: c.id, pixel_id: PURCHASE, order_id, value, state: 'fired', dry_run: true, test: true, created_at: at, updated_at: at, fired_at: at, attempt_count: 1 });
+        await store.transaction(async (tx) => {
+          await tx.insertConversion(c);
+          await tx.insertFire(f);
+        });
+      }
+      const r = await run('attributed-conversions.csv');
+      expect({ m: r.matched, f: r.fired_not_counted, v: r.value_mismatch }).toEqual({ m: 4, f: 4, v: 1 });
+      expect(r.orders.some((o) => o.order_id === 'T-900')).toBe(false);
+      expect(byOrder(r)[`${PURCHASE}/A-100`].class).toBe('matched');
+    });
 
     it('puts every order of the period in its class, with the counts of each', async () => {
       const r = await run('attributed-conversions.csv');

@@ -59,15 +59,15 @@ function migrationSuite(name: string, kind: () => Kind): void {
       const i = install({ touch_id: t.id });
       const a: NewAttempt = attempt({ started_at: T0 + 1, duration_ms: 4 });
       await k().insertRow(store, 'touches', { ...t, install_id: undefined }); // the column came with version 7
-      await k().insertRow(store, 'conversions', { ...c, warning: undefined, rule: undefined, superseded_by: undefined }); // columns of versions 6 and 8
-      await k().insertRow(store, 'fires', { ...f, dry_run: undefined }); // the column came with version 4
+      await k().insertRow(store, 'conversions', { ...c, warning: undefined, rule: undefined, superseded_by: undefined, test: undefined }); // columns of versions 6, 8 and 9
+      await k().insertRow(store, 'fires', { ...f, dry_run: undefined, test: undefined }); // dry_run came with version 4, test with 9
       await k().insertRow(store, 'installs', i as unknown as Record<string, unknown>);
       await k().insertRow(store, 'attempts', { ...a, fire_id: f.id, n: 1, owner: 'old-build' });
 
       expect(await store.migrate()).toEqual(k().versions.filter((v) => v > version));
       expect(await store.migrationsCurrent()).toBe(true);
       const read = (await store.getFire(f.id))!;
-      expect(read).toMatchObject({ ...f, dry_run: false, conversion: { ...c, warning: null, rule: null, superseded_by: null }, touch: t });
+      expect(read).toMatchObject({ ...f, dry_run: false, test: false, conversion: { ...c, warning: null, rule: null, superseded_by: null, test: false }, touch: t });
       expect(read.attempts).toEqual([expect.objectContaining({ ...a, n: 1, owner: 'old-build', fire_id: f.id })]);
       expect(await store.touchByCid(t.cid)).toEqual(t);
       expect(await store.transaction((tx) => tx.installById(i.install_id))).toEqual(i);

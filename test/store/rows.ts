@@ -53,6 +53,7 @@ export function conversion(over: Partial<Conversion> = {}): Conversion {
     warning: null,
     rule: null,
     superseded_by: null,
+    test: false,
     ...over,
   };
 }
@@ -77,6 +78,7 @@ export function fire(over: Partial<Fire> = {}): Fire {
     updated_at: T0,
     fired_at: null,
     dry_run: false,
+    test: false,
     ...over,
   };
 }
