@@ -199,11 +199,13 @@ CREATE INDEX conversions_install ON conversions (install_id) WHERE install_id IS
   },
   {
     // counted as Microsoft counts (ingest/attribution.ts): a duplicate names the rule that decided it; an unattributed
-    // conversion no longer takes its order's dedup key, and the attributed one that fires the order later links it
+    // conversion no longer takes its order's dedup key (those stored before give theirs back), and the attributed one
+    // that fires the order later links it
     version: 8,
     sql: `
 ALTER TABLE conversions ADD COLUMN rule TEXT CHECK (rule IN (${sqlList(DUPLICATE_RULES)}));
 ALTER TABLE conversions ADD COLUMN superseded_by TEXT;
+UPDATE conversions SET dedup_key = NULL WHERE outcome = 'unattributed' AND dedup_key IS NOT NULL;
 CREATE INDEX conversions_order ON conversions (pixel_id, order_id) WHERE outcome = 'unattributed' AND order_id IS NOT NULL;
 CREATE INDEX conversions_linked ON conversions (duplicate_of) WHERE duplicate_of IS NOT NULL;
 CREATE INDEX conversions_superseded ON conversions (superseded_by) WHERE superseded_by IS NOT NULL;

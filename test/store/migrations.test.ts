@@ -84,6 +84,18 @@ function migrationSuite(name: string, kind: () => Kind): void {
       expect(await store.getFire(f2.id)).toMatchObject({ state: 'fired', dry_run: true });
     });
 
+    it('version 8 frees the orders that unattributed conversions held, so their attributed conversion can fire', async () => {
+      const store = open();
+      await store.migrate(7);
+      const held = conversion({ outcome: 'unattributed', order_id: 'A-7', dedup_key: 'o:59633:A-7' });
+      const won = conversion({ order_id: 'A-8', dedup_key: 'o:59633:A-8', user_key: 'v:u8' });
+      for (const c of [held, won]) await k().insertRow(store, 'conversions', { ...c, rule: undefined, superseded_by: undefined });
+      await store.migrate();
+      const attributed = conversion({ order_id: 'A-7', dedup_key: 'o:59633:A-7' });
+      expect(await store.transaction((tx) => tx.insertConversion(attributed))).toBe(true);
+      expect(await store.transaction((tx) => tx.conversionByDedupKey('o:59633:A-8'))).toEqual(won);
+    });
+
     it('an older build stays ready on a newer schema and migrates nothing', async () => {
       const store = open();
       await store.migrate();
