@@ -97,7 +97,7 @@ export const LOCAL_DATA_DIR = './data';
 /**
  * The built-in local setup, used when no configuration file exists: a dry run (every fire recorded with the exact
  * URL and transcript, none sent: the README's pixel id is not the operator's), landing pages on localhost, the
- * embedded store; keys are generated on first start (collector/local-keys.ts). `sspx-relay init` writes a real one.
+ * embedded store; keys are generated on first start (collector/keys.ts). `sspx-relay init` writes a real one.
  */
 export const SAMPLE_CONFIG: ConfigInput = {
   port: 8080,

@@ -28,7 +28,7 @@ afterAll(async () => {
 type Case = {
   name: string;
   steps?: Step[] | ((r: TestRouter) => Step[]);
-  otherwise?: (r: TestRouter) => Step | ((req: { url: string }) => Step);
+  otherwise?: (r: TestRouter) => Step | ((req: { url: string; path: string }) => Step);
   max_redirects?: number;
   request_timeout_ms?: number;
   expect: Partial<Pick<FireResult, 'outcome' | 'status' | 'error_class' | 'retry_after_ms'>> & { hops: number; logged?: number };
