@@ -1,5 +1,6 @@
 // Where the collector may send a request: the SSRF rule shared by the configuration check (the router) and the
-// dispatcher (every redirect it follows). A leaf module: it imports nothing of the collector.
+// dispatcher (every redirect it follows); and which Host names may be taken as the collector's own. A leaf module:
+// it imports nothing of the collector.
 import dns from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 
@@ -27,6 +28,22 @@ export function hostClass(hostname: string): 'metadata' | 'local' | 'public' {
   if (isIP(host) === 4 && /^(127\.|10\.|192\.168\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)) return 'local';
   if (isIP(host) === 6 && /^f[cd][0-9a-f]{2}:/.test(host)) return 'local';
   return 'public';
+}
+
+/**
+ * Whether a request's Host may be believed to name this collector when no public_url says its address: only an
+ * address literal or localhost, which DNS cannot rebind. Any other name may be an attacker's that resolves to us
+ * (DNS rebinding): its pages would send a matching Host and Origin and pass as our own.
+ */
+export function unrebindableHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  } catch {
+    return false;
+  }
+  return isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost');
 }
 
 /** Why the collector will not send to this host or address, or undefined: metadata never, local only when allowed. */
