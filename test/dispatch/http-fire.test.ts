@@ -265,4 +265,21 @@ describe('httpFire checks the resolved address, not only the spelling', () => {
     expect(router.requests).toHaveLength(c.expect.reached);
     if (c.expect.error_class) expect(r.hops.at(-1)!.error).toMatch(/127\.0\.0\.1|::1/);
   });
+
+  it('a redirect to a name that resolves to a metadata address is refused at the lookup, even with allow_insecure_router', async () => {
+    const metadataName: import('node:net').LookupFunction = (host, options, cb) =>
+      host === 'meta.test' ? (options.all ? cb(null, [{ address: '169.254.169.254', family: 4 }]) : cb(null, '169.254.169.254', 4)) : toLoopback(host, options, cb);
+    const agents2 = new FireAgents(2, {}, metadataName);
+    try {
+      router.script({ redirect: `http://meta.test:${router.port}/logged?id=1` });
+      const r = await httpFire(`http://router.test:${router.port}/sspx?id=1`, opts({ agents: agents2, allow_insecure: true, allow_local: true }));
+      expect(r).toMatchObject({ outcome: 'retry', error_class: 'address_refused' });
+      expect(r.hops).toHaveLength(2);
+      expect(r.hops[0].response?.status).toBe(302);
+      expect(r.hops[1].error).toContain('169.254.169.254 is a link-local or metadata address');
+      expect(router.requests).toHaveLength(1);
+    } finally {
+      agents2.destroy();
+    }
+  });
 });
