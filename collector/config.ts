@@ -62,6 +62,8 @@ export const configSchema = z.strictObject({
   dry_run: z.boolean().default(false),
   trust_proxy: z.number().int().min(0).max(10).default(0),
   rate_limit_per_minute: z.number().int().min(0).default(600),
+  /** open connections the server takes; past it a new one is closed at once (keep it under the file-descriptor limit) */
+  max_connections: z.number().int().min(1).default(10_000),
   honor_gpc: z.boolean().default(true),
   retention_days: z.number().int().min(1).max(3650).default(95),
   transcript_retention_days: z.number().int().min(1).max(3650).default(95),
@@ -102,10 +104,12 @@ export const LOCAL_DATA_DIR = './data';
 /**
  * The built-in local setup, used when no configuration file exists: a dry run (every fire recorded with the exact
  * URL and transcript, none sent: the README's pixel id is not the operator's), landing pages on localhost, the
- * embedded store; keys are generated on first start (collector/local-keys.ts). `sspx-relay init` writes a real one.
+ * embedded store; keys are generated on first start (collector/keys.ts). `sspx-relay init` writes a real one.
  */
 export const SAMPLE_CONFIG: ConfigInput = {
   port: 8080,
+  // this machine only: the local setup has generated keys and a dashboard, not for the network (SSPX_HOST opens it)
+  host: '127.0.0.1',
   store: `sqlite:${LOCAL_DATA_DIR}/sspx.db`,
   dry_run: true,
   sites: [{ origin: 'http://localhost:*' }, { origin: 'http://127.0.0.1:*' }],

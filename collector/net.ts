@@ -1,6 +1,8 @@
 // Where the collector may send a request: the SSRF rule shared by the configuration check (the router) and the
-// dispatcher (every redirect it follows). A leaf module: it imports nothing of the collector.
-import { isIP } from 'node:net';
+// dispatcher (every redirect it follows); and which Host names may be taken as the collector's own. A leaf module:
+// it imports nothing of the collector.
+import dns from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 
 /** the IPv4 address an IPv6 one carries (IPv4-mapped, IPv4-compatible or NAT64), as URL normalises them */
 function embeddedIpv4(host: string): string | undefined {
@@ -27,3 +29,49 @@ export function hostClass(hostname: string): 'metadata' | 'local' | 'public' {
   if (isIP(host) === 6 && /^f[cd][0-9a-f]{2}:/.test(host)) return 'local';
   return 'public';
 }
+
+/**
+ * Whether a request's Host may be believed to name this collector when no public_url says its address: only an
+ * address literal or localhost, which DNS cannot rebind. Any other name may be an attacker's that resolves to us
+ * (DNS rebinding): its pages would send a matching Host and Origin and pass as our own.
+ */
+export function unrebindableHost(host: string | undefined): boolean {
+  if (!host) return false;
+  let name: string;
+  try {
+    name = new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  } catch {
+    return false;
+  }
+  return isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost');
+}
+
+/** Why the collector will not send to this host or address, or undefined: metadata never, local only when allowed. */
+export function addressRefusal(host: string, allowLocal: boolean): string | undefined {
+  const kind = hostClass(host);
+  if (kind === 'metadata') return `${host} is a link-local or metadata address`;
+  if (kind === 'local' && !allowLocal) return `${host} is a loopback or private address (allow_insecure_router is off)`;
+  return undefined;
+}
+
+/**
+ * A `lookup` for sockets that checks what a name resolves to, not only its spelling (DNS rebinding, a public name
+ * with a private address): refused addresses are dropped; none left is an error with the code ADDRESS_REFUSED.
+ */
+export function guardedLookup(allowLocal: boolean, resolve: LookupFunction = dns.lookup as LookupFunction): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, { ...options, all: true }, (err, found) => {
+      if (err) return callback(err, '');
+      const all = Array.isArray(found) ? found : [{ address: found, family: isIP(found) }];
+      const kept = all.filter((a) => !addressRefusal(a.address, allowLocal));
+      if (!kept.length) {
+        const why = all.map((a) => addressRefusal(a.address, allowLocal)).join('; ');
+        return callback(Object.assign(new Error(`${hostname} resolves to refused addresses only: ${why}`), { code: ADDRESS_REFUSED }), '');
+      }
+      if (options.all) callback(null, kept);
+      else callback(null, kept[0].address, kept[0].family);
+    });
+  };
+}
+
+export const ADDRESS_REFUSED = 'ADDRESS_REFUSED';

@@ -34,12 +34,40 @@ export interface CollectorOptions {
   store?: Store;
   /** the daily retention purge (collector/retention.ts): on unless false; the first run after firstRunMs (default 5 min) */
   retention?: false | { firstRunMs?: number; everyMs?: number };
+  /** the listening server's timeouts (tests shorten them) */
+  timeouts?: Partial<ServerTimeouts>;
+}
+
+/**
+ * How long a client may hold a connection without finishing what it sends: a slow client (slowloris: half a request
+ * head, then a byte now and then) would otherwise keep its connection, and enough of them every connection, for good.
+ */
+export interface ServerTimeouts {
+  /** the whole request head must be in within this (node answers 408 and closes) */
+  headersMs: number;
+  /** the whole request, body included (bodies are capped at 16 KB: seconds are plenty) */
+  requestMs: number;
+  /** an idle keep-alive connection is closed after this: longer than a proxy's or load balancer's idle timeout (60 s) */
+  keepAliveMs: number;
+  /** how often node looks for connections past the first two */
+  checkEveryMs: number;
+}
+export const SERVER_TIMEOUTS: ServerTimeouts = { headersMs: 10_000, requestMs: 30_000, keepAliveMs: 65_000, checkEveryMs: 1000 };
+
+/** the URL a listening address answers at, and one this machine can use (a wildcard address is every interface) */
+export function listenUrls(a: AddressInfo): { listening: string; local: string; wildcard: boolean } {
+  const listening = `http://${a.family === 'IPv6' || a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+  const wildcard = a.address === '0.0.0.0' || a.address === '::';
+  return { listening, local: wildcard ? `http://127.0.0.1:${a.port}` : listening, wildcard };
 }
 
 export interface Collector {
   ctx: Context;
+  /** a URL this machine reaches the collector at */
   url: string;
   port: number;
+  /** the address it really listens on (server.address() after listen) */
+  address: AddressInfo;
   server: Server;
   /** the Express app (route enumeration in tests) */
   app: Express;
@@ -75,20 +103,28 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     before: [ingestTimer(metrics)],
     routers: [fireRoutes(ctx, dispatcher, fires), appRoutes(ctx, installs), metricsRoutes(metrics), openApiRoutes(), adminRoutes(ctx, dispatcher, fires)],
   });
-  const server = createServer(options, listener);
+  const timeouts = { ...SERVER_TIMEOUTS, ...opts.timeouts };
+  const server = createServer(
+    { ...options, headersTimeout: timeouts.headersMs, requestTimeout: timeouts.requestMs, connectionsCheckingInterval: timeouts.checkEveryMs },
+    listener,
+  );
+  server.keepAliveTimeout = timeouts.keepAliveMs;
+  // past the cap a new connection is closed at once, before it costs a request: the ones already open keep answering
+  server.maxConnections = config.max_connections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => (server.off('error', reject), resolve()));
   });
-  server.keepAliveTimeout = 65_000;
-  const port = (server.address() as AddressInfo).port;
+  const address = server.address() as AddressInfo;
+  const { port } = address;
   dispatcher?.start();
   const retention = opts.retention === false ? undefined : startRetention(ctx, opts.retention);
   let closing: Promise<void> | undefined;
   return {
     ctx,
-    url: `http://127.0.0.1:${port}`,
+    url: listenUrls(address).local,
     port,
+    address,
     server,
     app,
     metrics,

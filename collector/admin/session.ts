@@ -6,6 +6,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parse } from 'cookie';
 import type { Request, Response } from 'express';
 import type { Config } from '../config.js';
+import { unrebindableHost } from '../net.js';
 import type { IngestStore } from '../store/store.js';
 
 export const SESSION_COOKIE = 'sspx_admin';
@@ -100,7 +101,8 @@ export class Sessions {
 
 /**
  * A state-changing request must come from our own pages: when the browser names an Origin (every current browser
- * does on a POST), its host must be the one the request was sent to, or the configured public URL's.
+ * does on a POST), its host must be the configured public URL's, or the one the request was sent to when that is an
+ * address or localhost (../net.ts unrebindableHost: a name could be an attacker's, rebound to us).
  */
 export function sameOrigin(req: Request, config: Config): boolean {
   const origin = req.headers.origin;
@@ -111,7 +113,7 @@ export function sameOrigin(req: Request, config: Config): boolean {
   } catch {
     return false;
   }
-  if (host === req.headers.host) return true;
+  if (host === req.headers.host && unrebindableHost(host)) return true;
   try {
     return config.public_url !== undefined && new URL(config.public_url).host === host;
   } catch {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { describePixel, LOCAL_DATA_DIR, loadConfig } from '../config.js';
 import { keyProblems, localKeys } from '../keys.js';
 import { VERSION } from '../paths.js';
-import { startCollector } from '../server.js';
+import { listenUrls, startCollector } from '../server.js';
 import { describeStore, openStore } from '../store/open.js';
 
 /**
@@ -30,10 +30,11 @@ export function registerServe(program: Command): void {
       }
       const collector = await startCollector({ config });
       const keys = Object.entries(config.keys).filter(([, k]) => k.length).map(([role]) => role);
-      const base = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${collector.port}`;
+      // what the server really listens on, not what the configuration asked for
+      const { listening, local: base, wildcard } = listenUrls(collector.address);
       console.log(
         [
-          `sspx-relay ${VERSION} listening on ${base}`,
+          `sspx-relay ${VERSION} listening on ${listening}${wildcard ? ` (every interface; from this machine ${base})` : ''}`,
           `  configuration: ${source}`,
           `  store:         ${describeStore(config.store)}`,
           `  router:        ${config.router}${config.dry_run ? ' (dry run: fires are recorded with their URL and transcript, never sent)' : ''}`,

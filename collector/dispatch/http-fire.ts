@@ -1,12 +1,14 @@
 // One attempt of a fire, over node:http/https directly: every hop recorded as `curl --verbose -L` would show it,
-// redirects followed (the router's 302 must be followed for the conversion to be logged), and the result
-// classified into what the dispatcher does next. Never throws: every failure is a classified result.
+// redirects followed as curl -L follows them (the router's 302 must be followed for the conversion to be logged;
+// scheme changes and repeated URLs too, up to max_redirects: only the address checks of ../net.ts stop a hop, on
+// the spelling and on the resolved address), and the result classified into what the dispatcher does next. Never
+// throws: every failure is a classified result.
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import { isIP, type LookupFunction, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TLSSocket } from 'node:tls';
-import { hostClass } from '../net.js';
+import { ADDRESS_REFUSED, addressRefusal, guardedLookup } from '../net.js';
 import type { Hop } from '../store/store.js';
 import type { FireResultKind } from '../vocabulary.js';
 import { USER_AGENT } from './version.js';
@@ -78,7 +80,8 @@ export class FireAgents {
   private ids = new WeakMap<Socket, number>();
   private nextId = 0;
 
-  constructor(maxSockets = 64, readonly tls: https.AgentOptions = {}) {
+  /** `resolve` is the resolver under the address check (tests inject their own names) */
+  constructor(maxSockets = 64, readonly tls: https.AgentOptions = {}, readonly resolve?: LookupFunction) {
     // every socket may stay idle in the pool: with fewer, a busy dispatcher closes and reopens connections all the time
     const pool = { keepAlive: true, maxSockets, maxTotalSockets: maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
     this.http = new http.Agent(pool);
@@ -110,6 +113,8 @@ export interface HttpFireOptions {
   agents: FireAgents;
   /** follow a redirect from https to http; otherwise that is a failure (`redirect_insecure`) */
   allow_insecure?: boolean;
+  /** send to loopback and private addresses, spelled or resolved (`address_refused`); default allow_insecure */
+  allow_local?: boolean;
   /** aborting ends the attempt at once with the outcome `aborted` */
   signal?: AbortSignal;
   /** the time a Retry-After date is measured from (ms since the epoch) */
@@ -157,6 +162,7 @@ function classifyError(err: NodeJS.ErrnoException, url: URL, connected: boolean)
   const host = url.hostname;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   const tail = code ? ` (${code})` : '';
+  if (code === ADDRESS_REFUSED) return { error_class: 'address_refused', message: `Refused to connect to ${host}: ${err.message}` };
   if (code === 'ECONNREFUSED') return { error_class: 'connect_refused', message: `connect to ${host} port ${port} failed: Connection refused${tail}` };
   if (['ENOTFOUND', 'EAI_AGAIN', 'EAI_NONAME', 'EAI_FAIL', 'EAI_NODATA'].includes(code)) return { error_class: 'dns', message: `Could not resolve host: ${host}${tail}` };
   if (code === 'ETIMEDOUT' && !connected) return { error_class: 'connect_timeout', message: `Failed to connect to ${host} port ${port}: Connection timed out${tail}` };
@@ -208,6 +214,7 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
       method: 'GET',
       headers: Object.fromEntries(headers),
       agent: fresh ? o.agents.fresh(secure) : secure ? o.agents.https : o.agents.http,
+      lookup: guardedLookup(o.allow_local ?? o.allow_insecure ?? false, o.agents.resolve),
     });
     req.on('finish', () => (finished = true));
 
@@ -322,9 +329,15 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
   } catch {
     return result('failed', 'bad_url', `not a URL: ${url}`, null);
   }
-  const visited = new Set([current.href]);
+  const allowLocal = o.allow_local ?? o.allow_insecure ?? false;
   let redirects = 0;
   for (;;) {
+    // an address literal is never looked up, so the resolved-address check (guardedLookup) is made here
+    const refused = isIP(current.hostname.replace(/^\[|\]$/g, '')) ? addressRefusal(current.hostname, allowLocal) : undefined;
+    if (refused) {
+      hops.push({ request: { method: 'GET', url: current.href, headers: requestHeaders(current) }, at_ms: ms(performance.now() - t0), duration_ms: 0, connected: false, sent: false, error: `Refused to connect: ${refused}` });
+      return result('failed', 'address_refused', `Refused to connect: ${refused}`, null);
+    }
     let r = await requestHop(current, o, t0, deadline, false);
     // A keep-alive socket the server had already closed: the request never reached it. Node's documented remedy.
     if (r.fail?.error_class === 'reset' && r.hop.reused && !r.hop.response && !o.signal?.aborted) {
@@ -352,14 +365,14 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
       }
       next.hash = '';
       if (next.protocol !== 'http:' && next.protocol !== 'https:') return refuse('redirect_bad_location', `will not follow a redirect to a ${next.protocol} URL`);
-      if (hostClass(next.hostname) === 'metadata') return refuse('redirect_bad_location', `will not follow a redirect to the link-local or metadata address ${next.hostname}`);
+      const refused = addressRefusal(next.hostname, allowLocal);
+      if (refused) return refuse('redirect_bad_location', `will not follow a redirect to '${next.href}': ${refused}`);
       if (current.protocol === 'https:' && next.protocol === 'http:' && !o.allow_insecure) {
         return refuse('redirect_insecure', `will not follow a redirect from https to '${next.href}' (fires are HTTPS only)`);
       }
-      if (visited.has(next.href)) return refuse('redirect_loop', `Redirect loop: '${next.href}' was already requested in this attempt`);
+      // a repeated URL is followed, as curl -L does (a router may send a client back to set state): max_redirects ends loops
       if (redirects >= o.max_redirects) return refuse('too_many_redirects', `Maximum (${o.max_redirects}) redirects followed`);
       redirects++;
-      visited.add(next.href);
       current = next;
       continue;
     }

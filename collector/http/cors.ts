@@ -2,6 +2,7 @@
 // nothing for other origins, and `Origin: null` is refused.
 import type { Request, RequestHandler } from 'express';
 import type { Config } from '../config.js';
+import { unrebindableHost } from '../net.js';
 import { HttpError } from './errors.js';
 
 export interface SiteMatch {
@@ -38,9 +39,10 @@ export function siteOf(req: Request, config: Config): SiteMatch | undefined {
   return origin ? siteForOrigin(origin, config) : undefined;
 }
 
-/** the collector's own origin, as the browser sees it */
-function ownOrigin(req: Request, config: Config): string {
-  return config.public_url ? new URL(config.public_url).origin : `${req.protocol}://${req.headers.host}`;
+/** the collector's own origin, as the browser sees it: public_url's, else the Host only where DNS cannot rebind it */
+function ownOrigin(req: Request, config: Config): string | undefined {
+  if (config.public_url) return new URL(config.public_url).origin;
+  return unrebindableHost(req.headers.host) ? `${req.protocol}://${req.headers.host}` : undefined;
 }
 
 /** allows configured origins (with credentials) and same-origin requests; refuses any other Origin with 403 */

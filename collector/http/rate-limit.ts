@@ -1,8 +1,9 @@
 // Per-client-address limits on the public routes: a fixed one-minute window per address, answered with 429
 // and the standard RateLimit headers. The address comes from Express's `trust proxy` (the configured
-// number of hops), so a forged X-Forwarded-For cannot escape it.
+// number of hops), so a forged X-Forwarded-For cannot escape it; an IPv6 client is its /64 (ingest/client.ts).
 import type { RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
+import { clientNetwork } from '../ingest/client.js';
 import { HttpError } from './errors.js';
 
 export function rateLimit(perMinute: number, clock: Clock): RequestHandler {
@@ -15,7 +16,7 @@ export function rateLimit(perMinute: number, clock: Clock): RequestHandler {
       windowStart = now - (now % 60_000);
       counts = new Map();
     }
-    const key = req.ip ?? 'unknown';
+    const key = clientNetwork(req.ip);
     const used = (counts.get(key) ?? 0) + 1;
     counts.set(key, used);
     const reset = Math.max(1, Math.ceil((windowStart + 60_000 - now) / 1000));

@@ -3,16 +3,32 @@ import { isIP } from 'node:net';
 import { isbot } from 'isbot';
 import { z } from 'zod';
 
+/** an IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4 client) as the IPv4 address it is */
+const unmapped = (ip: string) => (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip);
+
 /** /24 for IPv4, /48 for IPv6: enough for hint matching and abuse control, not enough to single out a person */
 export function truncateIp(ip: string | undefined): string | null {
   if (!ip) return null;
-  const v4 = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  const v4 = unmapped(ip);
   if (isIP(v4) === 4) return v4.split('.').slice(0, 3).join('.') + '.0/24';
   if (isIP(ip) === 6) {
     const full = expandIpv6(ip);
     return full.slice(0, 3).join(':') + '::/48';
   }
   return null;
+}
+
+/**
+ * One client, for the rate limit: an IPv4 address, or an IPv6 /64 — a subscriber gets at least a /64 and may use any
+ * address in it (privacy addresses change by the hour), so counting per /128 would let one client pick a new budget
+ * for every request.
+ */
+export function clientNetwork(ip: string | undefined): string {
+  if (!ip) return 'unknown';
+  const v4 = unmapped(ip);
+  if (isIP(v4) === 4) return v4;
+  if (isIP(ip) === 6) return expandIpv6(ip).slice(0, 4).join(':') + '::/64';
+  return ip;
 }
 
 function expandIpv6(ip: string): string[] {

@@ -65,7 +65,7 @@ describe('Dispatcher: router behaviours end in the right state', () => {
     { name: '500 twice then success', steps: [{ status: 500 }, { status: 500 }], state: 'fired', outcomes: ['retry', 'retry', 'fired'], classes: ['http_5xx', 'http_5xx', null], logged: 1 },
     { name: '500 until the schedule is exhausted', steps: [{ status: 500 }, { status: 502 }, { status: 503 }], state: 'failed', outcomes: ['retry', 'retry', 'failed'], classes: ['http_5xx', 'http_5xx', 'http_5xx'], logged: 0 },
     { name: '404 fails without retrying', steps: [{ status: 404 }], state: 'failed', outcomes: ['failed'], classes: ['http_4xx'], logged: 0 },
-    { name: 'a redirect loop fails without retrying', steps: [{ redirect: '/a' }, { redirect: '/sspx' }, { redirect: '/a' }], state: 'failed', outcomes: ['failed'], classes: ['redirect_loop'], logged: 0 },
+    { name: 'a redirect loop is followed to max_redirects, then fails without retrying', steps: [{ redirect: '/a' }, { redirect: '/sspx' }, { redirect: '/a' }], config: { max_redirects: 2 }, state: 'failed', outcomes: ['failed'], classes: ['too_many_redirects'], logged: 0 },
     { name: 'a reset is retried', steps: [{ reset: true }], state: 'fired', outcomes: ['retry', 'fired'], classes: ['reset', null], logged: 1 },
     { name: 'a timeout after sending is retried under on_ambiguous retry', steps: [{ hang: true }], config: { request_timeout_ms: 2000 }, state: 'fired', outcomes: ['ambiguous', 'fired'], classes: ['timeout_after_send', null], logged: 1 },
     { name: 'a timeout after sending is held under on_ambiguous hold', steps: [{ hang: true }], config: { request_timeout_ms: 2000, on_ambiguous: 'hold' }, state: 'held', outcomes: ['ambiguous'], classes: ['timeout_after_send'], logged: 0 },

@@ -28,7 +28,7 @@ afterAll(async () => {
 type Case = {
   name: string;
   steps?: Step[] | ((r: TestRouter) => Step[]);
-  otherwise?: (r: TestRouter) => Step | ((req: { url: string }) => Step);
+  otherwise?: (r: TestRouter) => Step | ((req: { url: string; path: string }) => Step);
   max_redirects?: number;
   request_timeout_ms?: number;
   expect: Partial<Pick<FireResult, 'outcome' | 'status' | 'error_class' | 'retry_after_ms'>> & { hops: number; logged?: number };
@@ -42,8 +42,8 @@ const cases: Case[] = [
   { name: 'a chain of 301, 303, 307, 308 redirects', steps: [{ redirect: '/a', status: 301 }, { redirect: '/b', status: 303 }, { redirect: 'c', status: 307 }, { redirect: '/logged', status: 308 }], expect: { outcome: 'fired', status: 200, hops: 5, logged: 1 } },
   { name: 'more redirects than max_redirects', max_redirects: 2, steps: [{ redirect: '/a' }, { redirect: '/b' }, { redirect: '/c' }], expect: { outcome: 'failed', status: 302, error_class: 'too_many_redirects', hops: 3 } },
   { name: 'max_redirects 0 refuses the first redirect', max_redirects: 0, expect: { outcome: 'failed', status: 302, error_class: 'too_many_redirects', hops: 1 } },
-  { name: 'a redirect to itself', otherwise: () => (req) => ({ redirect: req.url }), expect: { outcome: 'failed', error_class: 'redirect_loop', hops: 1 } },
-  { name: 'a loop a → b → a', steps: [{ redirect: '/a' }, { redirect: '/b' }, { redirect: '/a' }], expect: { outcome: 'failed', error_class: 'redirect_loop', hops: 3 } },
+  { name: 'a redirect to itself, for ever: followed up to the limit', otherwise: () => (req) => ({ redirect: req.url }), expect: { outcome: 'failed', error_class: 'too_many_redirects', hops: 6, logged: 0 } },
+  { name: 'a loop a → b → a, for ever: followed up to the limit', otherwise: () => (req) => ({ redirect: req.path === '/a' ? '/b' : '/a' }), expect: { outcome: 'failed', error_class: 'too_many_redirects', hops: 6 } },
   { name: 'a redirect without Location', steps: [{ status: 302 }], expect: { outcome: 'failed', error_class: 'redirect_without_location', hops: 1 } },
   { name: 'a redirect to a non-http scheme', steps: [{ redirect: 'ftp://127.0.0.1/x' }], expect: { outcome: 'failed', error_class: 'redirect_bad_location', hops: 1 } },
   { name: '500', steps: [{ status: 500 }], expect: { outcome: 'retry', status: 500, error_class: 'http_5xx', retry_after_ms: null, hops: 1 } },
@@ -147,12 +147,12 @@ describe('httpFire records each hop as sent and received', () => {
   it('fires over TLS and records the handshake; refuses a redirect from https down to http', async () => {
     const secure = await startRouter({ https: true });
     try {
-      const r = await httpFire(`${secure.url}?id=1&sspdata=${TOKEN}`, opts({ allow_insecure: false }));
+      const r = await httpFire(`${secure.url}?id=1&sspdata=${TOKEN}`, opts({ allow_insecure: false, allow_local: true }));
       expect(r).toMatchObject({ outcome: 'fired', status: 200 });
       expect((r.hops[0] as HopDetail).tls).toMatchObject({ subject: 'sspx-test-router' });
       expect((r.hops[0] as HopDetail).tls!.protocol).toMatch(/^TLSv1\.[23]$/);
       secure.script({ redirect: `${router.origin}/logged` });
-      const down = await httpFire(`${secure.url}?id=1&sspdata=${TOKEN}`, opts({ allow_insecure: false }));
+      const down = await httpFire(`${secure.url}?id=1&sspdata=${TOKEN}`, opts({ allow_insecure: false, allow_local: true }));
       expect(down).toMatchObject({ outcome: 'failed', error_class: 'redirect_insecure' });
       expect(router.requests).toHaveLength(0);
     } finally {
@@ -184,5 +184,102 @@ describe('parseRetryAfter', () => {
     ['capped at a day', String(10 * 86_400), 86_400_000],
   ])('%s', (_name, value, expected) => {
     expect(parseRetryAfter(value, now)).toBe(expected);
+  });
+});
+
+// curl -L follows any redirect the router sends — to another scheme, back to a URL already requested — until
+// max_redirects; only the address checks (collector/net.ts, allow_insecure_router) stop a hop. Two routers, one
+// plain and one TLS, hand the fire back and forth.
+describe('httpFire follows redirects as curl -L does', () => {
+  let secure: TestRouter;
+  beforeAll(async () => (secure = await startRouter({ https: true })));
+  afterEach(() => secure.reset());
+  afterAll(() => secure.close());
+
+  const q = `?id=1&sspdata=${TOKEN}`;
+  type Hop = 'http' | 'https';
+  type RedirectCase = {
+    name: string;
+    /** where the fire starts */
+    from: Hop;
+    /** each router's redirects, in order: the scheme (and path) of the next hop */
+    chain: { to: Hop; path: string }[];
+    max_redirects?: number;
+    allow_insecure: boolean;
+    expect: { outcome: string; error_class: string | null; hops: number; logged: number };
+  };
+  const cases: RedirectCase[] = [
+    { name: 'http → https (an upgrade) → logged', from: 'http', chain: [{ to: 'https', path: '/logged' }], allow_insecure: false, expect: { outcome: 'fired', error_class: null, hops: 2, logged: 1 } },
+    { name: 'https → http → logged, allowed by allow_insecure_router', from: 'https', chain: [{ to: 'http', path: '/logged' }], allow_insecure: true, expect: { outcome: 'fired', error_class: null, hops: 2, logged: 1 } },
+    { name: 'https → http without allow_insecure_router is refused', from: 'https', chain: [{ to: 'http', path: '/logged' }], allow_insecure: false, expect: { outcome: 'failed', error_class: 'redirect_insecure', hops: 1, logged: 0 } },
+    { name: 'the same URL again, then logged', from: 'http', chain: [{ to: 'http', path: '/sspx' }, { to: 'http', path: '/sspx' }, { to: 'http', path: '/logged' }], allow_insecure: true, expect: { outcome: 'fired', error_class: null, hops: 4, logged: 1 } },
+    { name: 'http → https → http → https → the same URLs again, scheme by scheme', from: 'http', chain: [{ to: 'https', path: '/sspx' }, { to: 'http', path: '/sspx' }, { to: 'https', path: '/sspx' }, { to: 'https', path: '/logged' }], allow_insecure: true, expect: { outcome: 'fired', error_class: null, hops: 5, logged: 1 } },
+    { name: 'a chain of exactly max_redirects (3) is followed to the end', from: 'http', max_redirects: 3, chain: [{ to: 'http', path: '/sspx' }, { to: 'https', path: '/sspx' }, { to: 'https', path: '/logged' }], allow_insecure: true, expect: { outcome: 'fired', error_class: null, hops: 4, logged: 1 } },
+    { name: 'one redirect past max_redirects (3) stops there', from: 'http', max_redirects: 3, chain: [{ to: 'http', path: '/sspx' }, { to: 'https', path: '/sspx' }, { to: 'https', path: '/sspx' }, { to: 'https', path: '/logged' }], allow_insecure: true, expect: { outcome: 'failed', error_class: 'too_many_redirects', hops: 4, logged: 0 } },
+  ];
+
+  it.each(cases)('$name', async (c) => {
+    const routers = { http: router, https: secure };
+    const chain = [...c.chain];
+    // whichever router is asked next answers the next redirect of the chain; past the chain, the usual answers
+    for (const r of [router, secure]) {
+      r.otherwise((req) => {
+        const next = chain.shift();
+        if (next) return { redirect: `${routers[next.to].origin}${next.path}${q}` };
+        return req.path === '/logged' ? { status: 200, body: 'logged' } : { redirect: `/logged${q}` };
+      });
+    }
+    const r = await httpFire(`${routers[c.from].url}${q}`, opts({ allow_insecure: c.allow_insecure, allow_local: true, max_redirects: c.max_redirects ?? 5 }));
+    expect(r).toMatchObject({ outcome: c.expect.outcome, error_class: c.expect.error_class });
+    expect(r.hops).toHaveLength(c.expect.hops);
+    expect(router.logged.length + secure.logged.length).toBe(c.expect.logged);
+    // every hop is in the transcript, as requested
+    const requested = [...router.requests, ...secure.requests].length;
+    expect(r.hops.filter((h) => h.response)).toHaveLength(requested);
+    if (r.outcome !== 'fired') expect(r.hops.at(-1)!.error).toBeTruthy();
+  });
+});
+
+// The address checks look at where a name really leads: a hostname that resolves to a loopback or private address
+// is refused unless allow_insecure_router, named `address_refused` in the hop, and nothing reaches that address.
+describe('httpFire checks the resolved address, not only the spelling', () => {
+  /** a resolver that says every *.test name is 127.0.0.1, the way a rebinding or split-horizon DNS would */
+  const toLoopback: import('node:net').LookupFunction = (_host, options, cb) =>
+    options.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4);
+  let named: FireAgents;
+  beforeAll(() => void (named = new FireAgents(4, {}, toLoopback)));
+  afterAll(() => named.destroy());
+
+  type AddressCase = { name: string; url: (r: TestRouter) => string; redirect?: (r: TestRouter) => string; allow_local: boolean; agents?: 'named'; expect: { outcome: string; error_class: string | null; hops: number; reached: number } };
+  const cases: AddressCase[] = [
+    { name: 'a router name resolving to 127.0.0.1', url: (r) => `http://router.test:${r.port}/sspx`, agents: 'named', allow_local: false, expect: { outcome: 'retry', error_class: 'address_refused', hops: 1, reached: 0 } },
+    { name: 'localhost as the router', url: (r) => `http://localhost:${r.port}/sspx`, allow_local: false, expect: { outcome: 'retry', error_class: 'address_refused', hops: 1, reached: 0 } },
+    { name: 'a loopback literal as the router', url: (r) => `${r.url}`, allow_local: false, expect: { outcome: 'failed', error_class: 'address_refused', hops: 1, reached: 0 } },
+    { name: 'the same name with allow_insecure_router', url: (r) => `http://router.test:${r.port}/sspx`, agents: 'named', allow_local: true, expect: { outcome: 'fired', error_class: null, hops: 2, reached: 2 } },
+  ];
+
+  it.each(cases)('$name', async (c) => {
+    const r = await httpFire(`${c.url(router)}?id=1&sspdata=${TOKEN}`, opts({ allow_insecure: true, allow_local: c.allow_local, agents: c.agents ? named : agents }));
+    expect(r).toMatchObject({ outcome: c.expect.outcome, error_class: c.expect.error_class });
+    expect(r.hops).toHaveLength(c.expect.hops);
+    expect(router.requests).toHaveLength(c.expect.reached);
+    if (c.expect.error_class) expect(r.hops.at(-1)!.error).toMatch(/127\.0\.0\.1|::1/);
+  });
+
+  it('a redirect to a name that resolves to a metadata address is refused at the lookup, even with allow_insecure_router', async () => {
+    const metadataName: import('node:net').LookupFunction = (host, options, cb) =>
+      host === 'meta.test' ? (options.all ? cb(null, [{ address: '169.254.169.254', family: 4 }]) : cb(null, '169.254.169.254', 4)) : toLoopback(host, options, cb);
+    const agents2 = new FireAgents(2, {}, metadataName);
+    try {
+      router.script({ redirect: `http://meta.test:${router.port}/logged?id=1` });
+      const r = await httpFire(`http://router.test:${router.port}/sspx?id=1`, opts({ agents: agents2, allow_insecure: true, allow_local: true }));
+      expect(r).toMatchObject({ outcome: 'retry', error_class: 'address_refused' });
+      expect(r.hops).toHaveLength(2);
+      expect(r.hops[0].response?.status).toBe(302);
+      expect(r.hops[1].error).toContain('169.254.169.254 is a link-local or metadata address');
+      expect(router.requests).toHaveLength(1);
+    } finally {
+      agents2.destroy();
+    }
   });
 });

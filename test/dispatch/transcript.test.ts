@@ -155,7 +155,7 @@ describe('a real fire, rendered', () => {
   });
 
   it('shows both hops of the router redirect with the real port and headers', async () => {
-    const r = await httpFire(`${router.url}?id=59633&sspdata=abc.`, { connect_timeout_ms: 1000, request_timeout_ms: 3000, max_redirects: 5, agents });
+    const r = await httpFire(`${router.url}?id=59633&sspdata=abc.`, { connect_timeout_ms: 1000, request_timeout_ms: 3000, max_redirects: 5, agents, allow_insecure: true });
     const lines = renderTranscript(r.hops).split('\n');
     const p = router.port;
     const at = (line: string) => {

@@ -1,13 +1,16 @@
 // Guards the OpenAPI document: it describes exactly the routes the Express app answers (a new route without a
 // description fails here, and so does a description of a route that is gone); GET /openapi.json serves the committed
 // openapi.json byte for byte (regenerate it with `npx tsx collector/commands/openapi.ts`); every $ref resolves;
-// every refusal is described as {"error", "message"}; every route with a Bearer key describes its 401.
-import { readFileSync } from 'node:fs';
+// every refusal is described as {"error", "message"}; every route with a Bearer key describes its 401; the
+// `openapi` command takes --config like every other.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../collector/openapi.js';
 import { packageRoot } from '../../collector/paths.js';
-import { startTestCollector, type TestCollector } from '../support/collector.js';
+import { BASE_CONFIG, startTestCollector, type TestCollector } from '../support/collector.js';
+import { tempDir } from '../support/proc.js';
+import { runCli } from '../deploy/support.js';
 import { undocumented, validate } from '../support/openapi.js';
 import { listRoutes } from './support.js';
 
@@ -138,5 +141,22 @@ describe('the route tests\' check against openapi.json (test/support/openapi.ts)
 
   it('refuses to half-check a schema with a keyword it does not know', () => {
     expect(() => validate({ type: 'string', uniqueItems: true }, 'x')).toThrow(/uniqueItems/);
+  });
+});
+
+// README: every command takes --config PATH. `openapi` prints the same document whatever the file says, and names a
+// missing file as the other commands do (exit 2).
+describe('sspx-relay openapi --config', () => {
+  it('takes --config like every command: the committed document with a file, exit 2 naming a missing one', async () => {
+    const dir = tempDir('sspx-openapi-');
+    const config = join(dir, 'live.config.json');
+    writeFileSync(config, JSON.stringify(BASE_CONFIG));
+    const ok = await runCli(['openapi', '--config', config], dir);
+    expect(ok.stderr).toBe('');
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe(readFileSync(join(packageRoot, 'openapi.json'), 'utf8'));
+    const missing = await runCli(['openapi', '--config', join(dir, 'absent.json')], dir);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('absent.json does not exist');
   });
 });

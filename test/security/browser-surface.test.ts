@@ -4,7 +4,8 @@
 // credentials. Security headers (helmet) on every response; Cross-Origin-Resource-Policy `cross-origin` only on what
 // other sites must embed (the script and the 1×1 GIF of /i and the image fallback), `same-site` on the rest. The
 // sspx_vid cookie with exactly the contract's attributes, Secure on HTTPS (public_url https, or X-Forwarded-Proto
-// https from a trusted proxy — never from an untrusted one), 128 random bits, forged values replaced.
+// https from a trusted proxy — never from an untrusted one), 128 random bits, forged values replaced. The
+// collector's own origin never comes from a Host that DNS could rebind.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ID_PATTERN } from '../../collector/fields.js';
 import { ADMIN_KEY, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
@@ -23,6 +24,52 @@ async function collector(overrides: Parameters<typeof startTestCollector>[0] = {
   running.push(c);
   return c;
 }
+
+// DNS rebinding: a page on the attacker's name, rebound to the collector's address, sends a Host and an Origin that
+// match each other. Without public_url the collector's own origin comes from the Host only when it is an address or
+// localhost; with public_url, only from public_url. The admin login's origin check follows the same rule.
+describe("the collector's own origin is not the Host header's say-so", () => {
+  type OwnCase = { name: string; public_url?: string; host: (port: number) => string; origin: (port: number) => string; own: boolean };
+  const cases: OwnCase[] = [
+    { name: 'a rebound name: Host and Origin agree', host: (p) => `evil.example:${p}`, origin: (p) => `http://evil.example:${p}`, own: false },
+    { name: 'a rebound name ending in a dot', host: (p) => `evil.example.:${p}`, origin: (p) => `http://evil.example.:${p}`, own: false },
+    { name: 'our address literal', host: (p) => `127.0.0.1:${p}`, origin: (p) => `http://127.0.0.1:${p}`, own: true },
+    { name: 'localhost', host: (p) => `localhost:${p}`, origin: (p) => `http://localhost:${p}`, own: true },
+    { name: 'with public_url: a rebound name', public_url: 'https://collect.shop.example', host: (p) => `evil.example:${p}`, origin: (p) => `http://evil.example:${p}`, own: false },
+    { name: 'with public_url: its origin, whatever the Host', public_url: 'https://collect.shop.example', host: () => 'collect.shop.example', origin: () => 'https://collect.shop.example', own: true },
+  ];
+  const byUrl = new Map<string | undefined, TestCollector>();
+  const of = async (public_url?: string) => {
+    if (!byUrl.has(public_url)) byUrl.set(public_url, await collector(public_url ? { public_url } : {}));
+    return byUrl.get(public_url)!;
+  };
+
+  it.each(cases)('$name: /t and /c (own origin: $own)', async (c) => {
+    const col = await of(c.public_url);
+    const headers = { host: c.host(col.port), origin: c.origin(col.port) };
+    const t = await send(col.url + '/t', touchReq(headers));
+    const cv = await send(col.url + '/c', { method: 'POST', headers: { 'user-agent': UA, 'content-type': 'text/plain', ...headers }, body: JSON.stringify({ pixel: 'purchase' }) });
+    for (const res of [t, cv]) {
+      if (c.own) expect(res.status).not.toBe(403);
+      else {
+        expect(res.status).toBe(403);
+        expect(json(res)?.error).toBe('origin_not_allowed');
+      }
+      expect(res.headers['access-control-allow-origin']).toBeUndefined();
+    }
+  });
+
+  it.each(cases)('$name: the admin login (own origin: $own)', async (c) => {
+    const col = await of(c.public_url);
+    const res = await send(col.url + '/admin/login', {
+      method: 'POST',
+      headers: { host: c.host(col.port), origin: c.origin(col.port), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: ADMIN_KEY, next: '/admin' }).toString(),
+    });
+    expect(res.status).toBe(c.own ? 303 : 403);
+    expect(res.headers['set-cookie'] === undefined).toBe(!c.own);
+  });
+});
 
 describe('CORS', () => {
   let c: TestCollector;

@@ -3,8 +3,9 @@
 // RateLimit-* headers and Retry-After. Behind `trust_proxy: 1` the client address is the entry the proxy appended
 // to X-Forwarded-For, so a client that sends its own X-Forwarded-For (one entry or many) is still counted as
 // itself; with `trust_proxy: 0` the header is ignored altogether. The window moves with the (injected) clock, and
-// the keyed server routes are not limited by it.
+// the keyed server routes are not limited by it. An IPv6 client is its /64: a subscriber picks any address in it.
 import { afterAll, describe, expect, it } from 'vitest';
+import { clientNetwork } from '../../collector/ingest/client.js';
 import { SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { json, send, type Sent } from '../support/proc.js';
 
@@ -92,5 +93,36 @@ describe('rate limits on the public routes', () => {
       expect(res.status).toBe(200);
       expect(res.headers['ratelimit-limit']).toBeUndefined();
     }
+  });
+});
+
+describe('an IPv6 client is limited per /64, not per address', () => {
+  it.each([
+    ['IPv4 stays whole', '198.51.100.7', '198.51.100.7'],
+    ['IPv4-mapped IPv6 is the IPv4 address', '::ffff:198.51.100.7', '198.51.100.7'],
+    ['a full IPv6 address', '2001:db8:1:2:aaaa:bbbb:cccc:dddd', '2001:db8:1:2::/64'],
+    ['another address of the same /64', '2001:0db8:0001:0002::1', '2001:db8:1:2::/64'],
+    ['a compressed prefix', '2001:db8::5', '2001:db8:0:0::/64'],
+    ['upper case', '2001:DB8:1:2::ABCD', '2001:db8:1:2::/64'],
+    ['the next /64 is another client', '2001:db8:1:3::1', '2001:db8:1:3::/64'],
+    ['loopback', '::1', '0:0:0:0::/64'],
+    ['nothing', undefined, 'unknown'],
+  ])('%s', (_name, ip, key) => {
+    expect(clientNetwork(ip)).toBe(key);
+  });
+
+  it('behind a proxy: new addresses of one /64 share the budget; another /64 has its own', async () => {
+    const c = await startTestCollector({ rate_limit_per_minute: LIMIT, trust_proxy: 1 });
+    running.push(c);
+    // a privacy-address client: a fresh interface id on every request, through both HTTP paths and all three routes
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT; i++) statuses.push((await touch(c, via(`2001:db8:aa:bb:${(i + 1).toString(16)}::${i + 7}`), i % 2 === 1)).status);
+    expect(statuses).toEqual(Array(LIMIT).fill(200));
+    expectLimited(await touch(c, via('2001:db8:aa:bb:ffff:ffff:ffff:ffff')));
+    expectLimited(await impression(c, via('2001:0db8:00aa:00bb::1')));
+    expectLimited(await conversion(c, via('2001:db8:aa:bb::2', '2001:db8:cc::1')));
+    // the neighbouring /64 and an IPv4 client are not affected
+    expect((await touch(c, via('2001:db8:aa:bc::1'))).status).toBe(200);
+    expect((await touch(c, via('198.51.100.9'))).status).toBe(200);
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { ManualClock, type Clock } from '../../collector/clock.js';
 import { parseConfig, type ConfigInput } from '../../collector/config.js';
-import { startCollector, type Collector } from '../../collector/server.js';
+import { startCollector, type Collector, type CollectorOptions } from '../../collector/server.js';
 import type { Store } from '../../collector/store/store.js';
 import { expectDocumented } from './openapi.js';
 
@@ -43,13 +43,13 @@ export interface TestCollector extends Collector {
 
 export async function startTestCollector(
   overrides: Partial<ConfigInput> = {},
-  opts: { clock?: ManualClock; store?: Store; dir?: string } = {},
+  opts: { clock?: ManualClock; store?: Store; dir?: string; timeouts?: CollectorOptions['timeouts'] } = {},
 ): Promise<TestCollector> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sspx-test-'));
   const dbPath = join(dir, 'sspx.db');
   const clock = opts.clock ?? new ManualClock(Date.now());
   const config = parseConfig({ ...BASE_CONFIG, store: `sqlite:${dbPath}`, ...overrides });
-  const collector = await startCollector({ config, clock: clock as Clock, store: opts.store, log: pino({ level: 'silent' }) });
+  const collector = await startCollector({ config, clock: clock as Clock, store: opts.store, log: pino({ level: 'silent' }), timeouts: opts.timeouts });
   return {
     ...collector,
     clock,

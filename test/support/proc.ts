@@ -9,7 +9,8 @@
  *   const { code, signal } = await proc.exited;
  *   proc.stdout(); proc.stderr();         // everything it printed
  *
- * The port is read from the start-up line `listening on http://HOST:PORT` (config.port 0 picks a free one).
+ * The port is read from the start-up line `listening on http://HOST:PORT` (config.port 0 picks a free one; a
+ * wildcard HOST, 0.0.0.0 or [::], is reached at 127.0.0.1).
  * dist/collector/cli.js must be built (`npm test` builds it). SSPX_* variables of the test's environment are not
  * passed on, so the file alone configures the child. Every child still running when the test process exits
  * is killed by its pid.
@@ -27,7 +28,9 @@ import { expectDocumented } from './openapi.js';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_PATH = join(REPO_ROOT, 'dist', 'collector', 'cli.js');
 
-const LISTENING = /listening on (http:\/\/[^\s:/]+):(\d+)/;
+/** the start-up line: the address it listens on (an IPv6 one in brackets); a wildcard one is reached at 127.0.0.1 */
+const LISTENING = /listening on http:\/\/(\[[^\]\s]+\]|[^\s:/[]+):(\d+)/;
+const reachable = (host: string) => (host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host);
 
 export interface Exit {
   code: number | null;
@@ -149,7 +152,7 @@ export async function spawnCollector(opts: SpawnOptions): Promise<CollectorProce
       if (!m) return;
       clearTimeout(timer);
       child.stdout!.off('data', check);
-      ok({ url: `${m[1]}:${m[2]}`, port: Number(m[2]) });
+      ok({ url: `http://${reachable(m[1])}:${m[2]}`, port: Number(m[2]) });
     };
     child.stdout!.on('data', check);
     void exited.then(({ code, signal }) => {

@@ -77,7 +77,7 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires =
 
   router.post('/admin/login', form, async (req, res) => {
     const next = safeNext(req.body?.next);
-    if (!sameOrigin(req, ctx.config)) return send(res, errorPage(403, 'This form must be sent from the dashboard itself.'), 403);
+    if (!sameOrigin(req, ctx.config)) return send(res, errorPage(403, 'This form must be sent from the dashboard itself (opened by a name, the dashboard needs public_url set to its address).'), 403);
     const key = typeof req.body?.key === 'string' ? req.body.key : '';
     if (!ctx.config.keys.admin.length) {
       return send(res, loginPage({ next, error: 'No admin key is configured: add one under keys.admin in the configuration.' }), 401);
