@@ -17,13 +17,13 @@ export const MAX_WINDOWS = { post_click_expire_mins: 129_600, post_view_expire_m
 /** the longest window a pixel may have (90 days): how far back a reported occurred_at may lie */
 export const MAX_WINDOW_MINS = MAX_WINDOWS.post_click_expire_mins;
 
-const window = (max: number) => mins(max).nullable().default(null).transform((m) => m || max);
+const windowMins = (max: number) => mins(max).nullable().default(null).transform((m) => m || max);
 
 const pixelSchema = z.strictObject({
   id: z.number().int().positive(),
   trigger_type: z.enum([...TOUCH_KINDS, 'hybrid']).default('click'),
-  post_click_expire_mins: window(MAX_WINDOWS.post_click_expire_mins),
-  post_view_expire_mins: window(MAX_WINDOWS.post_view_expire_mins),
+  post_click_expire_mins: windowMins(MAX_WINDOWS.post_click_expire_mins),
+  post_view_expire_mins: windowMins(MAX_WINDOWS.post_view_expire_mins),
   /** null: one conversion per user; 0: every conversion; N: at most one per N minutes (per visitor, order id or not) */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
   sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),

@@ -3,6 +3,7 @@
 // UTC hour; values compared as exact decimals. Pure: the store is read in load.ts.
 import { findPixel, type Config, type PixelConfig } from '../config.js';
 import type { ReconcileRow } from '../store/reconcile-sql.js';
+import type { DuplicateRule } from '../vocabulary.js';
 import { normalizeDecimal, subtractDecimal } from './decimal.js';
 import type { ReportKind, ReportRow } from './report.js';
 
@@ -140,6 +141,13 @@ function theirSide(rows: ReportRow[]): TheirSide {
   };
 }
 
+/** what each duplicate rule means here; `unknown` for duplicates stored before the rule was (migration 8) */
+const DUPLICATE_WHY: Record<DuplicateRule | 'unknown', string> = {
+  order_id: 'its order was attributed already (order_id)',
+  min_minutes_per_conv: 'the visitor converted on this pixel before, within min_minutes_per_conv',
+  unknown: 'same order, or within min_minutes_per_conv',
+};
+
 /** why a recorded conversion was not fired */
 function notFiredReason(r: ReconcileRow): string {
   switch (r.fire_state) {
@@ -151,7 +159,7 @@ function notFiredReason(r: ReconcileRow): string {
     case 'in_flight':
       return `not fired yet (${r.fire_state.replace('_', ' ')})`;
     default:
-      if (r.outcome === 'duplicate') return `duplicate${r.duplicate_of ? ` of conversion ${r.duplicate_of}` : ''}: same order, or within min_minutes_per_conv`;
+      if (r.outcome === 'duplicate') return `duplicate${r.duplicate_of ? ` of conversion ${r.duplicate_of}` : ''}: ${DUPLICATE_WHY[r.rule ?? 'unknown']}`;
       return "unattributed: no touch of this visitor in the pixel's windows";
   }
 }

@@ -1,7 +1,7 @@
 // What reconciliation with Microsoft's report reads from a store, and the one SQL both stores run for it
 // (@name parameters; PostgreSQL's store numbers them). The last report an operator reconciled is kept in the store
 // too, so every collector process sharing a PostgreSQL store shows the same one on its dashboard.
-import type { ConversionOutcome, ConversionSource, FireState, TouchKind } from './store.js';
+import type { ConversionOutcome, ConversionSource, DuplicateRule, FireState, TouchKind } from './store.js';
 
 /** One recorded conversion with its fire (if any) and the touch it was attributed to (if still stored). */
 export interface ReconcileRow {
@@ -12,6 +12,8 @@ export interface ReconcileRow {
   value: string | null;
   outcome: ConversionOutcome;
   duplicate_of: string | null;
+  /** a duplicate's deciding rule (null before migration 8) */
+  rule: DuplicateRule | null;
   source: ConversionSource;
   occurred_at: number;
   created_at: number;
@@ -42,7 +44,7 @@ export interface SavedReport {
 /** conversions created in [@from, @to), each with its fire, its touch, and how many fired before it for this user;
  * test conversions are left out: their fires never reach Microsoft, so its report never counts them */
 export const RECONCILE_ROWS_SQL = `
-  SELECT c.id AS conversion_id, c.pixel_id, c.order_id, c.value, c.outcome, c.duplicate_of, c.source, c.occurred_at, c.created_at,
+  SELECT c.id AS conversion_id, c.pixel_id, c.order_id, c.value, c.outcome, c.duplicate_of, c.rule, c.source, c.occurred_at, c.created_at,
          f.id AS fire_id, f.state AS fire_state, f.value AS fire_value, f.fired_at, f.last_error,
          t.kind AS touch_kind, t.occurred_at AS touched_at,
          (SELECT COUNT(*) FROM conversions e JOIN fires ef ON ef.conversion_id = e.id

@@ -41,6 +41,7 @@ interface Seed {
   last_error?: string;
   user?: string;
   duplicate_of?: string;
+  rule?: Conversion['rule'];
 }
 
 /** conversion ids by order, for assertions */
@@ -65,6 +66,7 @@ export async function seedFixture(store: Store): Promise<Seeded> {
       touch_id: tt?.id ?? null,
       user_key: s.user ? `v:${s.user}` : null,
       duplicate_of: s.duplicate_of ?? null,
+      rule: s.rule ?? null,
       occurred_at: at,
       created_at: at,
     });
@@ -118,7 +120,7 @@ export async function seedFixture(store: Store): Promise<Seeded> {
   await add('D-400', { touch: ['click', '2026-11-16 14:00:00'], at: '2026-11-16 14:59:00', state: 'failed', last_error: 'HTTP 400 from the router: invalid sspdata' });
   await add('D-401', { touch: ['click', '2026-11-16 15:00:00'], at: '2026-11-16 15:59:00', state: 'held', last_error: 'timed out after the request was sent' });
   await add('D-402', { at: '2026-11-17 10:59:00', outcome: 'unattributed' });
-  await add('D-403', { pixel: SIGNUP, at: '2026-11-17 11:59:00', outcome: 'duplicate', duplicate_of: seeded['B-199'].conversion.id });
+  await add('D-403', { pixel: SIGNUP, at: '2026-11-17 11:59:00', outcome: 'duplicate', duplicate_of: seeded['B-199'].conversion.id, rule: 'min_minutes_per_conv' });
   await add('D-404', { touch: ['click', '2026-11-17 13:00:00'], at: '2026-11-17 13:59:00', state: 'queued' });
   await add('D-405', { touch: ['click', '2026-11-17 13:30:00'], at: '2026-11-17 14:29:00', state: 'in_flight' });
 

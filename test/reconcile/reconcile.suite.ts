@@ -116,7 +116,7 @@ export function reconcileSuite(name: string, makeSite: () => ReconcileSite): voi
       expect(o[`${PURCHASE}/D-400`].reason).toBe('failed: HTTP 400 from the router: invalid sspdata');
       expect(o[`${PURCHASE}/D-401`].reason).toBe('held: the attempt was ambiguous; it waits for a replay (timed out after the request was sent)');
       expect(o[`${PURCHASE}/D-402`].reason).toBe("unattributed: no touch of this visitor in the pixel's windows");
-      expect(o[`${SIGNUP}/D-403`].reason).toBe(`duplicate of conversion ${seeded['B-199'].conversion.id}: same order, or within min_minutes_per_conv`);
+      expect(o[`${SIGNUP}/D-403`].reason).toBe(`duplicate of conversion ${seeded['B-199'].conversion.id}: the visitor converted on this pixel before, within min_minutes_per_conv`);
       expect(o[`${PURCHASE}/D-404`].reason).toBe('not fired yet (queued)');
       expect(o[`${PURCHASE}/D-405`].reason).toBe('not fired yet (in flight)');
       expect(o[`${PURCHASE}/D-400`].ours).toMatchObject({ state: 'failed', fire_id: seeded['D-400'].fire!.id });
