@@ -197,4 +197,12 @@ CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install
 CREATE INDEX conversions_install ON conversions (install_id) WHERE install_id IS NOT NULL;
 `,
   },
+  {
+    // crash safety: set (committed) just before an attempt's request is written to the socket, cleared when the attempt
+    // is recorded. A fire left in flight without it surely never reached the router; with it, it may have (on_ambiguous)
+    version: 10,
+    sql: `
+ALTER TABLE fires ADD COLUMN sending_at ${d.int};
+`,
+  },
 ];

@@ -60,7 +60,7 @@ function migrationSuite(name: string, kind: () => Kind): void {
       const a: NewAttempt = attempt({ started_at: T0 + 1, duration_ms: 4 });
       await k().insertRow(store, 'touches', { ...t, install_id: undefined }); // the column came with version 7
       await k().insertRow(store, 'conversions', { ...c, warning: undefined }); // the column came with version 6
-      await k().insertRow(store, 'fires', { ...f, dry_run: undefined }); // the column came with version 4
+      await k().insertRow(store, 'fires', { ...f, dry_run: undefined, sending_at: undefined }); // the columns came with versions 4 and 10
       await k().insertRow(store, 'installs', i as unknown as Record<string, unknown>);
       await k().insertRow(store, 'attempts', { ...a, fire_id: f.id, n: 1, owner: 'old-build' });
 

@@ -75,6 +75,7 @@ export function fire(over: Partial<Fire> = {}): Fire {
     updated_at: T0,
     fired_at: null,
     dry_run: false,
+    sending_at: null,
     ...over,
   };
 }
