@@ -21,10 +21,14 @@ try {
       killWhen: ({ acked }) => until('30% of the stream answered', () => acked() >= conversions * 2 * 0.3, 300_000),
     });
     const f = run.figures;
-    console.log(`on_ambiguous ${on_ambiguous}: acknowledged ${f.acknowledged}, logged once ${f.logged_once}, held ${f.held}, ` +
-      `doubled ${f.doubled}, lost ${f.lost} | in flight at the kill: ${f.in_flight_at_kill.marked} marked, ${f.in_flight_at_kill.unmarked} unmarked; ` +
-      `attempts recorded: ${f.ambiguous} ambiguous, ${f.lease_expired} lease_expired; ${run.resent} requests resent; ` +
-      `queue drained ${run.drainMs} ms after the restart`);
+    // how long before its lease would have run out each unmarked fire was fired again, on the collector's clock
+    const early = run.inFlightAtKill.filter((x) => x.sending_at == null)
+      .map((x) => x.lease_expires_at - run.fires.get(x.id)!.attempts.find((a) => a.outcome === 'fired')!.started_at);
+    console.log(`on_ambiguous ${on_ambiguous}: acknowledged ${f.acknowledged}, logged once ${f.logged_once}, held ${f.held} ` +
+      `(${f.held_but_logged} of them logged before the kill), doubled ${f.doubled} (logged twice ${f.logged_twice}), lost ${f.lost} | ` +
+      `in flight at the kill: ${f.in_flight_at_kill.marked} marked, ${f.in_flight_at_kill.unmarked} unmarked (fired again at least ` +
+      `${Math.min(...early)} ms before their lease would have expired); attempts recorded: ${f.ambiguous} ambiguous, ` +
+      `${f.lease_expired} lease_expired; ${run.resent} requests resent; queue drained ${run.drainMs} ms after the restart`);
     for (const p of run.procs) await p.stop(5000);
   }
 } finally {

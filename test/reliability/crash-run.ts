@@ -38,10 +38,13 @@ export interface CrashFigures {
   acknowledged: number;
   /** acknowledged orders the router logged (its /logged, after the 302) exactly once */
   logged_once: number;
-  /** acknowledged orders whose fire is held (on_ambiguous hold) */
+  /** acknowledged orders whose fire is held (on_ambiguous hold); of them, those the router had logged before the kill */
   held: number;
+  held_but_logged: number;
   /** acknowledged orders whose request (/sspx) reached the router more than once */
   doubled: number;
+  /** acknowledged orders the router logged more than once */
+  logged_twice: number;
   /** acknowledged orders neither logged nor held */
   lost: number;
   /** attempts recorded as ambiguous / lease_expired over these fires */
@@ -132,7 +135,9 @@ export async function crashRun(o: CrashRunOptions): Promise<CrashRun> {
     acknowledged: orders.size,
     logged_once: [...orders].filter((id) => logged.get(id) === 1).length,
     held: [...orders].filter((id) => byOrder.get(id)?.state === 'held').length,
+    held_but_logged: [...orders].filter((id) => byOrder.get(id)?.state === 'held' && logged.get(id)).length,
     doubled: [...orders].filter((id) => (sspx.get(id) ?? 0) > 1).length,
+    logged_twice: [...orders].filter((id) => (logged.get(id) ?? 0) > 1).length,
     lost: [...orders].filter((id) => !logged.get(id) && byOrder.get(id)?.state !== 'held').length,
     ambiguous: outcomes.filter((x) => x === 'ambiguous').length,
     lease_expired: outcomes.filter((x) => x === 'lease_expired').length,
