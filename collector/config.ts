@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { hostClass } from './net.js';
-import { CONVERSION_SOURCES, TOUCH_KINDS } from './vocabulary.js';
+import { CONVERSION_SOURCES, ON_AMBIGUOUS, TOUCH_KINDS } from './vocabulary.js';
 
 export const MICROSOFT_ROUTER = 'https://sspx-router.adnxs.com/sspx';
 export const DEFAULT_CONFIG_PATH = 'sspx.config.json';
@@ -56,7 +56,7 @@ export const configSchema = z.strictObject({
   keys: z.strictObject({ server: keyList, app: keyList, admin: keyList }).default({ server: [], app: [], admin: [] }),
   retry_schedule_seconds: z.array(z.number().min(0).max(7 * 86_400)).min(1).default([0, 5, 300, 1800, 7200, 18_000, 36_000, 36_000]),
   retry_jitter: z.number().min(0).max(1).default(0.2),
-  on_ambiguous: z.enum(['retry', 'hold']).default('retry'),
+  on_ambiguous: z.enum(ON_AMBIGUOUS).default('retry'),
   allow_insecure_router: z.boolean().default(false),
   /** record every fire's request and transcript without sending it (the built-in local setup) */
   dry_run: z.boolean().default(false),

@@ -153,6 +153,7 @@ const components = {
         next_attempt_at: nullable(int('ms since the epoch')),
         lease_owner: nullable(str()),
         lease_expires_at: nullable(int()),
+        sending_at: nullable(int('while in flight: when the attempt\'s request was about to leave (committed first); a crash leaves it to tell a fire that surely never reached the router from one that may have')),
         last_outcome: nullable(str(undefined, { enum: ATTEMPT_OUTCOMES })),
         last_error: nullable(str()),
         created_at: int('ms since the epoch'),

@@ -117,7 +117,12 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   });
   const address = server.address() as AddressInfo;
   const { port } = address;
-  dispatcher?.start();
+  if (dispatcher) {
+    // fires a crash left in flight that this process may take back at once (SQLite's own; see Outbox.takeBackOwnLeases)
+    const taken = await store.takeBackOwnLeases(ctx.clock.now(), config.on_ambiguous);
+    if (taken) log.warn({ fires: taken, on_ambiguous: config.on_ambiguous }, 'took back fires left in flight by the previous run');
+    dispatcher.start();
+  }
   const retention = opts.retention === false ? undefined : startRetention(ctx, opts.retention);
   let closing: Promise<void> | undefined;
   return {

@@ -36,6 +36,14 @@ export const ATTEMPT_OUTCOMES = ['fired', 'retry', 'failed', 'ambiguous', 'lease
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /**
+ * What happens to a fire whose request may have reached the router without an answer being recorded (a timeout after
+ * the request was sent, a crash after it left): `retry` fires it again (the router may count it twice), `hold` parks
+ * it as `held` for an operator to check the router's logs and replay it.
+ */
+export const ON_AMBIGUOUS = ['retry', 'hold'] as const;
+export type OnAmbiguous = (typeof ON_AMBIGUOUS)[number];
+
+/**
  * What one HTTP attempt came to, as the dispatcher's HTTP layer answers it: an attempt outcome, or `aborted` (the
  * dispatcher was stopping; nothing to record unless the request had been sent). Never `lease_expired`.
  */

@@ -1,12 +1,15 @@
 // The dispatcher: claims due fires with a lease, fires them (at most max_in_flight at once), records every attempt
 // and schedules the next one. A committed conversion wakes it at once; otherwise it sleeps until the next fire is due
-// or poll_interval_ms, whichever is sooner (other processes queue fires too). A crash at any point leaves leased rows
-// that the next claim turns into `lease_expired` attempts and fires again: at least once, never silently lost.
+// or poll_interval_ms, whichever is sooner (other processes queue fires too). Each attempt commits a sending mark
+// before its request leaves (markSending), so a crash leaves leased rows that the store tells apart when it takes them
+// back (at start on SQLite, at lease expiry on PostgreSQL): unsent ones are fired again at once (`lease_expired`),
+// ones that may have reached the router follow on_ambiguous (`ambiguous`). Never silently lost, never silently doubled.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
 import type { CollectorEvents } from '../events.js';
+import { HELD_NOTE } from '../store/queue-sql.js';
 import type { Fire, FireState, NewAttempt, Outbox } from '../store/store.js';
 import { fireUrl } from './fire-url.js';
 import { dryRunFire, FireAgents, httpFire, type FireResult } from './http-fire.js';
@@ -64,7 +67,7 @@ export function nextStep(result: Pick<Decided, 'outcome' | 'error' | 'error_clas
   if (result.outcome === 'fired') return { state: 'fired', next_attempt_at: null, last_error: null };
   if (result.outcome === 'failed') return { state: 'failed', next_attempt_at: null, last_error: error };
   if (result.outcome === 'ambiguous' && config.on_ambiguous === 'hold') {
-    return { state: 'held', next_attempt_at: null, last_error: `${error} (held: on_ambiguous is hold; replay it once the router's logs are checked)` };
+    return { state: 'held', next_attempt_at: null, last_error: `${error} (${HELD_NOTE})` };
   }
   const made = attempt_count + 1;
   const delay = config.retry_schedule_seconds[made];
@@ -195,7 +198,7 @@ export class Dispatcher {
       let claimed = 0;
       if (room > 0) {
         try {
-          const fires = await store.claimFires(this.owner, clock.now(), Math.round(config.lease_seconds * 1000), room);
+          const fires = await store.claimFires(this.owner, clock.now(), Math.round(config.lease_seconds * 1000), room, config.on_ambiguous);
           failures = 0;
           claimed = fires.length;
           if (claimed) this.ctx.events.emit('claimed', { owner: this.owner, count: claimed });
@@ -288,13 +291,20 @@ export class Dispatcher {
       agents: this.agents,
       signal,
       now: () => clock.now(),
+      beforeSend: async () => {
+        if (!(await store.markSending(fire.id, this.owner, clock.now()))) throw new Error('the lease was lost: another dispatcher owns this fire now');
+      },
     });
-    // Cut short by stop(): before the request left, nothing happened and stop() releases the fire; after, the
-    // router may have logged it, so the attempt is recorded as ambiguous, for on_ambiguous to decide and an
-    // operator to see.
+    // Cut short by stop(), or not sent because its sending mark could not be committed: before the request left,
+    // nothing happened (stop() releases the fire; a lost lease is someone else's; a store failure lets the lease
+    // expire); after, the router may have logged it, so the attempt is recorded as ambiguous, for on_ambiguous to
+    // decide and an operator to see.
     let decided: Decided;
     if (result.outcome === 'aborted') {
-      if (!result.hops.some((h) => h.sent)) return;
+      if (!result.hops.some((h) => h.sent)) {
+        if (result.error_class === 'not_marked') log.warn({ fire_id: fire.id, owner: this.owner, error: result.error }, 'attempt not sent');
+        return;
+      }
       decided = { ...result, outcome: 'ambiguous', error_class: 'stopped_after_send', error: 'the collector stopped while the router had the request; it may have logged it' };
     } else decided = { ...result, outcome: result.outcome };
     const next = nextStep(decided, fire.attempt_count, config, clock.now(), this.random);

@@ -119,6 +119,11 @@ export interface HttpFireOptions {
   signal?: AbortSignal;
   /** the time a Retry-After date is measured from (ms since the epoch) */
   now?: () => number;
+  /**
+   * awaited once per attempt, when the first request's connection is up and before its bytes are written (the
+   * dispatcher commits that the request may reach the router); a rejection ends the attempt unsent, `aborted`
+   */
+  beforeSend?: () => Promise<void>;
 }
 
 /** Retry-After as delay-seconds or an HTTP date; null when absent or unreadable. */
@@ -225,6 +230,7 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
         connected = true;
         clearTimeout(connectTimer);
         hop.remote_address = remoteOf(socket);
+        o.beforeSend?.().then(() => settled || req.end(), (err: Error) => fail('aborted', 'not_marked', `not sent: ${err.message}`));
       };
       if (req.reusedSocket) return onConnected();
       connectTimer = setTimeout(
@@ -310,7 +316,8 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
     if (o.signal?.aborted) onAbort();
     else o.signal?.addEventListener('abort', onAbort, { once: true });
 
-    req.end();
+    // node writes nothing before end(): with a beforeSend hook the request leaves once the hook resolved (onConnected)
+    if (!o.beforeSend) req.end();
   });
 }
 
@@ -331,6 +338,11 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
   }
   const allowLocal = o.allow_local ?? o.allow_insecure ?? false;
   let redirects = 0;
+  if (o.beforeSend) {
+    const mark = o.beforeSend;
+    let marked: Promise<void> | undefined;
+    o = { ...o, beforeSend: () => (marked ??= mark()) };
+  }
   for (;;) {
     // an address literal is never looked up, so the resolved-address check (guardedLookup) is made here
     const refused = isIP(current.hostname.replace(/^\[|\]$/g, '')) ? addressRefusal(current.hostname, allowLocal) : undefined;

@@ -167,7 +167,7 @@ export async function decideConversion(tx: Tx, c: ConversionInput, now: number):
   const fire_id = rowId('f');
   await tx.insertFire({
     id: fire_id, conversion_id: conversion.id, pixel_id, order_id: c.order_id, value: c.value, other: c.other,
-    token: touch.token, state: 'queued', dry_run: false, attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
+    token: touch.token, state: 'queued', dry_run: false, sending_at: null, attempt_count: 0, next_attempt_at: now, lease_owner: null, lease_expires_at: null,
     last_outcome: null, last_error: null, created_at: now, updated_at: now, fired_at: null, test,
   });
   return { outcome: 'attributed', conversion_id: conversion.id, fire_id, touch_id: touch.id, rule: null };

@@ -15,6 +15,7 @@ import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
+import type { OnAmbiguous } from '../vocabulary.js';
 import {
   INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
@@ -342,12 +343,12 @@ export class PostgresStore implements Store {
     return (await this.query<{ day: string; site: string; kind: string; count: number }>(SQL.diagnostics, { from: fromDay, to: toDay })).rows;
   }
 
-  claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]> {
+  claimFires(owner: string, now: number, lease_ms: number, limit: number, on_ambiguous: OnAmbiguous = 'retry'): Promise<Fire[]> {
     return this.inTransaction(async (query) => {
-      const ids = (await query<{ id: string }>(SQL.expiredLeases, { now })).rows.map((r) => r.id);
+      const ids = (await query<{ id: string }>(SQL.expiredLeases, { expired_by: now })).rows.map((r) => r.id);
       if (ids.length) {
-        await query(SQL.leaseExpiredAttempts, { ids, now });
-        await query(SQL.requeueExpired, { ids, now });
+        await query(SQL.leaseExpiredAttempts, { ids, now, on_ambiguous });
+        await query(SQL.requeueExpired, { ids, now, on_ambiguous });
       }
       const claimed = (await query<Fire>(SQL.claim, { owner, now, expires: now + lease_ms, limit: Math.max(0, limit) })).rows;
       // RETURNING has no order: oldest due first, as they were chosen
@@ -368,6 +369,18 @@ export class PostgresStore implements Store {
       });
       return finished.rowCount === 1;
     });
+  }
+
+  async markSending(fire_id: string, owner: string, now: number): Promise<boolean> {
+    return ((await this.query(SQL.markSending, { id: fire_id, owner, now })).rowCount ?? 0) === 1;
+  }
+
+  /**
+   * None: a lease here may be another live process's, and an owner id (host:pid:random) cannot prove that it was this
+   * process's previous life (a container's pid and hostname repeat). Leases left by a crash wait for lease_seconds.
+   */
+  async takeBackOwnLeases(): Promise<number> {
+    return 0;
   }
 
   async releaseFires(owner: string, now: number): Promise<number> {

@@ -219,4 +219,12 @@ ALTER TABLE conversions ADD COLUMN test ${d.bool} NOT NULL DEFAULT ${d.false};
 ALTER TABLE fires ADD COLUMN test ${d.bool} NOT NULL DEFAULT ${d.false};
 `,
   },
+  {
+    // crash safety: set (committed) just before an attempt's request is written to the socket, cleared when the attempt
+    // is recorded. A fire left in flight without it surely never reached the router; with it, it may have (on_ambiguous)
+    version: 10,
+    sql: `
+ALTER TABLE fires ADD COLUMN sending_at ${d.int};
+`,
+  },
 ];

@@ -17,6 +17,7 @@ import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
+import type { OnAmbiguous } from '../vocabulary.js';
 import {
   INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
@@ -132,6 +133,7 @@ export class SqliteStore implements Store {
       insertAttempt: db.prepare(SHARED.insertAttempt),
       requeueExpired: db.prepare(SHARED.requeueExpired),
       claim: db.prepare(SHARED.claim),
+      markSending: db.prepare(SHARED.markSending),
       finishAttempt: db.prepare(SHARED.finishAttempt),
       release: db.prepare(SHARED.release),
       nextDue: db.prepare(SHARED.nextDue),
@@ -209,6 +211,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.marks.drain();
     await this.attempts.drain();
     await this.serial(() => undefined);
     if (this.db.open) this.db.close();
@@ -313,16 +316,41 @@ export class SqliteStore implements Store {
     return this.sql.diagnostics.all({ from: fromDay, to: toDay }) as { day: string; site: string; kind: string; count: number }[];
   }
 
-  claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]> {
+  claimFires(owner: string, now: number, lease_ms: number, limit: number, on_ambiguous: OnAmbiguous = 'retry'): Promise<Fire[]> {
     return this.serial(() =>
       this.db.transaction(() => {
-        for (const f of this.sql.expiredLeases.all({ now }).map((r) => fireOf(r)!)) {
-          this.sql.leaseExpiredAttempt.run({ id: f.id, now });
-          this.sql.requeueExpired.run({ id: f.id, now });
-        }
+        this.takeBack(now, now, on_ambiguous);
         return this.sql.claim.all({ owner, now, expires: now + lease_ms, limit }).map((r) => fireOf(r)!);
       })(),
     );
+  }
+
+  /** one process per file: every fire in flight at start was left by this process's previous life, dead now */
+  takeBackOwnLeases(now: number, on_ambiguous: OnAmbiguous): Promise<number> {
+    return this.serial(() => {
+      const n = this.db.transaction(() => this.takeBack(now, Number.MAX_SAFE_INTEGER, on_ambiguous))();
+      if (n) this.notifyFires();
+      return n;
+    });
+  }
+
+  /** in-flight fires whose lease ran out by expired_by, settled on their sending mark (queue-sql.ts); in a transaction */
+  private takeBack(now: number, expired_by: number, on_ambiguous: OnAmbiguous): number {
+    const ids = (this.sql.expiredLeases.all({ expired_by }) as { id: string }[]).map((r) => r.id);
+    for (const id of ids) {
+      this.sql.leaseExpiredAttempt.run({ id, now, on_ambiguous });
+      this.sql.requeueExpired.run({ id, now, on_ambiguous });
+    }
+    return ids.length;
+  }
+
+  /** marks starting in the same tick share one transaction (one fsync), kept synchronous=FULL like the attempts */
+  private readonly marks = new Batcher<{ id: string; owner: string; now: number }, boolean>((marks) =>
+    this.serial(() => this.db.transaction(() => marks.map((m) => this.sql.markSending.run(m).changes === 1))()),
+  );
+
+  markSending(fire_id: string, owner: string, now: number): Promise<boolean> {
+    return this.marks.add({ id: fire_id, owner, now });
   }
 
   /** attempts finishing in the same tick share one transaction (one fsync): the dispatcher records hundreds a second */

@@ -4,7 +4,7 @@
 import type { ReconcileRow, SavedReport } from './reconcile-sql.js';
 
 import { dayStart, utcDay } from '../clock.js';
-import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, DuplicateRule, FireState, TouchKind, TouchSource } from '../vocabulary.js';
+import type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, DuplicateRule, FireState, OnAmbiguous, TouchKind, TouchSource } from '../vocabulary.js';
 
 export type { AttemptOutcome, BindMethod, ConversionOutcome, ConversionSource, DuplicateRule, FireState, TouchKind, TouchSource };
 
@@ -93,6 +93,11 @@ export interface Fire {
   dry_run: boolean;
   /** the fire of a test conversion: recorded as a dry run (URL and transcript), never sent, never replayed */
   test: boolean;
+  /**
+   * while in flight: when the current attempt's request was about to leave (committed before it did), or null while it
+   * has not; what a crash leaves tells a fire that surely never reached the router from one that may have
+   */
+  sending_at: number | null;
 }
 
 /** One request/response exchange of an attempt: what `curl --verbose` prints for one hop. */
@@ -261,10 +266,24 @@ export interface IngestStore {
 /** the outbox: the dispatcher's queue of fires, and the operator's replay into it */
 export interface Outbox {
   /**
-   * The dispatcher's claim: first turns in-flight fires whose lease expired back into due fires (each recorded
-   * as a `lease_expired` attempt), then leases up to `limit` due fires to `owner`, oldest due first.
+   * The dispatcher's claim: first takes back in-flight fires whose lease expired, then leases up to `limit` due fires
+   * to `owner`, oldest due first. A fire taken back whose request never left (no sending mark) is due again at once,
+   * recorded as a `lease_expired` attempt; one whose request may have reached the router is recorded as an
+   * `ambiguous` attempt and is due again at once (`on_ambiguous` retry, the default) or `held` (hold).
    */
-  claimFires(owner: string, now: number, lease_ms: number, limit: number): Promise<Fire[]>;
+  claimFires(owner: string, now: number, lease_ms: number, limit: number, on_ambiguous?: OnAmbiguous): Promise<Fire[]>;
+  /**
+   * Marks that the current attempt's request is about to leave, committed before it does; false when `owner` no longer
+   * holds the lease (another dispatcher took the fire over: the request must not be sent).
+   */
+  markSending(fire_id: string, owner: string, now: number): Promise<boolean>;
+  /**
+   * At start, before any claim: in-flight fires a previous incarnation of this process left behind, taken back at
+   * once as an expired lease is (see claimFires) rather than after lease_seconds. SQLite has one process, so every in-flight
+   * fire is one; PostgreSQL cannot tell another live process's leases from a dead one's and takes back none (they wait
+   * for their lease to expire). Answers how many were taken back.
+   */
+  takeBackOwnLeases(now: number, on_ambiguous: OnAmbiguous): Promise<number>;
   /**
    * Records one attempt and moves the fire to its next state, if `owner` still holds the lease.
    * The attempt row is written either way (it happened); answers whether the fire was updated.
@@ -275,7 +294,7 @@ export interface Outbox {
     attempt: NewAttempt,
     next: AttemptNext,
   ): Promise<boolean>;
-  /** graceful stop: the owner's in-flight fires become due now, with no attempt recorded */
+  /** graceful stop: the owner's in-flight fires become due now, with no attempt recorded (none of them was sent) */
   releaseFires(owner: string, now: number): Promise<number>;
   /** when the earliest queued fire is due, or null when none is queued */
   nextDueAt(): Promise<number | null>;

@@ -79,7 +79,7 @@ export async function queueFire(store: SqliteStore, f: FireInput = {}, clock: Cl
   };
   const fire: Fire = {
     id: randomUUID(), conversion_id: conversion.id, pixel_id: conversion.pixel_id, order_id: conversion.order_id,
-    value: conversion.value, other: conversion.other, token: conversion.token!, state: 'queued', dry_run: false, attempt_count: 0,
+    value: conversion.value, other: conversion.other, token: conversion.token!, state: 'queued', dry_run: false, sending_at: null, attempt_count: 0,
     next_attempt_at: f.at ?? now, lease_owner: null, lease_expires_at: null, last_outcome: null, last_error: null,
     created_at: f.created_at ?? now, updated_at: now, fired_at: null, test: false,
   };

@@ -115,7 +115,7 @@ describe('renderAttempt and renderEvidence', () => {
 
   it('puts the fire, its conversion and every attempt with its transcript into one text', () => {
     const fire: FireDetail = {
-      id: 'f1', conversion_id: 'c1', pixel_id: 59633, order_id: 'A1', value: '10', other: null, token: 'abc.', state: 'fired', dry_run: false, test: false,
+      id: 'f1', conversion_id: 'c1', pixel_id: 59633, order_id: 'A1', value: '10', other: null, token: 'abc.', state: 'fired', dry_run: false, test: false, sending_at: null,
       attempt_count: 2, next_attempt_at: null, lease_owner: null, lease_expires_at: null, last_outcome: 'fired', last_error: null,
       created_at: Date.UTC(2026, 0, 1), updated_at: Date.UTC(2026, 0, 1), fired_at: Date.UTC(2026, 0, 1, 0, 0, 6),
       attempts: [

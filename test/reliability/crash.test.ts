@@ -2,9 +2,10 @@
 // killed with SIGKILL in the middle, clients send again what got no answer, and a new process on the same SQLite
 // file takes over with its dispatcher on. Every acknowledged touch and conversion is in the store, each order_id
 // is one conversion and one fire, and the local router receives each fire exactly once — except a fire whose
-// attempt the store records as uncertain: `lease_expired` (it was on the wire when the process was killed) or
-// `ambiguous` (it timed out after the request was sent). The collector cannot know whether the router saw those, so
-// it fires again: at least once, never silently lost, and every extra receipt is accounted for by a recorded attempt.
+// attempt the store records as `ambiguous` (its sending mark was committed when the process was killed, or it timed
+// out after the request was sent). The collector cannot know whether the router saw those, so it fires again
+// (on_ambiguous retry): at least once, never silently lost, and every extra receipt is accounted for by a recorded
+// attempt. crash-sending.test.ts holds them instead (on_ambiguous hold) and checks the counts exactly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../collector/config.js';
 import { ADMIN_KEY, APP_KEY, BASE_CONFIG, SERVER_KEY } from '../support/collector.js';

@@ -60,7 +60,7 @@ function migrationSuite(name: string, kind: () => Kind): void {
       const a: NewAttempt = attempt({ started_at: T0 + 1, duration_ms: 4 });
       await k().insertRow(store, 'touches', { ...t, install_id: undefined }); // the column came with version 7
       await k().insertRow(store, 'conversions', { ...c, warning: undefined, rule: undefined, superseded_by: undefined, test: undefined }); // columns of versions 6, 8 and 9
-      await k().insertRow(store, 'fires', { ...f, dry_run: undefined, test: undefined }); // dry_run came with version 4, test with 9
+      await k().insertRow(store, 'fires', { ...f, dry_run: undefined, test: undefined, sending_at: undefined }); // dry_run came with version 4, test with 9, sending_at with 10
       await k().insertRow(store, 'installs', i as unknown as Record<string, unknown>);
       await k().insertRow(store, 'attempts', { ...a, fire_id: f.id, n: 1, owner: 'old-build' });
 

@@ -79,6 +79,7 @@ export function fire(over: Partial<Fire> = {}): Fire {
     fired_at: null,
     dry_run: false,
     test: false,
+    sending_at: null,
     ...over,
   };
 }

@@ -306,6 +306,63 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
         expect((await store.getFire(f.id))!.attempts.map((a) => [a.n, a.outcome])).toEqual([[1, 'lease_expired']]);
       });
 
+      // a crash leaves a fire in flight; taking it back reads its sending mark: never sent, or maybe at the router
+      it.each([
+        { name: 'no sending mark: due again at once, a lease_expired attempt', mark: false, on_ambiguous: 'hold' as const,
+          fire: { state: 'queued', next_attempt_at: T0 + 10 * SEC, last_outcome: 'lease_expired' },
+          attempt: { outcome: 'lease_expired', error_class: 'lease_expired', started_at: T0 + 10 * SEC, next_attempt_at: T0 + 10 * SEC } },
+        { name: 'marked, on_ambiguous retry: due again at once, an ambiguous attempt', mark: true, on_ambiguous: 'retry' as const,
+          fire: { state: 'queued', next_attempt_at: T0 + 10 * SEC, last_outcome: 'ambiguous' },
+          attempt: { outcome: 'ambiguous', error_class: 'lease_expired_after_send', started_at: T0 + 2 * SEC, next_attempt_at: T0 + 10 * SEC } },
+        { name: 'marked, on_ambiguous hold: held, an ambiguous attempt', mark: true, on_ambiguous: 'hold' as const,
+          fire: { state: 'held', next_attempt_at: null, last_outcome: 'ambiguous' },
+          attempt: { outcome: 'ambiguous', error_class: 'lease_expired_after_send', started_at: T0 + 2 * SEC, next_attempt_at: null } },
+      ])('takes back an expired lease by its sending mark: $name', async ({ mark, on_ambiguous, fire: after, attempt: a }) => {
+        const f = await queueFire();
+        await store.claimFires('d1', T0, 10 * SEC, 10);
+        if (mark) expect(await store.markSending(f.id, 'd1', T0 + 2 * SEC)).toBe(true);
+        expect((await store.getFire(f.id))!.sending_at).toBe(mark ? T0 + 2 * SEC : null);
+        expect(await store.claimFires('d2', T0 + 10 * SEC, 10 * SEC, 0, on_ambiguous)).toEqual([]);
+        const taken = (await store.getFire(f.id))!;
+        expect(taken).toMatchObject({ ...after, attempt_count: 1, lease_owner: null, lease_expires_at: null, sending_at: null });
+        expect(taken.last_error).toContain(mark ? 'after its request had left' : 'had not left');
+        if (after.state === 'held') expect(taken.last_error).toContain('on_ambiguous is hold');
+        expect(taken.attempts).toEqual([expect.objectContaining({ n: 1, owner: 'd1', hops: null, ...a })]);
+        // the old owner may not send it any more
+        expect(await store.markSending(f.id, 'd1', T0 + 11 * SEC)).toBe(false);
+      });
+
+      it('marks sending only for the lease owner, and an attempt or a release clears the mark', async () => {
+        const [a, b] = [await queueFire(), await queueFire()];
+        await store.claimFires('d1', T0, 10 * SEC, 10);
+        expect(await store.markSending(a.id, 'd2', T0 + 1)).toBe(false);
+        expect(await store.markSending(a.id, 'd1', T0 + 1)).toBe(true);
+        expect(await store.markSending(b.id, 'd1', T0 + 1)).toBe(true);
+        expect(await store.recordAttempt(a.id, 'd1', attempt(), { state: 'queued', next_attempt_at: T0 + SEC, last_error: 'x' })).toBe(true);
+        expect((await store.getFire(a.id))!.sending_at).toBeNull();
+        expect(await store.releaseFires('d1', T0 + 2)).toBe(1);
+        expect((await store.getFire(b.id))!).toMatchObject({ state: 'queued', sending_at: null });
+      });
+
+      it("takes back the leases a crash left at start: all of them on SQLite (one process), none on PostgreSQL (they may be another process's)", async () => {
+        const [unsent, sent] = [await queueFire(), await queueFire({ next_attempt_at: T0 + 1 })];
+        await store.claimFires('crashed:1:dead', T0 + 1, 600 * SEC, 10);
+        expect(await store.markSending(sent.id, 'crashed:1:dead', T0 + 2)).toBe(true);
+        const taken = await store.takeBackOwnLeases(T0 + 5, 'hold');
+        if (store.kind === 'postgres') {
+          expect(taken).toBe(0);
+          expect([await stateOf(unsent.id), await stateOf(sent.id)]).toEqual(['in_flight', 'in_flight']);
+          return;
+        }
+        expect(taken).toBe(2);
+        // long before the lease would have expired (T0 + 600 s): the unsent fire is due at once
+        expect((await store.getFire(unsent.id))!).toMatchObject({ state: 'queued', next_attempt_at: T0 + 5, last_outcome: 'lease_expired' });
+        expect((await store.getFire(unsent.id))!.attempts.map((x) => [x.outcome, x.started_at])).toEqual([['lease_expired', T0 + 5]]);
+        expect((await store.getFire(sent.id))!).toMatchObject({ state: 'held', next_attempt_at: null, last_outcome: 'ambiguous' });
+        expect((await store.getFire(sent.id))!.attempts.map((x) => [x.outcome, x.started_at])).toEqual([['ambiguous', T0 + 2]]);
+        expect((await store.claimFires('d2', T0 + 5, SEC, 10)).map((x) => x.id)).toEqual([unsent.id]);
+      });
+
       it('never hands one fire to two concurrent claimers', async () => {
         const fires: Fire[] = [];
         for (let i = 0; i < 60; i++) fires.push(fire({ next_attempt_at: T0 - i }));
