@@ -11,6 +11,8 @@ const mins = (max: number) => z.number().int().min(0).max(max);
 
 /** a pixel's attribution windows when the config names none (Microsoft's defaults: 30 days after a click, 1 after a view) */
 export const WINDOW_DEFAULTS = { post_click_expire_mins: 43_200, post_view_expire_mins: 1_440 } as const;
+/** the window failed key checks are counted in (config failed_key_limit) */
+export const FAILED_KEY_WINDOW_MINS = 15;
 /** the longest window a pixel may have (90 days): how far back a reported occurred_at may lie */
 export const MAX_WINDOW_MINS = 129_600;
 
@@ -56,7 +58,12 @@ export const configSchema = z.strictObject({
   /** record every fire's request and transcript without sending it (the built-in local setup) */
   dry_run: z.boolean().default(false),
   trust_proxy: z.number().int().min(0).max(10).default(0),
+  /** per client address on /t, /i and /c, per key on /v1; 0 turns every limit off, the failed-key throttle too */
   rate_limit_per_minute: z.number().int().min(0).default(600),
+  /** failed key checks (dashboard login, Bearer) per client address in FAILED_KEY_WINDOW_MINS before a 429; 0: off */
+  failed_key_limit: z.number().int().min(0).max(10_000).default(10),
+  /** GET /metrics without the admin key (a scraper on a private network); Bearer <admin key> always works */
+  metrics_public: z.boolean().default(false),
   honor_gpc: z.boolean().default(true),
   retention_days: z.number().int().min(1).max(3650).default(95),
   transcript_retention_days: z.number().int().min(1).max(3650).default(95),

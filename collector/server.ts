@@ -73,7 +73,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     touches,
     conversions,
     before: [ingestTimer(metrics)],
-    routers: [fireRoutes(ctx, dispatcher, fires), appRoutes(ctx, installs), metricsRoutes(metrics), openApiRoutes(), adminRoutes(ctx, dispatcher, fires)],
+    routers: [fireRoutes(ctx, dispatcher, fires), appRoutes(ctx, installs), metricsRoutes(ctx, metrics), openApiRoutes(), adminRoutes(ctx, dispatcher, fires)],
   });
   const server = createServer(options, listener);
   await new Promise<void>((resolve, reject) => {
