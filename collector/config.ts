@@ -24,7 +24,7 @@ const pixelSchema = z.strictObject({
   /** null: one conversion per user; 0: every conversion; N: at most one per N minutes */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
   sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),
-  /** fire this pixel when an app install binds to its touch (the first open is the conversion) */
+  /** fire this pixel when an app install binds to its touch (the first open is the conversion); only if sources has app */
   on_install: z.boolean().default(false),
 });
 

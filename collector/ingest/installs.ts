@@ -316,12 +316,14 @@ function fraudFlags(open: AppOpen, match: Match, now: number): Record<string, un
 }
 
 /**
- * The first open is the conversion of every `on_install` pixel. Its order id is derived from the install id, so
- * an install converts once per pixel whatever its min_minutes_per_conv says (a binding happens once anyway).
+ * The first open is the conversion of every `on_install` pixel that takes conversions from apps (its `sources`, as
+ * for every other conversion: a pixel limited to the server is never fired by an app key). Its order id is derived
+ * from the install id, so an install converts once per pixel whatever its min_minutes_per_conv says (a binding
+ * happens once anyway).
  */
 async function installConversions(tx: Tx, config: Config, install_id: string, now: number): Promise<void> {
   for (const [name, pixel] of Object.entries(config.pixels)) {
-    if (!pixel.on_install) continue;
+    if (!pixel.on_install || !pixel.sources.includes('app')) continue;
     await decideConversion(tx, {
       pixel: { ...pixel, name }, source: 'app', order_id: installOrderId(install_id), value: null, other: null,
       visitor_id: null, token: null, cid: null, install_id, device_id: null, occurred_at: now,
