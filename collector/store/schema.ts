@@ -197,4 +197,16 @@ CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install
 CREATE INDEX conversions_install ON conversions (install_id) WHERE install_id IS NOT NULL;
 `,
   },
+  {
+    // dashboard logouts (admin/session.ts), kept until the session would have expired anyway: they survive a
+    // restart and reach every process sharing the store
+    version: 11,
+    sql: `
+CREATE TABLE revoked_sessions (
+  nonce TEXT PRIMARY KEY,
+  expires_at ${d.int} NOT NULL
+);
+CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at);
+`,
+  },
 ];

@@ -117,8 +117,8 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires =
     next();
   };
 
-  router.post('/admin/logout', form, csrf, (req, res: SessionRes) => {
-    sessions.end(req, res, res.locals.session);
+  router.post('/admin/logout', form, csrf, async (req, res: SessionRes) => {
+    await sessions.end(req, res, res.locals.session);
     res.redirect(303, '/admin/login');
   });
 
