@@ -1,0 +1,126 @@
+// Guards against device-id injection: a page that knows someone's advertising id must not plant it on its own token
+// (so that the next install on that device binds to the page's token). Device ids are read only from the script's
+// touch with a configured site's Origin (POST /t), the image fallback with a configured site's Referer (GET /t?b=),
+// and impression trackers (GET /i) with a configured site's Origin or Referer or from no web page at all (an ad
+// server's or app SDK's own HTTP client: no Origin, Referer or Fetch Metadata). Any other touch is still recorded,
+// without its device ids, and counted in sspx_device_ids_ignored_total. Case by case over a real collector, the
+// attack end to end through /v1/app/open, and from a real Chromium page on another origin.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emptyKeys } from '../../collector/store/store.js';
+import { launchChromium, type LaunchedChromium } from '../support/browser.js';
+import { SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
+import { sample, scrape } from '../operators/support.js';
+import { idfa, installId, IPHONE_UA, openOk } from '../apps/support.js';
+
+const OTHER = 'https://attacker.example';
+
+let c: TestCollector;
+beforeAll(async () => {
+  c = await startTestCollector();
+});
+afterAll(() => c.stop());
+
+let n = 0;
+interface Case {
+  name: string;
+  route: '/t' | '/i';
+  /** the request, for a token and an advertising id */
+  send: (t: string, id: string) => Promise<Response>;
+  kept: boolean;
+}
+
+const post = (headers: Record<string, string>) => (t: string, id: string) =>
+  fetch(c.url + '/t', { method: 'POST', headers: { 'content-type': 'text/plain;charset=UTF-8', 'user-agent': IPHONE_UA, ...headers }, body: JSON.stringify({ t, u: `${SITE}/landing?idfa=${id}`, a: { ids: 'idfa' } }) });
+const image = (headers: Record<string, string>) => (t: string, id: string) =>
+  fetch(`${c.url}/t?b=${encodeURIComponent(JSON.stringify({ t, ids: { idfa: id } }))}`, { headers: { 'user-agent': IPHONE_UA, ...headers } });
+const impression = (headers: Record<string, string>) => (t: string, id: string) =>
+  fetch(`${c.url}/i?sspdata=${encodeURIComponent(t)}&idfa=${id}`, { headers: { 'user-agent': IPHONE_UA, ...headers } });
+
+const cases: Case[] = [
+  { name: "the script, a configured site's Origin", route: '/t', send: post({ origin: SITE }), kept: true },
+  { name: 'the script, no Origin (a forged request)', route: '/t', send: post({}), kept: false },
+  { name: "the script, no Origin but a configured site's Referer", route: '/t', send: post({ referer: `${SITE}/landing` }), kept: false },
+  { name: "the image fallback, a configured site's Referer", route: '/t', send: image({ referer: `${SITE}/landing` }), kept: true },
+  { name: 'the image fallback, same-site by Fetch Metadata, no Referer', route: '/t', send: image({ 'sec-fetch-site': 'same-site', 'sec-fetch-dest': 'image' }), kept: false },
+  { name: 'an impression from an ad server or app SDK (no page)', route: '/i', send: impression({}), kept: true },
+  { name: "an impression with a configured site's Referer", route: '/i', send: impression({ referer: `${SITE}/article` }), kept: true },
+  { name: 'an impression from another site (Referer)', route: '/i', send: impression({ referer: `${OTHER}/page` }), kept: false },
+  { name: 'an impression from another site (no-referrer: Fetch Metadata only)', route: '/i', send: impression({ 'sec-fetch-site': 'cross-site', 'sec-fetch-dest': 'image', 'sec-fetch-mode': 'no-cors' }), kept: false },
+  { name: 'an impression from a page opened by hand (Sec-Fetch-Site: none)', route: '/i', send: impression({ 'sec-fetch-site': 'none' }), kept: false },
+  { name: 'an impression with another Origin', route: '/i', send: impression({ origin: OTHER }), kept: false },
+];
+
+describe('which touches may carry device ids', () => {
+  it.each(cases)('$name: kept $kept', async ({ route, send, kept }) => {
+    const t = token(`dev${++n}`);
+    const id = idfa();
+    const ignoredBefore = sample(await scrape(c.url), 'sspx_device_ids_ignored_total', { route });
+    const res = await send(t, id);
+    expect(res.status, await res.text()).toBe(200);
+    await c.touches.drain();
+    const touch = (await c.ctx.store.transaction((tx) => tx.latestTouch({ ...emptyKeys(), tokens: [t] }, route === '/t' ? 'click' : 'view', 0, Number.MAX_SAFE_INTEGER)))!;
+    expect(touch, 'the touch is recorded either way').toBeDefined();
+    expect(touch.device_id).toBe(kept ? id.toLowerCase() : null);
+    if (route === '/t') expect((touch.hints as { ids?: unknown } | null)?.ids).toEqual(kept ? { idfa: id.toLowerCase() } : undefined);
+    expect(sample(await scrape(c.url), 'sspx_device_ids_ignored_total', { route }) - ignoredBefore).toBe(kept ? 0 : 1);
+  });
+});
+
+describe('the attack end to end', () => {
+  it('a forged touch with the victim\'s advertising id does not bind the victim\'s next install', async () => {
+    const victim = idfa();
+    for (const send of [post({}), impression({ referer: `${OTHER}/` })]) expect((await send(token(`attacker${++n}`), victim)).status).toBe(200);
+    await c.touches.drain();
+    c.clock.advance(60_000);
+    const answer = await openOk(c, { install_id: installId(), platform: 'ios', device_id: victim });
+    expect(answer).toMatchObject({ bound: false, method: null });
+  });
+});
+
+describe('from a real Chromium page on another origin', () => {
+  let chromium: LaunchedChromium;
+  let attacker: Server;
+  let attackerOrigin: string;
+  beforeAll(async () => {
+    attacker = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>attacker</title>'));
+    await new Promise<void>((r) => attacker.listen(0, '127.0.0.2', r));
+    attackerOrigin = `http://127.0.0.2:${(attacker.address() as AddressInfo).port}`;
+    chromium = await launchChromium();
+  });
+  afterAll(async () => {
+    await chromium?.close();
+    await new Promise((r) => attacker?.close(r));
+  });
+
+  it('impression images with any referrer policy, and a fetch to /t, plant no device id', async () => {
+    const page = await chromium.context.newPage();
+    await page.goto(attackerOrigin + '/');
+    const victim = idfa();
+    const tokens = ['strict-origin-when-cross-origin', 'no-referrer', 'unsafe-url'].map((policy) => ({ policy, t: token(`chromium-${policy}`) }));
+    const posted = token('chromium-post');
+    await page.evaluate(async ({ collector, tokens, posted, victim }) => {
+      const load = (src: string, policy: string) =>
+        new Promise((done) => {
+          const img = new Image();
+          img.referrerPolicy = policy;
+          img.onload = img.onerror = done;
+          img.src = src;
+        });
+      for (const { policy, t } of tokens) await load(`${collector}/i?sspdata=${encodeURIComponent(t)}&idfa=${victim}`, policy);
+      // the script's own transport, from the wrong page: refused by CORS (403) before anything is read
+      await fetch(`${collector}/t`, { method: 'POST', mode: 'no-cors', body: JSON.stringify({ t: posted, ids: { idfa: victim } }) }).catch(() => undefined);
+    }, { collector: c.url, tokens, posted, victim });
+    await c.touches.drain();
+    const byToken = (t: string) => c.ctx.store.transaction((tx) => tx.latestTouch({ ...emptyKeys(), tokens: [t] }, 'view', 0, Number.MAX_SAFE_INTEGER));
+    for (const { policy, t } of tokens) {
+      const touch = await byToken(t);
+      expect(touch, `${policy}: the view is recorded`).toBeDefined();
+      expect(touch!.device_id, policy).toBeNull();
+    }
+    const planted = await c.ctx.store.transaction((tx) => tx.latestTouch({ ...emptyKeys(), device_ids: [victim.toLowerCase()] }, 'click', 0, Number.MAX_SAFE_INTEGER));
+    expect(planted).toBeUndefined();
+    await page.close();
+  });
+});
