@@ -8,7 +8,7 @@ import { browserConversionSchema, conversionSchema } from './ingest/conversions.
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
-import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, FIRE_STATES, REENGAGE_METHODS, TOUCH_KINDS } from './vocabulary.js';
+import { ATTEMPT_OUTCOMES, BIND_CONFIDENCE, BIND_METHODS, CONVERSION_OUTCOMES, FIRE_STATES, REENGAGE_METHODS, TOUCH_KINDS } from './vocabulary.js';
 
 type Json = Record<string, unknown>;
 
@@ -113,7 +113,7 @@ const components = {
         bound: { type: 'boolean' },
         method: nullable(str('the evidence that bound the install', { enum: BIND_METHODS })),
         touch: nullable(obj({ touch_id: str(), cid: str(), kind: str(undefined, { enum: TOUCH_KINDS }), occurred_at: int() })),
-        confidence: { type: 'number', description: 'only for a hint match' },
+        confidence: { type: 'number', description: `how far the binding is trusted, by method (${Object.entries(BIND_CONFIDENCE).map(([m, v]) => `${m} ${v}`).join(', ')}); attribution prefers touches reached the surer way` },
         flags: { type: 'object', description: 'fraud signals, such as a click injected just before the install' },
         reengagement: obj(
           {

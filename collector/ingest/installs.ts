@@ -11,11 +11,11 @@ import { WINDOW_DEFAULTS, type Config } from '../config.js';
 import type { Context } from '../context.js';
 import { fields, ID_PATTERN, ORDER_ID, Refusal } from '../fields.js';
 import type { AttributionStore, BindMethod, IngestStore, Install, Touch, TouchKind, Tx } from '../store/store.js';
-import type { ReengageMethod } from '../vocabulary.js';
+import { BIND_CONFIDENCE, bindConfidence, type ReengageMethod } from '../vocabulary.js';
 import { emptyKeys } from '../store/store.js';
 import { decideConversion } from './attribution.js';
 import { truncateIp } from './client.js';
-import { HINT_CONFIDENCE, hintKeys, hintWindowMs, normalizeLanguage, osOfApp } from './hints.js';
+import { hintKeys, hintWindowMs, normalizeLanguage, osOfApp } from './hints.js';
 import type { Macros } from './macros.js';
 import { newTouch } from './new-touch.js';
 
@@ -78,6 +78,7 @@ export interface AppOpenAnswer {
   method: BindMethod | null;
   /** the install's binding */
   touch: TouchAnswer | null;
+  /** how far the binding is trusted (BIND_CONFIDENCE): 1 for a click id, referrer or token, less for a device id or hint */
   confidence?: number;
   flags?: Record<string, unknown>;
   /** an open of a bound install by a deep link naming another click: the re-engagement click it recorded */
@@ -194,7 +195,7 @@ export class Installs {
         platform: open.platform,
         touch_id: match?.touch.id ?? null,
         method: match?.method ?? null,
-        confidence: match?.method === 'hint' ? HINT_CONFIDENCE : null,
+        confidence: match ? BIND_CONFIDENCE[match.method] : null,
         flags: match ? fraudFlags(open, match, now) : null,
         device_id: open.device_id ?? existing?.device_id ?? null,
         bound_at: match ? now : null,
@@ -342,7 +343,7 @@ async function answerOf(tx: Tx, install: Install, touch?: Touch): Promise<AppOpe
     method: t ? install.method : null,
     touch: t ? touchAnswer(t) : null,
   };
-  if (t && install.confidence !== null) answer.confidence = install.confidence;
+  if (t && install.method) answer.confidence = bindConfidence(install.method, install.confidence);
   if (t && install.flags) answer.flags = install.flags;
   return answer;
 }

@@ -10,9 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emptyKeys } from '../../collector/store/store.js';
 import { launchChromium, type LaunchedChromium } from '../support/browser.js';
-import { SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
+import { ADMIN_KEY, bearer, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
+import { BIND_CONFIDENCE } from '../../collector/vocabulary.js';
 import { sample, scrape } from '../operators/support.js';
-import { idfa, installId, IPHONE_UA, openOk } from '../apps/support.js';
+import { idfa, installId, IPHONE_UA, openOk, storedInstall } from '../apps/support.js';
 
 const OTHER = 'https://attacker.example';
 
@@ -76,6 +77,49 @@ describe('the attack end to end', () => {
     c.clock.advance(60_000);
     const answer = await openOk(c, { install_id: installId(), platform: 'ios', device_id: victim });
     expect(answer).toMatchObject({ bound: false, method: null });
+  });
+});
+
+describe('a device-id binding ranks below a click id', () => {
+  const purchase = async (body: Record<string, unknown>) => {
+    const res = await fetch(c.url + '/v1/conversions', { method: 'POST', headers: { ...bearer(SERVER_KEY), 'content-type': 'application/json' }, body: JSON.stringify({ pixel: 'purchase', ...body }) });
+    expect(res.status).toBe(200);
+    const { fire_id } = (await res.json()) as { fire_id: string };
+    return (await c.ctx.store.getFire(fire_id))!.token;
+  };
+
+  it('is answered with a lower confidence, stored and shown on the install page', async () => {
+    const device = idfa();
+    const cid = (await (await post({ origin: SITE })(token(`sure${++n}`), idfa())).json()).cid as string;
+    await impression({})(token(`weak${++n}`), device);
+    await c.touches.drain();
+    c.clock.advance(60_000);
+    const byCid = await openOk(c, { install_id: installId(), platform: 'ios', cid });
+    const byDevice = await openOk(c, { install_id: installId(), platform: 'ios', device_id: device });
+    expect([byCid.method, byCid.confidence, byDevice.method, byDevice.confidence]).toEqual(['deep_link', BIND_CONFIDENCE.deep_link, 'device_id', BIND_CONFIDENCE.device_id]);
+    expect(BIND_CONFIDENCE.device_id).toBeLessThan(BIND_CONFIDENCE.referrer);
+    expect((await storedInstall(c, byDevice.install_id))!.confidence).toBe(BIND_CONFIDENCE.device_id);
+    const login = await fetch(c.url + '/admin/login', { method: 'POST', body: new URLSearchParams({ key: ADMIN_KEY }), redirect: 'manual' });
+    const cookie = login.headers.get('set-cookie')!.split(';')[0];
+    const page = await (await fetch(`${c.url}/admin/installs/${byDevice.install_id}`, { headers: { cookie } })).text();
+    expect(page).toContain(`<dt>confidence</dt><dd>${BIND_CONFIDENCE.device_id}</dd>`);
+  });
+
+  it("attribution prefers the install's own click over a newer click reached by device id; without one, the device's counts", async () => {
+    const device = idfa();
+    const A = token(`own${++n}`);
+    const cid = (await (await post({ origin: SITE })(A, idfa())).json()).cid as string;
+    c.clock.advance(60_000);
+    const install = await openOk(c, { install_id: installId(), platform: 'ios', cid, device_id: device });
+    c.clock.advance(60_000);
+    // a newer click with the install's advertising id: from a configured site here, but an HTTP client could forge it
+    const W = token(`device${++n}`);
+    expect((await post({ origin: SITE })(W, device)).status).toBe(200);
+    await c.touches.drain();
+    c.clock.advance(60_000);
+    expect(await purchase({ install_id: install.install_id, order_id: `DEV-${++n}` })).toBe(A);
+    // with no surer click, the device's counts
+    expect(await purchase({ device_id: device, order_id: `DEV-${++n}` })).toBe(W);
   });
 });
 
