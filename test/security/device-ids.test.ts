@@ -145,14 +145,8 @@ describe('from a real Chromium page on another origin', () => {
     const tokens = ['strict-origin-when-cross-origin', 'no-referrer', 'unsafe-url'].map((policy) => ({ policy, t: token(`chromium-${policy}`) }));
     const posted = token('chromium-post');
     await page.evaluate(async ({ collector, tokens, posted, victim }) => {
-      const load = (src: string, policy: string) =>
-        new Promise((done) => {
-          const img = new Image();
-          img.referrerPolicy = policy;
-          img.onload = img.onerror = done;
-          img.src = src;
-        });
-      for (const { policy, t } of tokens) await load(`${collector}/i?sspdata=${encodeURIComponent(t)}&idfa=${victim}`, policy);
+      const src = (t: string) => `${collector}/i?sspdata=${encodeURIComponent(t)}&idfa=${victim}`;
+      await Promise.all(tokens.map(({ policy, t }) => new Promise((done) => Object.assign(new Image(), { referrerPolicy: policy, onload: done, onerror: done, src: src(t) }))));
       // the script's own transport, from the wrong page: refused by CORS (403) before anything is read
       await fetch(`${collector}/t`, { method: 'POST', mode: 'no-cors', body: JSON.stringify({ t: posted, ids: { idfa: victim } }) }).catch(() => undefined);
     }, { collector: c.url, tokens, posted, victim });
