@@ -14,6 +14,8 @@ const mins = (max: number) => z.number().int().min(0).max(max);
  * or `null` (its default, so a missing key too) mean these: the parsed config holds the effective minutes.
  */
 export const MAX_WINDOWS = { post_click_expire_mins: 129_600, post_view_expire_mins: 43_200 } as const;
+/** the window failed key checks are counted in (config failed_key_limit) */
+export const FAILED_KEY_WINDOW_MINS = 15;
 /** the longest window a pixel may have (90 days): how far back a reported occurred_at may lie */
 export const MAX_WINDOW_MINS = MAX_WINDOWS.post_click_expire_mins;
 
@@ -27,7 +29,7 @@ const pixelSchema = z.strictObject({
   /** null: one conversion per user; 0: every conversion; N: at most one per N minutes (per visitor, order id or not) */
   min_minutes_per_conv: mins(32_767).nullable().default(null),
   sources: z.array(z.enum(CONVERSION_SOURCES)).min(1).default([...CONVERSION_SOURCES]),
-  /** fire this pixel when an app install binds to its touch (the first open is the conversion) */
+  /** fire this pixel when an app install binds to its touch (the first open is the conversion); only if sources has app */
   on_install: z.boolean().default(false),
 });
 
@@ -61,9 +63,14 @@ export const configSchema = z.strictObject({
   /** record every fire's request and transcript without sending it (the built-in local setup) */
   dry_run: z.boolean().default(false),
   trust_proxy: z.number().int().min(0).max(10).default(0),
+  /** per client address on /t, /i and /c, per key on /v1; 0 turns every limit off, the failed-key throttle too */
   rate_limit_per_minute: z.number().int().min(0).default(600),
   /** open connections the server takes; past it a new one is closed at once (keep it under the file-descriptor limit) */
   max_connections: z.number().int().min(1).default(10_000),
+  /** failed key checks (dashboard login, Bearer) per client address in FAILED_KEY_WINDOW_MINS before a 429; 0: off */
+  failed_key_limit: z.number().int().min(0).max(10_000).default(10),
+  /** GET /metrics without the admin key (a scraper on a private network); Bearer <admin key> always works */
+  metrics_public: z.boolean().default(false),
   honor_gpc: z.boolean().default(true),
   retention_days: z.number().int().min(1).max(3650).default(95),
   transcript_retention_days: z.number().int().min(1).max(3650).default(95),

@@ -8,6 +8,8 @@ import type { TouchOutcome } from './vocabulary.js';
 export interface CollectorEvents {
   /** a touch request: stored (reason: its kind), dropped (bot, prefetch, gpc, …) or refused (invalid_token, …) */
   touch: { outcome: TouchOutcome; reason: string };
+  /** a touch recorded without the device ids it carried: its request may not name any (http/cors.ts deviceIdsAllowed) */
+  device_ids_ignored: { route: '/t' | '/i' };
   /** an unreplaced ${SSP_DATA} macro, counted against `site` (a site origin, `app` or `unknown`) */
   macro: { site: string };
   /** a committed conversion */

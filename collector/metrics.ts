@@ -17,6 +17,7 @@ export interface Metrics {
   conversions: Counter<'outcome' | 'source'>;
   attempts: Counter<'outcome' | 'error_class'>;
   appOpens: Counter<'method'>;
+  deviceIdsIgnored: Counter<'route'>;
   ingestDuration: Histogram<'route'>;
   commitToFire: Histogram;
   routerDuration: Histogram;
@@ -49,6 +50,12 @@ export function createMetrics(ctx: Context<Pick<OperatorQueries, 'countFires'> &
     name: 'sspx_app_opens_total',
     help: 'App opens answered, by how the install was bound (deep_link, referrer, token, device_id, hint) or unbound',
     labelNames: ['method'] as const,
+    registers,
+  });
+  const deviceIdsIgnored = new Counter({
+    name: 'sspx_device_ids_ignored_total',
+    help: 'Touches recorded without the device ids they carried: not from a configured site (a page cannot plant an advertising id), by route',
+    labelNames: ['route'] as const,
     registers,
   });
   const ingestDuration = new Histogram({
@@ -110,7 +117,7 @@ export function createMetrics(ctx: Context<Pick<OperatorQueries, 'countFires'> &
     }),
   });
 
-  return { registry, touches, conversions, attempts, appOpens, ingestDuration, commitToFire, routerDuration };
+  return { registry, touches, conversions, attempts, appOpens, deviceIdsIgnored, ingestDuration, commitToFire, routerDuration };
 }
 
 /** the counters read the collector's event channel (../events.ts); the gauges read the store when scraped */
@@ -120,6 +127,7 @@ export function observeEvents(m: Metrics, events: Events): void {
   events.on('macro', () => m.touches.inc({ outcome: 'refused', reason: 'unreplaced_macro' }));
   events.on('conversion', ({ result, input }) => m.conversions.inc({ outcome: result.outcome, source: input.source }));
   events.on('app_open', (answer) => m.appOpens.inc({ method: answer.method ?? 'unbound' }));
+  events.on('device_ids_ignored', ({ route }) => m.deviceIdsIgnored.inc({ route }));
   // every attempt the dispatcher makes; commit-to-fire only for the attempt that fired
   events.on('attempt', ({ fire, attempt }) => {
     m.attempts.inc({ outcome: attempt.outcome, error_class: attempt.error_class ?? 'none' });

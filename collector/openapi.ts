@@ -8,7 +8,7 @@ import { browserConversionSchema, conversionSchema } from './ingest/conversions.
 import { appOpenSchema } from './ingest/installs.js';
 import { scriptTouchSchema, serverTouchSchema } from './ingest/touches.js';
 import { VERSION } from './paths.js';
-import { ATTEMPT_OUTCOMES, BIND_METHODS, CONVERSION_OUTCOMES, DUPLICATE_RULES, FIRE_STATES, REENGAGE_METHODS, TOUCH_KINDS } from './vocabulary.js';
+import { ATTEMPT_OUTCOMES, BIND_CONFIDENCE, BIND_METHODS, CONVERSION_OUTCOMES, DUPLICATE_RULES, FIRE_STATES, REENGAGE_METHODS, TOUCH_KINDS } from './vocabulary.js';
 
 type Json = Record<string, unknown>;
 
@@ -35,7 +35,7 @@ const errorRef = (name: string) => ({ $ref: `#/components/responses/${name}` });
 /** the refusals every route of a kind can answer, beside its own */
 const ERRORS = {
   body: { 400: errorRef('BadRequest'), 413: errorRef('BodyTooLarge'), 415: errorRef('UnsupportedMediaType') },
-  key: { 401: errorRef('Unauthorized') },
+  key: { 401: errorRef('Unauthorized'), 429: errorRef('RateLimited') },
   rate: { 429: errorRef('RateLimited') },
   store: { 503: errorRef('StoreUnavailable') },
 };
@@ -113,7 +113,7 @@ const components = {
         bound: { type: 'boolean' },
         method: nullable(str('the evidence that bound the install', { enum: BIND_METHODS })),
         touch: nullable(obj({ touch_id: str(), cid: str(), kind: str(undefined, { enum: TOUCH_KINDS }), occurred_at: int() })),
-        confidence: { type: 'number', description: 'only for a hint match' },
+        confidence: { type: 'number', description: `how far the binding is trusted, by method (${Object.entries(BIND_CONFIDENCE).map(([m, v]) => `${m} ${v}`).join(', ')}); attribution prefers touches reached the surer way` },
         flags: { type: 'object', description: 'fraud signals, such as a click injected just before the install' },
         reengagement: obj(
           {
@@ -229,7 +229,10 @@ const components = {
     Unauthorized: { ...json(ref('Error'), 'missing_key or invalid_key'), headers: { 'WWW-Authenticate': { schema: str() } } },
     Forbidden: json(ref('Error'), 'origin_not_allowed (not a configured site) or source_not_allowed (the pixel refuses this source)'),
     NotFound: json(ref('Error'), 'not_found, or fire_not_found'),
-    RateLimited: { ...json(ref('Error'), 'rate_limited: rate_limit_per_minute exceeded for this address'), headers: { 'Retry-After': { schema: str() } } },
+    RateLimited: {
+      ...json(ref('Error'), 'rate_limited: rate_limit_per_minute exceeded for this address (public routes); key_rate_limited: exceeded for this key (/v1); too_many_failed_keys: failed_key_limit wrong keys from this address'),
+      headers: { 'Retry-After': { schema: str() } },
+    },
     StoreUnavailable: json(ref('Error'), 'store_unavailable: nothing was stored; retry later'),
   },
 };
@@ -437,6 +440,7 @@ const paths = {
         303: { ...seeOther('logged in: to next'), headers: { Location: { schema: str() }, 'Set-Cookie': { schema: str('sspx_admin') } } },
         401: html('not an admin key, or none is configured'),
         403: html('the form was not sent from the dashboard (Origin)'),
+        429: { ...html('too many wrong keys from this address (failed_key_limit): try again after Retry-After'), headers: { 'Retry-After': { schema: str() } } },
       },
     },
   },
@@ -527,8 +531,9 @@ const paths = {
   '/metrics': {
     get: {
       ...monitoring,
-      summary: 'Prometheus metrics (text exposition format)',
-      responses: { 200: { description: 'sspx_* counters, histograms and queue gauges, and process metrics', content: { 'text/plain': { schema: str() } } } },
+      summary: 'Prometheus metrics (text exposition format): Bearer <admin key>, or open with metrics_public',
+      security: [{ adminKey: [] }, {}],
+      responses: { 200: { description: 'sspx_* counters, histograms and queue gauges, and process metrics', content: { 'text/plain': { schema: str() } } }, ...ERRORS.key },
     },
   },
   '/openapi.json': {
@@ -554,7 +559,7 @@ export function openApiDocument(): Json {
       { name: 'server', description: 'called by site backends and apps, with a key' },
       { name: 'operators', description: 'the outbox, with the admin key' },
       { name: 'dashboard', description: 'the operators\' HTML pages, behind a session' },
-      { name: 'monitoring', description: 'open, like any health or metrics endpoint' },
+      { name: 'monitoring', description: 'open, like any health endpoint; /metrics needs the admin key unless metrics_public' },
     ],
     paths,
     components,

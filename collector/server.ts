@@ -101,7 +101,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
     touches,
     conversions,
     before: [ingestTimer(metrics)],
-    routers: [fireRoutes(ctx, dispatcher, fires), appRoutes(ctx, installs), metricsRoutes(metrics), openApiRoutes(), adminRoutes(ctx, dispatcher, fires)],
+    routers: [fireRoutes(ctx, dispatcher, fires), appRoutes(ctx, installs), metricsRoutes(ctx, metrics), openApiRoutes(), adminRoutes(ctx, dispatcher, fires)],
   });
   const timeouts = { ...SERVER_TIMEOUTS, ...opts.timeouts };
   const server = createServer(

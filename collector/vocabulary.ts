@@ -54,6 +54,17 @@ export type FireResultKind = (typeof FIRE_RESULTS)[number];
 export const BIND_METHODS = ['deep_link', 'referrer', 'token', 'device_id', 'hint'] as const;
 export type BindMethod = (typeof BIND_METHODS)[number];
 
+/**
+ * How far a binding by each method is trusted, stored on the install and answered with it: a click id, the Play
+ * referrer and the token name their click; an advertising id only says "this device", and anyone with an HTTP client
+ * and someone's id can send it; a hint match is a guess. Attribution prefers touches reached the surer way
+ * (ingest/attribution.ts).
+ */
+export const BIND_CONFIDENCE = { deep_link: 1, referrer: 1, token: 1, device_id: 0.8, hint: 0.6 } as const satisfies Record<BindMethod, number>;
+
+/** a binding's confidence: as stored, or its method's for an install bound before every binding stored one */
+export const bindConfidence = (method: BindMethod, stored: number | null): number => stored ?? BIND_CONFIDENCE[method];
+
 /** how a deep link into an install that is bound already named its re-engagement click: its cid, or the token itself */
 export const REENGAGE_METHODS = ['deep_link', 'token'] as const satisfies readonly BindMethod[];
 export type ReengageMethod = (typeof REENGAGE_METHODS)[number];

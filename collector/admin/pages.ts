@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { findPixel } from '../config.js';
 import { renderAttempt } from '../dispatch/transcript.js';
 import type { Conversion, Fire, FireDetail, InstallDetail, Touch } from '../store/store.js';
-import { CONVERSION_OUTCOMES, FIRE_STATES } from '../vocabulary.js';
+import { bindConfidence, CONVERSION_OUTCOMES, FIRE_STATES } from '../vocabulary.js';
 import { dailyRows, horizontalBars, legend, rateLine, stackedBars } from './charts.js';
 import { html, query, raw, type Html } from './html.js';
 import { PERIODS, duration, percent, type Overview, type Period } from './overview.js';
@@ -347,6 +347,8 @@ export function installPage(opts: { detail: InstallDetail; config: Config; csrf:
 <section class="card">${facts([
     ['platform', i.platform],
     ['bound', i.bound_at ? html`${when(i.bound_at)} by ${i.method}` : 'not bound'],
+    // how far the binding is trusted: a device id or hint binding yields to surer evidence in attribution
+    ['confidence', i.method ? String(bindConfidence(i.method, i.confidence)) : null],
     ['device', i.device_id ? html`<code>${i.device_id}</code>` : null],
     ['flags', i.flags ? html`<code>${JSON.stringify(i.flags)}</code>` : null],
     ['first open', when(i.created_at)],

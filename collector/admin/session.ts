@@ -1,6 +1,7 @@
 // Dashboard sessions: a signed cookie, so every collector process sharing the store accepts it and a restart keeps
 // operators logged in. The signing key derives from a per-store secret and the configured admin keys together:
-// rotating the admin keys ends every session. Forms carry a CSRF token derived from the session; POSTs must carry
+// rotating the admin keys ends every session. A logout is kept in the store until the session would have expired
+// anyway, so it holds across a restart and in every process sharing the store. Forms carry a CSRF token derived from the session; POSTs must carry
 // it and, when the browser names one, come from our own Origin.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { parse } from 'cookie';
@@ -30,11 +31,8 @@ function same(a: string, b: string): boolean {
 
 export class Sessions {
   private key?: Promise<Buffer>;
-  /** logged-out sessions, until they would have expired anyway (per process: other processes honour the expiry) */
-  private readonly revoked = new Map<string, number>();
-
   constructor(
-    private readonly store: Pick<IngestStore, 'secret'>,
+    private readonly store: Pick<IngestStore, 'secret' | 'revokeSession' | 'sessionRevoked'>,
     private readonly config: Config,
     private readonly now: () => number,
   ) {}
@@ -78,15 +76,15 @@ export class Sessions {
     if (!m) return undefined;
     const [, exp, nonce, sig] = m;
     const expires = Number(exp);
-    if (expires <= this.now() || this.revoked.has(nonce)) return undefined;
+    if (expires <= this.now()) return undefined;
     if (!same(sig, mac(await this.signingKey(), `session.${exp}.${nonce}`))) return undefined;
+    if (await this.store.sessionRevoked(nonce)) return undefined;
     return this.make(nonce, expires);
   }
 
-  end(req: Request, res: Response, session: Session | undefined): void {
-    if (session) this.revoked.set(session.nonce, session.expires);
-    const now = this.now();
-    for (const [nonce, expires] of this.revoked) if (expires <= now) this.revoked.delete(nonce);
+  /** logs the session out, for every process sharing the store, and clears its cookie */
+  async end(req: Request, res: Response, session: Session | undefined): Promise<void> {
+    if (session) await this.store.revokeSession(session.nonce, session.expires, this.now());
     res.clearCookie(SESSION_COOKIE, { httpOnly: true, sameSite: 'strict', secure: this.secure(req), path: COOKIE_PATH });
   }
 

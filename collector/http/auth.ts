@@ -1,8 +1,14 @@
 // Bearer keys per role, compared in constant time; several keys per role so they can be rotated. Never logged.
+// One KeyGuard per collector: failed key checks (Bearer and the dashboard's login alike) are throttled per client
+// address, so keys cannot be guessed at speed, and each /v1 key has its own request budget.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { RequestHandler, Request } from 'express';
-import type { Config } from '../config.js';
+import { MINUTE } from '../clock.js';
+import { FAILED_KEY_WINDOW_MINS } from '../config.js';
+import type { Context } from '../context.js';
+import { clientNetwork } from '../ingest/client.js';
 import { HttpError } from './errors.js';
+import { rateLimit, WindowCounter } from './rate-limit.js';
 
 export type Role = 'server' | 'app' | 'admin';
 
@@ -22,20 +28,63 @@ export function bearer(req: Request): string | undefined {
   return m ? m[1] : undefined;
 }
 
-/** the role a request's Bearer key belongs to, trying the roles in order */
-export function roleOf(req: Request, config: Config, roles: readonly Role[]): Role | undefined {
-  const key = bearer(req);
-  if (!key) return undefined;
-  return roles.find((r) => keyMatches(key, config.keys[r]));
+export class KeyGuard {
+  /** failed key checks per client address; off with failed_key_limit 0 or rate_limit_per_minute 0 (every limit off) */
+  private readonly failures?: WindowCounter;
+  /** each key's budget on the routes it opens: rate_limit_per_minute */
+  private readonly budget: RequestHandler;
+
+  constructor(private readonly ctx: Context) {
+    const { config, clock } = ctx;
+    if (config.failed_key_limit > 0 && config.rate_limit_per_minute > 0) this.failures = new WindowCounter(FAILED_KEY_WINDOW_MINS * MINUTE, clock);
+    this.budget = rateLimit(config.rate_limit_per_minute, clock, {
+      keyOf: (_req, res) => res.locals.keyId as string | undefined,
+      code: 'key_rate_limited',
+      per: 'with this key',
+    });
+  }
+
+  /** a 429 when this client address failed too many key checks in the window: checked before any key is compared */
+  throttled(req: Request): HttpError | undefined {
+    const limit = this.ctx.config.failed_key_limit;
+    if (!this.failures || this.failures.add(clientNetwork(req.ip), 0) < limit) return undefined;
+    return new HttpError(429, 'too_many_failed_keys', `${limit} failed key checks from this address in ${FAILED_KEY_WINDOW_MINS} minutes: try again later`, {
+      'Retry-After': String(this.failures.resetSeconds()),
+    });
+  }
+
+  /** counts a wrong key against the request's address */
+  failed(req: Request): void {
+    this.failures?.add(clientNetwork(req.ip)); // an IPv6 client is its /64, as for the rate limit
+    this.ctx.log.warn({ msg: 'key check failed', ip: req.ip, path: req.path.slice(0, 200) });
+  }
+
+  /** rejects with 401 unless the request carries a key of one of the roles (sets res.locals.role), then the key's budget */
+  require(...roles: Role[]): RequestHandler {
+    const { config } = this.ctx;
+    return (req, res, next) => {
+      const throttled = this.throttled(req);
+      if (throttled) return next(throttled);
+      const key = bearer(req);
+      if (!key) return next(new HttpError(401, 'missing_key', `this route needs Authorization: Bearer <${roles.join(' or ')} key>`, { 'WWW-Authenticate': 'Bearer' }));
+      const role = roles.find((r) => keyMatches(key, config.keys[r]));
+      if (!role) {
+        this.failed(req);
+        return next(new HttpError(401, 'invalid_key', `the key is not a configured ${roles.join(' or ')} key`, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }));
+      }
+      res.locals.role = role;
+      // the budget's key: a digest, so no key is kept beside the configuration
+      res.locals.keyId = digest(key).toString('base64url');
+      this.budget(req, res, next);
+    };
+  }
 }
 
-/** rejects with 401 unless the request carries a key of one of the roles; sets res.locals.role */
-export function requireKey(config: Config, ...roles: Role[]): RequestHandler {
-  return (req, res, next) => {
-    if (!bearer(req)) return next(new HttpError(401, 'missing_key', `this route needs Authorization: Bearer <${roles.join(' or ')} key>`, { 'WWW-Authenticate': 'Bearer' }));
-    const role = roleOf(req, config, roles);
-    if (!role) return next(new HttpError(401, 'invalid_key', `the key is not a configured ${roles.join(' or ')} key`, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }));
-    res.locals.role = role;
-    next();
-  };
+const guards = new WeakMap<Context, KeyGuard>();
+
+/** the collector's one KeyGuard (per Context), so every route shares its counts */
+export function keyGuard(ctx: Context): KeyGuard {
+  let guard = guards.get(ctx);
+  if (!guard) guards.set(ctx, (guard = new KeyGuard(ctx)));
+  return guard;
 }

@@ -97,3 +97,19 @@ export function fallbackRefusal(req: Request, config: Config): HttpError | null 
   if (referer && siteForOrigin(referer, config)) return null;
   return new HttpError(403, 'fallback_refused', 'the image fallback needs a Referer from a configured site');
 }
+
+/**
+ * May this browser-route request carry device ids (the advertising ids of a landing URL, an impression tracker's
+ * `idfa=`)? Otherwise a hostile page could plant someone's advertising id on its own token, and the next install on
+ * that device would bind to it. The script's POST /t: only with a configured site's Origin. The image fallback
+ * GET /t?b=: only with a configured site's Referer. GET /i: a configured site's Origin or Referer, or a request no
+ * web page made — no Origin, no Referer and no Fetch Metadata: an ad server's or an app SDK's own HTTP client, which
+ * is where `${DEVICE_APPLE_IDA}` is filled in — never a page of any other site (which browsers mark with
+ * `Sec-Fetch-Site`, whatever its referrer policy).
+ */
+export function deviceIdsAllowed(req: Request, config: Config, route: 'script' | 'image' | 'impression'): boolean {
+  const h = req.headers;
+  if (route === 'script') return h.origin !== undefined && siteForOrigin(h.origin, config) !== undefined;
+  if (siteOf(req, config)) return true;
+  return route === 'impression' && h.origin === undefined && h.referer === undefined && h['sec-fetch-site'] === undefined;
+}

@@ -1,14 +1,16 @@
 // Attribution exactly as Microsoft's conversion pixels decide it, run inside one store transaction: the touch the
 // conversion names itself (its cid, its token) when in window; else, over every touch that identifies the visitor
 // (an install's too), the latest click in its window, even over a more recent view; with no click, the latest
-// impression in the view window (a click is also an impression); otherwise the conversion is unattributed. Then the
-// order-id and repeat rules, then the conversion and its fire.
+// impression in the view window (a click is also an impression); otherwise the conversion is unattributed. Touches
+// reached only through a device id count only when the surer identities have none (identityKeys). Then the order-id
+// and repeat rules, then the conversion and its fire.
 import { MINUTE } from '../clock.js';
 import type { PixelConfig } from '../config.js';
 import { rowId } from '../ids.js';
 import type { Conversion, ConversionOutcome, DuplicateRule, IdentityKeys, Touch, Tx } from '../store/store.js';
 import { emptyKeys } from '../store/store.js';
 import { newTouch } from './new-touch.js';
+import { BIND_CONFIDENCE } from '../vocabulary.js';
 
 /** a conversion as validated at the edge, before attribution decides its outcome */
 export type ConversionInput = Pick<Conversion, 'source' | 'order_id' | 'value' | 'other' | 'visitor_id' | 'token' | 'cid' | 'install_id' | 'device_id' | 'occurred_at'> & {
@@ -32,38 +34,46 @@ const add = (list: string[], v: string | null | undefined) => {
   if (v && !list.includes(v)) list.push(v);
 };
 
-/** a touch's identity: its visitor, else its device, else its token */
-function addTouchIdentity(keys: IdentityKeys, t: Touch): void {
-  add(keys.visitor_ids, t.visitor_id);
-  add(keys.device_ids, t.device_id);
-  if (!t.visitor_id && !t.device_id) add(keys.tokens, t.token);
+/** a touch's identity: its visitor, else its token; its device goes to `weak` */
+function addTouchIdentity(strong: IdentityKeys, weak: IdentityKeys, t: Touch): void {
+  add(strong.visitor_ids, t.visitor_id);
+  add(weak.device_ids, t.device_id);
+  if (!t.visitor_id && !t.device_id) add(strong.tokens, t.token);
 }
 
+/** keys in tiers, surest first: attribution takes the first tier with a touch in window (attributedTouch) */
+export type IdentityTiers = IdentityKeys[];
+
 /**
- * Everything the conversion is identified by, resolved to the keys touches are stored under: its visitor and
- * device, its click id's touch and token (and their visitor or device), and for an install every touch tied to it —
- * its binding (and the binding's visitor or device), its re-engagement clicks, and its device's touches.
+ * Everything the conversion is identified by, resolved to the keys touches are stored under, in two tiers. Sure:
+ * its visitor and token, its click id's touch (and that touch's visitor), and for an install its re-engagement
+ * clicks and a binding by click id, referrer or token (BIND_CONFIDENCE 1). Weaker: whatever is reached only through
+ * a device id — the conversion's, its touches', the install's — and a binding by device id or hint. A device id
+ * says "this device", and anyone with an HTTP client and someone's advertising id can put it on a touch, so it
+ * never outweighs what the visitor or the install's own click says.
  */
-export async function identityKeys(tx: Tx, c: ConversionInput, byCid?: Touch): Promise<IdentityKeys> {
-  const keys = emptyKeys();
-  add(keys.visitor_ids, c.visitor_id);
-  add(keys.device_ids, c.device_id);
-  add(keys.tokens, c.token);
+export async function identityKeys(tx: Tx, c: ConversionInput, byCid?: Touch): Promise<IdentityTiers> {
+  const sure = emptyKeys();
+  const weak = emptyKeys();
+  add(sure.visitor_ids, c.visitor_id);
+  add(weak.device_ids, c.device_id);
+  add(sure.tokens, c.token);
   if (byCid) {
-    add(keys.touch_ids, byCid.id);
-    addTouchIdentity(keys, byCid);
+    add(sure.touch_ids, byCid.id);
+    addTouchIdentity(sure, weak, byCid);
   }
   if (c.install_id) {
-    add(keys.install_ids, c.install_id);
+    add(sure.install_ids, c.install_id);
     const install = await tx.installById(c.install_id);
     const bound = install?.touch_id ? await tx.touchById(install.touch_id) : undefined;
     if (bound) {
-      add(keys.touch_ids, bound.id);
-      addTouchIdentity(keys, bound);
+      const tier = install!.method && BIND_CONFIDENCE[install!.method] < 1 ? weak : sure;
+      add(tier.touch_ids, bound.id);
+      addTouchIdentity(tier, weak, bound);
     }
-    add(keys.device_ids, install?.device_id);
+    add(weak.device_ids, install?.device_id);
   }
-  return keys;
+  return [sure, weak];
 }
 
 /**
@@ -76,25 +86,34 @@ async function explicitTouch(tx: Tx, c: ConversionInput, byCid: Touch | undefine
   const keys = emptyKeys();
   add(keys.touch_ids, byCid?.id);
   add(keys.tokens, c.token);
-  return (await attributedTouch(tx, c.pixel, keys, c.occurred_at)) ?? (await implicitTouch(tx, c, now));
+  return (await attributedTouch(tx, c.pixel, [keys], c.occurred_at)) ?? (await implicitTouch(tx, c, now));
 }
 
 /**
- * The touch that earned the conversion under the pixel's trigger type and windows, if any. A click is also an
- * impression: after the clicks in their window (click, hybrid), the latest touch of either kind in the view window.
+ * The touch that earned the conversion under the pixel's trigger type and windows, if any, each taken from the
+ * surest tier of identity that has one. A click is also an impression: after the clicks in their window (click,
+ * hybrid), the latest touch of either kind in the view window.
  */
-export async function attributedTouch(tx: Tx, pixel: PixelConfig, keys: IdentityKeys, at: number): Promise<Touch | undefined> {
+export async function attributedTouch(tx: Tx, pixel: PixelConfig, tiers: IdentityTiers, at: number): Promise<Touch | undefined> {
   if (pixel.trigger_type !== 'view') {
-    const click = await tx.latestTouch(keys, 'click', at - pixel.post_click_expire_mins * MINUTE, at);
-    if (click || pixel.trigger_type === 'click') return click;
+    const from = at - pixel.post_click_expire_mins * MINUTE;
+    for (const keys of tiers) {
+      const click = await tx.latestTouch(keys, 'click', from, at);
+      if (click) return click;
+    }
+    if (pixel.trigger_type === 'click') return undefined;
   }
   const from = at - pixel.post_view_expire_mins * MINUTE;
-  const view = await tx.latestTouch(keys, 'view', from, at);
   // a hybrid pixel's clicks in the view window were looked at already, unless its view window is the longer one
   const lookAtClicks = pixel.trigger_type === 'view' || pixel.post_view_expire_mins > pixel.post_click_expire_mins;
-  const click = lookAtClicks ? await tx.latestTouch(keys, 'click', from, at) : undefined;
-  // the later wins; at the same time, the click
-  return click && (!view || click.occurred_at >= view.occurred_at) ? click : view;
+  for (const keys of tiers) {
+    const view = await tx.latestTouch(keys, 'view', from, at);
+    const click = lookAtClicks ? await tx.latestTouch(keys, 'click', from, at) : undefined;
+    // the later wins; at the same time, the click
+    const touch = click && (!view || click.occurred_at >= view.occurred_at) ? click : view;
+    if (touch) return touch;
+  }
+  return undefined;
 }
 
 const userKey = (t: Touch) => (t.visitor_id ? `v:${t.visitor_id}` : t.device_id ? `d:${t.device_id}` : `t:${t.token}`);

@@ -12,9 +12,6 @@ type Secrets = Pick<IngestStore, 'secret'>;
 /** hint keys live one day at most: the longest hint window */
 export const HINT_TTL_MS = DAY;
 
-/** what a hint binding is worth next to a deterministic one (which is 1) */
-export const HINT_CONFIDENCE = 0.6;
-
 export interface DeviceHints {
   ip_prefix: string | null;
   /** `ios 17`, `android 14`: family and major version */

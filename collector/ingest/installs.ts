@@ -11,11 +11,11 @@ import { MAX_WINDOWS, type Config } from '../config.js';
 import type { Context } from '../context.js';
 import { fields, ID_PATTERN, ORDER_ID, Refusal } from '../fields.js';
 import type { AttributionStore, BindMethod, IngestStore, Install, Touch, TouchKind, Tx } from '../store/store.js';
-import type { ReengageMethod } from '../vocabulary.js';
+import { BIND_CONFIDENCE, bindConfidence, type ReengageMethod } from '../vocabulary.js';
 import { emptyKeys } from '../store/store.js';
 import { decideConversion } from './attribution.js';
 import { truncateIp } from './client.js';
-import { HINT_CONFIDENCE, hintKeys, hintWindowMs, normalizeLanguage, osOfApp } from './hints.js';
+import { hintKeys, hintWindowMs, normalizeLanguage, osOfApp } from './hints.js';
 import type { Macros } from './macros.js';
 import { newTouch } from './new-touch.js';
 
@@ -82,6 +82,7 @@ export interface AppOpenAnswer {
   method: BindMethod | null;
   /** the install's binding */
   touch: TouchAnswer | null;
+  /** how far the binding is trusted (BIND_CONFIDENCE): 1 for a click id, referrer or token, less for a device id or hint */
   confidence?: number;
   flags?: Record<string, unknown>;
   /** an open of a bound install by a deep link naming another click: the re-engagement click it recorded */
@@ -201,7 +202,7 @@ export class Installs {
         platform: open.platform,
         touch_id: match?.touch.id ?? null,
         method: match?.method ?? null,
-        confidence: match?.method === 'hint' ? HINT_CONFIDENCE : null,
+        confidence: match ? BIND_CONFIDENCE[match.method] : null,
         flags: match ? fraudFlags(open, match, now) : null,
         device_id: open.device_id ?? existing?.device_id ?? null,
         bound_at: match ? now : null,
@@ -327,14 +328,15 @@ function fraudFlags(open: AppOpen, match: Match, now: number): Record<string, un
 }
 
 /**
- * The first open is the conversion of every `on_install` pixel. Its order id is derived from the install id, so
- * an install converts once per pixel; the pixel's min_minutes_per_conv applies per visitor as to any conversion. A
- * test open's (`testTouch`, the touch it would bind) are test conversions, credited through that touch's click id as
- * the unstored binding cannot be.
+ * The first open is the conversion of every `on_install` pixel that takes conversions from apps (its `sources`, as
+ * for every other conversion: a pixel limited to the server is never fired by an app key). Its order id is derived
+ * from the install id, so an install converts once per pixel; the pixel's min_minutes_per_conv applies per visitor as
+ * to any conversion. A test open's (`testTouch`, the touch it would bind) are test conversions, credited through that
+ * touch's click id as the unstored binding cannot be.
  */
 async function installConversions(tx: Tx, config: Config, install_id: string, now: number, testTouch?: Touch): Promise<void> {
   for (const [name, pixel] of Object.entries(config.pixels)) {
-    if (!pixel.on_install) continue;
+    if (!pixel.on_install || !pixel.sources.includes('app')) continue;
     await decideConversion(tx, {
       pixel: { ...pixel, name }, source: 'app', order_id: installOrderId(install_id), value: null, other: null,
       visitor_id: null, token: null, cid: testTouch?.cid ?? null, install_id, device_id: null, occurred_at: now, test: Boolean(testTouch),
@@ -353,7 +355,7 @@ async function answerOf(tx: Tx, install: Install, touch?: Touch): Promise<AppOpe
     method: t ? install.method : null,
     touch: t ? touchAnswer(t) : null,
   };
-  if (t && install.confidence !== null) answer.confidence = install.confidence;
+  if (t && install.method) answer.confidence = bindConfidence(install.method, install.confidence);
   if (t && install.flags) answer.flags = install.flags;
   return answer;
 }

@@ -178,3 +178,9 @@ export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): 
     hints: Object.keys(hints).length ? hints : null,
   };
 }
+
+/** a touch's facts without its device ids: for a request that may not name any (../http/cors.ts deviceIdsAllowed) */
+export function withoutDeviceIds<F extends Pick<TouchRequest, 'device_id' | 'hints'>>(facts: F): F {
+  const { ids: _ids, ...hints } = facts.hints ?? {};
+  return { ...facts, device_id: null, hints: Object.keys(hints).length ? hints : null };
+}

@@ -48,4 +48,8 @@ export const INGEST_SQL = {
   /** the first writer's secret wins, across processes */
   keepSecret: 'INSERT INTO secrets (name, value, created_at) VALUES (@name, @value, @created_at) ON CONFLICT (name) DO NOTHING',
   secret: 'SELECT value FROM secrets WHERE name = @name',
+  /** a logged-out dashboard session; the revocations past their session's expiry go on each logout */
+  revokeSession: 'INSERT INTO revoked_sessions (nonce, expires_at) VALUES (@nonce, @expires_at) ON CONFLICT (nonce) DO NOTHING',
+  forgetExpiredRevocations: 'DELETE FROM revoked_sessions WHERE expires_at <= @now',
+  sessionRevoked: 'SELECT 1 AS revoked FROM revoked_sessions WHERE nonce = @nonce',
 };

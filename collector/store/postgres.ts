@@ -322,6 +322,15 @@ export class PostgresStore implements Store {
     return (await this.query<{ value: string }>(SQL.secret, { name })).rows[0].value;
   }
 
+  async revokeSession(nonce: string, expires_at: number, now: number): Promise<void> {
+    await this.query(SQL.forgetExpiredRevocations, { now });
+    await this.query(SQL.revokeSession, { nonce, expires_at });
+  }
+
+  async sessionRevoked(nonce: string): Promise<boolean> {
+    return (await this.query(SQL.sessionRevoked, { nonce })).rows.length > 0;
+  }
+
   async clearHints(before: number): Promise<number> {
     return (await this.query(SQL.clearHints, { before })).rowCount ?? 0;
   }

@@ -227,4 +227,16 @@ ALTER TABLE fires ADD COLUMN test ${d.bool} NOT NULL DEFAULT ${d.false};
 ALTER TABLE fires ADD COLUMN sending_at ${d.int};
 `,
   },
+  {
+    // dashboard logouts (admin/session.ts), kept until the session would have expired anyway: they survive a
+    // restart and reach every process sharing the store
+    version: 11,
+    sql: `
+CREATE TABLE revoked_sessions (
+  nonce TEXT PRIMARY KEY,
+  expires_at ${d.int} NOT NULL
+);
+CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at);
+`,
+  },
 ];

@@ -124,6 +124,9 @@ export class SqliteStore implements Store {
       touchesByHint: db.prepare(SHARED.touchesByHint),
       keepSecret: db.prepare(SHARED.keepSecret),
       secret: db.prepare(SHARED.secret),
+      revokeSession: db.prepare(SHARED.revokeSession),
+      forgetExpiredRevocations: db.prepare(SHARED.forgetExpiredRevocations),
+      sessionRevoked: db.prepare(SHARED.sessionRevoked),
       /** SQLite's own: one row at a time, in the caller's transaction */
       countDiagnostic: db.prepare(`INSERT INTO diagnostics (day, site, kind, count) VALUES (@day, @site, @kind, @count)
                                    ON CONFLICT (day, site, kind) DO UPDATE SET count = count + excluded.count`),
@@ -296,6 +299,19 @@ export class SqliteStore implements Store {
       this.sql.keepSecret.run({ name, value: fresh, created_at: Date.now() });
       return (this.sql.secret.get({ name }) as { value: string }).value;
     });
+  }
+
+  revokeSession(nonce: string, expires_at: number, now: number): Promise<void> {
+    return this.serial(() =>
+      this.db.transaction(() => {
+        this.sql.forgetExpiredRevocations.run({ now });
+        this.sql.revokeSession.run({ nonce, expires_at });
+      })(),
+    );
+  }
+
+  async sessionRevoked(nonce: string): Promise<boolean> {
+    return this.sql.sessionRevoked.get({ nonce }) !== undefined;
   }
 
   clearHints(before: number): Promise<number> {

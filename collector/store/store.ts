@@ -252,13 +252,17 @@ export interface AttributionStore {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
 
-/** ingest's writes outside the attribution transaction: touches, secrets, diagnostics */
+/** ingest's writes outside the attribution transaction: touches, secrets, diagnostics; the dashboard's logouts */
 export interface IngestStore {
   /** group commit of touches: all or none */
   insertTouches(touches: Touch[]): Promise<void>;
   touchByCid(cid: string): Promise<Touch | undefined>;
   /** the named per-store secret: `fresh` is kept if none exists yet (the first writer wins across processes) */
   secret(name: string, fresh: string): Promise<string>;
+  /** a dashboard session logged out (admin/session.ts), until `expires_at`; revocations past their expiry at `now` go */
+  revokeSession(nonce: string, expires_at: number, now: number): Promise<void>;
+  /** whether the dashboard session `nonce` was logged out (in any process sharing the store) */
+  sessionRevoked(nonce: string): Promise<boolean>;
   /** unreplaced macros and other diagnostics, counted per site and UTC day */
   countDiagnostics(rows: { day: string; site: string; kind: string; count: number }[]): Promise<void>;
 }

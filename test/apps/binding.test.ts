@@ -4,6 +4,7 @@
 // that an install asking again — with any body — gets the same answer, while an unbound one may bind later.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installOrderId, readReferrer } from '../../collector/ingest/installs.js';
+import { BIND_CONFIDENCE, type BindMethod } from '../../collector/vocabulary.js';
 import { bearer, SERVER_KEY, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { appOpen, idfa, impression, installId, later, openOk, scriptTouch, storedInstall } from './support.js';
 
@@ -96,7 +97,7 @@ describe('binding', () => {
       return;
     }
     expect(answer.flags, 'a minute from click to open is no injection').toBeUndefined();
-    expect(answer.confidence, 'confidence is for hints').toBeUndefined();
+    expect(answer.confidence, 'every binding says how far it is trusted').toBe(BIND_CONFIDENCE[method as BindMethod]);
     expect(stored!.touch_id).toBe(answer.touch!.touch_id);
     const bound = (await c.ctx.store.transaction((tx) => tx.touchById(answer.touch!.touch_id)))!;
     expect(answer.touch).toEqual({ touch_id: bound.id, cid: bound.cid, kind: bound.kind, occurred_at: bound.occurred_at });

@@ -108,7 +108,7 @@ describe('hint matching on', () => {
     c.clock.advance(30_000);
     const answer = await openOk(c, { install_id: installId(), ...iosApp, cid: linked }, { 'x-forwarded-for': `${net}.8` });
     expect(answer).toMatchObject({ method: 'deep_link', touch: { cid: linked } });
-    expect(answer.confidence).toBeUndefined();
+    expect(answer.confidence, 'a deterministic binding is fully trusted').toBe(1);
     const other = await openOk(c, { install_id: installId(), ...iosApp }, { 'x-forwarded-for': `${net}.9` });
     expect(other).toMatchObject({ method: 'hint', touch: { cid: hinted } });
   });

@@ -110,18 +110,22 @@ function reengagementSuite(name: string, store?: () => Store) {
       expect(await purchase(id, { token: B })).toMatchObject({ outcome: 'attributed', token: C });
     });
 
-    it('a re-engagement click loses to a newer web click of the same device, and beats a newer view of it', async () => {
+    it('a re-engagement click beats newer touches reached only through the device id, which count once it expires', async () => {
       const { id, device } = await boundInstall();
-      const { B } = await reengagedByToken(id);
+      const { B, reB } = await reengagedByToken(id);
       later(c);
       const V = fresh('V');
       await impression(c, V, { idfa: device });
       later(c);
       expect(await purchase(id)).toMatchObject({ outcome: 'attributed', token: B });
 
+      // a device id is weaker evidence than the install's own clicks (BIND_CONFIDENCE): anyone with an HTTP client
+      // and the device's advertising id could have made this click
       const W = fresh('W');
       await scriptTouch(c, { t: W, ids: { idfa: device } });
       later(c);
+      expect(await purchase(id)).toMatchObject({ outcome: 'attributed', token: B });
+      c.clock.set(reB.occurred_at + CLICK_MINS * MINUTE + 1); // the install's clicks are out of the window, W is not
       expect(await purchase(id)).toMatchObject({ outcome: 'attributed', token: W });
     });
 

@@ -3,7 +3,7 @@
 // has its own registry, and a store outage does not break the scrape.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AttemptEvent } from '../../collector/dispatch/dispatcher.js';
-import { bearer, post, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
+import { ADMIN_KEY, bearer, post, SERVER_KEY, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 import { parseMetrics, sample, scrape } from './support.js';
 
@@ -17,7 +17,7 @@ describe('counters, gauges and ingest latency (no dispatcher)', () => {
   afterAll(() => c.stop());
 
   it('serves Prometheus text with default process metrics', async () => {
-    const res = await fetch(`${c.url}/metrics`);
+    const res = await fetch(`${c.url}/metrics`, { headers: bearer(ADMIN_KEY) });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -83,7 +83,7 @@ describe('counters, gauges and ingest latency (no dispatcher)', () => {
     await post(`${other.url}/v1/conversions`, { pixel: 'purchase', token: token(5) }, bearer(SERVER_KEY));
     expect(sample(await scrape(other.url), 'sspx_queue_depth')).toBe(1);
     await other.ctx.store.close();
-    const res = await fetch(`${other.url}/metrics`);
+    const res = await fetch(`${other.url}/metrics`, { headers: bearer(ADMIN_KEY) });
     expect(res.status).toBe(200);
     expect(sample(parseMetrics(await res.text()), 'sspx_queue_depth')).toBe(1);
     await other.stop();

@@ -9,7 +9,7 @@ import { ManualClock, type Clock } from '../../collector/clock.js';
 import { parseConfig, type ConfigInput } from '../../collector/config.js';
 import { createLogger } from '../../collector/log.js';
 import { startCollector, type Collector } from '../../collector/server.js';
-import { BASE_CONFIG } from '../support/collector.js';
+import { ADMIN_KEY, BASE_CONFIG } from '../support/collector.js';
 
 export interface LoggedCollector extends Collector {
   /** every chunk the logger wrote, as written */
@@ -71,8 +71,9 @@ export function sample(samples: Sample[], name: string, labels: Record<string, s
   return s?.value ?? 0;
 }
 
-export async function scrape(url: string): Promise<Sample[]> {
-  const res = await fetch(`${url}/metrics`);
+/** GET /metrics with the admin key (it is not public by default) */
+export async function scrape(url: string, key = ADMIN_KEY): Promise<Sample[]> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${key}` } });
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return parseMetrics(await res.text());
 }

@@ -574,6 +574,23 @@ export function storeSuite(name: string, makeStore: () => StoreSite): void {
       });
     });
 
+    describe('dashboard logouts', () => {
+      it('keeps a logout until its session would have expired, across a restart', async () => {
+        expect(await store.sessionRevoked('nonce-a')).toBe(false);
+        await store.revokeSession('nonce-a', T0 + 10 * SEC, T0);
+        await store.revokeSession('nonce-a', T0 + 10 * SEC, T0); // logging out twice is one logout
+        await store.revokeSession('nonce-b', T0 + 20 * SEC, T0);
+        expect(await store.sessionRevoked('nonce-a')).toBe(true);
+        expect(await store.sessionRevoked('nonce-c')).toBe(false);
+        await store.close();
+        const reopened = open();
+        expect(await reopened.sessionRevoked('nonce-a')).toBe(true);
+        // the next logout forgets those past their expiry: the session's own expiry refuses it by then
+        await reopened.revokeSession('nonce-c', T0 + 30 * SEC, T0 + 10 * SEC);
+        expect([await reopened.sessionRevoked('nonce-a'), await reopened.sessionRevoked('nonce-b'), await reopened.sessionRevoked('nonce-c')]).toEqual([false, true, true]);
+      });
+    });
+
     describe('diagnostics', () => {
       it('accumulates counts per day, site and kind', async () => {
         await store.countDiagnostics([

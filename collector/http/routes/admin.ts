@@ -13,7 +13,7 @@ import type { Context } from '../../context.js';
 import { Refusal } from '../../fields.js';
 import { Fires, parseFireFilter } from '../../operators/fires.js';
 import type { FireFilter } from '../../store/store.js';
-import { keyMatches } from '../auth.js';
+import { keyGuard, keyMatches } from '../auth.js';
 import { reconcileRoutes } from './admin-reconcile.js';
 import { HttpError, toHttpError } from '../errors.js';
 
@@ -53,6 +53,7 @@ const safeNext = (next: unknown) =>
 export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires = new Fires(ctx, dispatcher)): express.Router {
   const router = express.Router();
   const sessions = new Sessions(ctx.store, ctx.config, () => ctx.clock.now());
+  const keys = keyGuard(ctx);
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
 
   // helmet's no-referrer makes browsers send `Origin: null` on our own form POSTs; same-origin keeps the Origin check
@@ -82,7 +83,14 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires =
     if (!ctx.config.keys.admin.length) {
       return send(res, loginPage({ next, error: 'No admin key is configured: add one under keys.admin in the configuration.' }), 401);
     }
+    // checked before the key is compared: an address that guessed wrong too often is not heard until the window ends
+    const throttled = keys.throttled(req);
+    if (throttled) {
+      res.set(throttled.headers);
+      return send(res, loginPage({ next, error: 'Too many wrong keys from this address: try again later.' }), 429);
+    }
     if (!key || key.length > 512 || !keyMatches(key, ctx.config.keys.admin)) {
+      if (key) keys.failed(req);
       ctx.log.warn({ msg: 'admin login refused', ip: req.ip });
       return send(res, loginPage({ next, error: 'That is not an admin key.' }), 401);
     }
@@ -109,8 +117,8 @@ export function adminRoutes(ctx: Context, dispatcher?: { wake(): void }, fires =
     next();
   };
 
-  router.post('/admin/logout', form, csrf, (req, res: SessionRes) => {
-    sessions.end(req, res, res.locals.session);
+  router.post('/admin/logout', form, csrf, async (req, res: SessionRes) => {
+    await sessions.end(req, res, res.locals.session);
     res.redirect(303, '/admin/login');
   });
 

@@ -4,13 +4,13 @@ import { Router } from 'express';
 import type { Context } from '../../context.js';
 import { headerText } from '../../ingest/client.js';
 import type { Installs } from '../../ingest/installs.js';
-import { requireKey } from '../auth.js';
+import { keyGuard } from '../auth.js';
 import { jsonObject, rawBody } from '../body.js';
 
 export function appRoutes(ctx: Context, installs: Installs): Router {
   const router = Router();
 
-  router.post('/v1/app/open', requireKey(ctx.config, 'app'), rawBody('16kb'), async (req, res) => {
+  router.post('/v1/app/open', keyGuard(ctx).require('app'), rawBody('16kb'), async (req, res) => {
     const open = await installs.input(jsonObject(req), {
       ip: req.ip,
       user_agent: headerText(req.headers['user-agent'], 512),

@@ -4,7 +4,7 @@
 import express, { type Request } from 'express';
 import type { Context } from '../../context.js';
 import { FIRE_FILTER_KEYS, Fires, parseFireFilter, type FireQuery } from '../../operators/fires.js';
-import { requireKey } from '../auth.js';
+import { keyGuard } from '../auth.js';
 import { badRequest } from '../errors.js';
 
 /** the filters of the query string: a repeated parameter is a client mistake, not something to pick from */
@@ -21,7 +21,7 @@ function fireQuery(req: Request): FireQuery {
 
 export function fireRoutes(ctx: Context, dispatcher?: { wake(): void }, fires = new Fires(ctx, dispatcher)): express.Router {
   const router = express.Router();
-  const admin = requireKey(ctx.config, 'admin');
+  const admin = keyGuard(ctx).require('admin');
 
   router.get('/v1/fires', admin, async (req, res) => {
     const { filter, refusals } = parseFireFilter(ctx, fireQuery(req));

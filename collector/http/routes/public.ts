@@ -5,11 +5,11 @@ import type { Context } from '../../context.js';
 import { normalizeDeviceId } from '../../fields.js';
 import { DEVICE_ID_PARAMS, gpcOptOut, headerText } from '../../ingest/client.js';
 import { browserConversionSchema, conversionAnswer, type Conversions } from '../../ingest/conversions.js';
-import { scriptTouchFacts, scriptTouchSchema, type Touches } from '../../ingest/touches.js';
+import { scriptTouchFacts, scriptTouchSchema, withoutDeviceIds, type Touches } from '../../ingest/touches.js';
 import { isMacro } from '../../../snippet/token.js';
 import { checked, jsonObject, rawBody } from '../body.js';
 import { badRequest } from '../errors.js';
-import { corsForSites, fallbackRefusal, siteOf } from '../cors.js';
+import { corsForSites, deviceIdsAllowed, fallbackRefusal, siteOf } from '../cors.js';
 import { queryOf, single } from '../query.js';
 import { rateLimit } from '../rate-limit.js';
 import { ensureVisitor, visitorOf } from '../visitor.js';
@@ -69,8 +69,13 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
         return void (gif ? sendGif(res) : res.status(204).end());
       }
       const visitor_id = ensureVisitor(req, res, config, site);
+      let facts = scriptTouchFacts(body, req.headers);
+      if (facts.device_id && !deviceIdsAllowed(req, config, gif ? 'image' : 'script')) {
+        facts = withoutDeviceIds(facts);
+        ctx.events.emit('device_ids_ignored', { route: '/t' });
+      }
       const t = await touches.record({
-        ...scriptTouchFacts(body, req.headers),
+        ...facts,
         kind: 'click',
         source: 'script',
         visitor_id,
@@ -92,6 +97,10 @@ export function publicIngest(ctx: Context, touches: Touches, conversions: Conver
       const token = query[param];
       let device_id: string | null = null;
       for (const name of DEVICE_ID_PARAMS) device_id ??= normalizeDeviceId(query[name]);
+      if (device_id && !deviceIdsAllowed(req, config, 'impression')) {
+        device_id = null;
+        ctx.events.emit('device_ids_ignored', { route: '/i' });
+      }
       await touches.record({
         kind: 'view',
         source: 'impression',

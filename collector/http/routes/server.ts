@@ -6,15 +6,16 @@ import { cleanUrl } from '../../ingest/client.js';
 import { conversionAnswer, conversionSchema, hasIdentity, parseOccurredAt, type Conversions } from '../../ingest/conversions.js';
 import type { Touches } from '../../ingest/touches.js';
 import { randomId } from '../../ids.js';
-import { requireKey } from '../auth.js';
+import { keyGuard } from '../auth.js';
 import { jsonObject, rawBody } from '../body.js';
 import { badRequest } from '../errors.js';
 
 export function serverRoutes(ctx: Context, touches: Touches, conversions: Conversions): Router {
   const router = Router();
   const body = rawBody('16kb');
+  const keys = keyGuard(ctx);
 
-  router.post('/v1/touches', requireKey(ctx.config, 'server'), body, async (req, res) => {
+  router.post('/v1/touches', keys.require('server'), body, async (req, res) => {
     const b = await touches.parseServer(jsonObject(req));
     const visitor_id = b.visitor_id ?? randomId();
     const touch = await touches.record({
@@ -34,7 +35,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
     res.json({ touch_id: touch.id, cid: touch.cid, visitor_id });
   });
 
-  router.post('/v1/conversions', requireKey(ctx.config, 'server', 'app'), body, async (req, res) => {
+  router.post('/v1/conversions', keys.require('server', 'app'), body, async (req, res) => {
     const input = await conversions.input(conversionSchema, jsonObject(req), res.locals.role === 'app' ? 'app' : 'server');
     if (!hasIdentity(input)) {
       throw badRequest('missing_identity', 'a conversion needs one of visitor_id, token, cid, install_id or device_id');
