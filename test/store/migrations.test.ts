@@ -89,7 +89,7 @@ function migrationSuite(name: string, kind: () => Kind): void {
       await store.migrate(7);
       const held = conversion({ outcome: 'unattributed', order_id: 'A-7', dedup_key: 'o:59633:A-7' });
       const won = conversion({ order_id: 'A-8', dedup_key: 'o:59633:A-8', user_key: 'v:u8' });
-      for (const c of [held, won]) await k().insertRow(store, 'conversions', { ...c, rule: undefined, superseded_by: undefined });
+      for (const c of [held, won]) await k().insertRow(store, 'conversions', { ...c, rule: undefined, superseded_by: undefined, test: undefined });
       await store.migrate();
       const attributed = conversion({ order_id: 'A-7', dedup_key: 'o:59633:A-7' });
       expect(await store.transaction((tx) => tx.insertConversion(attributed))).toBe(true);
