@@ -412,7 +412,7 @@ export class SqliteStore implements Store {
     const conversion = conversionOf(this.sql.conversionById.get({ id: fire.conversion_id })) ?? null;
     const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get({ id: conversion.touch_id }) as Row | undefined) ?? null : null;
     const attempts = (this.sql.attemptsOf.all({ fire_id: id }) as Row[]).map(toAttempt);
-    const linked = this.sql.linkedConversions.all({ id: fire.conversion_id }) as Conversion[];
+    const linked = (this.sql.linkedConversions.all({ id: fire.conversion_id }) as Row[]).map((row) => conversionOf(row)!);
     return { ...fire, attempts, conversion, touch, linked };
   }
 
