@@ -1,8 +1,12 @@
 // CORS only for the configured site origins: the exact origin echoed with credentials and Vary: Origin;
-// nothing for other origins, and `Origin: null` is refused.
-import type { Request, RequestHandler } from 'express';
+// nothing for other origins, and `Origin: null` is refused. Framework-free: the beacon routes run on node:http.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { HttpError } from './errors.js';
+import { isHttps } from './peer.js';
+
+/** what the site checks read of a request: its headers */
+type Headed = { headers: IncomingHttpHeaders };
 
 export interface SiteMatch {
   origin: string;
@@ -26,7 +30,7 @@ export function siteForOrigin(origin: string, config: Config): SiteMatch | undef
 }
 
 /** the configured site a browser request comes from, by its Origin (or Referer, which images send instead) */
-export function siteOf(req: Request, config: Config): SiteMatch | undefined {
+export function siteOf(req: Headed, config: Config): SiteMatch | undefined {
   let origin = req.headers.origin;
   if (!origin && req.headers.referer) {
     try {
@@ -39,30 +43,32 @@ export function siteOf(req: Request, config: Config): SiteMatch | undefined {
 }
 
 /** the collector's own origin, as the browser sees it */
-function ownOrigin(req: Request, config: Config): string {
-  return config.public_url ? new URL(config.public_url).origin : `${req.protocol}://${req.headers.host}`;
+function ownOrigin(req: IncomingMessage, config: Config): string {
+  return config.public_url ? new URL(config.public_url).origin : `${isHttps(req, config.trust_proxy) ? 'https' : 'http'}://${req.headers.host}`;
 }
 
-/** allows configured origins (with credentials) and same-origin requests; refuses any other Origin with 403 */
-export function corsForSites(config: Config): RequestHandler {
-  return (req, res, next) => {
-    res.vary('Origin');
+/**
+ * Allows configured origins (with credentials) and same-origin requests; refuses any other Origin with 403. Answers a
+ * preflight (OPTIONS) itself: true when it did, so the route has nothing left to do.
+ */
+export function corsForSites(config: Config): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    res.setHeader('Vary', 'Origin');
     const origin = req.headers.origin;
-    if (origin === undefined) return next();
+    if (origin === undefined) return false;
+    const preflight = req.method === 'OPTIONS';
     if (siteForOrigin(origin, config)) {
-      res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true' });
-      if (req.method === 'OPTIONS') {
-        res.set({
-          'Access-Control-Allow-Methods': 'GET, POST',
-          'Access-Control-Allow-Headers': 'Content-Type',
-          'Access-Control-Max-Age': '86400',
-        });
-        return void res.status(204).end();
-      }
-      return next();
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+      if (!preflight) return false;
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+      res.setHeader('Access-Control-Allow-Headers', 'Content-Type');
+      res.setHeader('Access-Control-Max-Age', '86400');
+      res.writeHead(204).end();
+      return true;
     }
-    if (origin !== 'null' && origin === ownOrigin(req, config)) return req.method === 'OPTIONS' ? void res.status(204).end() : next();
-    next(new HttpError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not a configured site`));
+    if (origin !== 'null' && origin === ownOrigin(req, config)) return preflight && (res.writeHead(204).end(), true);
+    throw new HttpError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not a configured site`);
   };
 }
 
@@ -77,7 +83,7 @@ const DOCUMENT_DESTS = new Set(['document', 'iframe', 'frame', 'embed', 'object'
  * request that is not same-origin or same-site by Fetch Metadata (or has none) unless its Referer is a configured
  * site. Checked before anything is read, so a refused request stores nothing and sets no cookie.
  */
-export function fallbackRefusal(req: Request, config: Config): HttpError | null {
+export function fallbackRefusal(req: Headed, config: Config): HttpError | null {
   const h = req.headers;
   const mode = String(h['sec-fetch-mode'] ?? '').toLowerCase();
   const dest = String(h['sec-fetch-dest'] ?? '').toLowerCase();

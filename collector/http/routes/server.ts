@@ -15,7 +15,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
   const body = rawBody('16kb');
 
   router.post('/v1/touches', requireKey(ctx.config, 'server'), body, async (req, res) => {
-    const b = await touches.parseServer(jsonObject(req));
+    const b = await touches.parseServer(jsonObject(req.body));
     const visitor_id = b.visitor_id ?? randomId();
     const touch = await touches.record({
       kind: b.kind,
@@ -35,7 +35,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
   });
 
   router.post('/v1/conversions', requireKey(ctx.config, 'server', 'app'), body, async (req, res) => {
-    const input = await conversions.input(conversionSchema, jsonObject(req), res.locals.role === 'app' ? 'app' : 'server');
+    const input = await conversions.input(conversionSchema, jsonObject(req.body), res.locals.role === 'app' ? 'app' : 'server');
     if (!hasIdentity(input)) {
       throw badRequest('missing_identity', 'a conversion needs one of visitor_id, token, cid, install_id or device_id');
     }
