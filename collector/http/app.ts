@@ -65,7 +65,7 @@ function frontHandlers(ctx: Context, before: RequestHandler[] = []): RequestHand
 }
 
 /** the last handler: named JSON refusals, and a log line for anything unexpected */
-export const appErrors = (ctx: Context): ErrorRequestHandler => errorHandler((err) => ctx.log.error({ msg: 'request failed', err }));
+const appErrors = (ctx: Context): ErrorRequestHandler => errorHandler((err) => ctx.log.error({ msg: 'request failed', err }));
 
 export function createApp(ctx: Context, parts: AppParts, front: FrontRoutes): express.Express {
   const app = express();
