@@ -9,10 +9,12 @@ import { reportSize } from './scripts/report-size.mjs';
 
 /** Top-level `const`/`let` of the snippet's modules become `var`, so terser folds every declaration of the one
  * closure into a single `var` list (a few bytes of gzip). Safe there: nothing at a module's top level relies on
- * block scoping or the temporal dead zone. Runs on TypeScript's output, whose top level starts at column 0. */
+ * block scoping or the temporal dead zone. Runs on TypeScript's output, whose top level starts at column 0. Every
+ * other `const` becomes `let` (two bytes each, ~4 of gzip): a `const` only forbids reassignment, which the type
+ * checker has already ruled out. */
 const topLevelVar = {
   name: 'top-level-var',
-  transform: (code, id) => (/[\\/]snippet[\\/]/.test(id) ? code.replace(/^(export )?(?:const|let) /gm, '$1var ') : null),
+  transform: (code, id) => (/[\\/]snippet[\\/]/.test(id) ? code.replace(/^(export )?(?:const|let) /gm, '$1var ').replace(/\bconst /g, 'let ') : null),
 };
 
 export default {

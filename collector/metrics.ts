@@ -19,6 +19,8 @@ export interface Metrics {
   appOpens: Counter<'method'>;
   deviceIdsIgnored: Counter<'route'>;
   ingestDuration: Histogram<'route'>;
+  /** every answer of a beacon route (/t, /i, /c): successes are counted here instead of logged */
+  beacons: Counter<'route' | 'status'>;
   commitToFire: Histogram;
   routerDuration: Histogram;
 }
@@ -63,6 +65,12 @@ export function createMetrics(ctx: Context<Pick<OperatorQueries, 'countFires'> &
     help: 'Time to answer an ingest request (/t, /i, /c, /v1/*), group commit included, by route',
     labelNames: ['route'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers,
+  });
+  const beacons = new Counter({
+    name: 'sspx_beacon_answers_total',
+    help: 'Answers of the beacon routes (/t, /i, /c) by route and status; only refusals and errors are also logged',
+    labelNames: ['route', 'status'] as const,
     registers,
   });
   const commitToFire = new Histogram({
@@ -117,7 +125,7 @@ export function createMetrics(ctx: Context<Pick<OperatorQueries, 'countFires'> &
     }),
   });
 
-  return { registry, touches, conversions, attempts, appOpens, deviceIdsIgnored, ingestDuration, commitToFire, routerDuration };
+  return { registry, touches, conversions, attempts, appOpens, deviceIdsIgnored, ingestDuration, beacons, commitToFire, routerDuration };
 }
 
 /** the counters read the collector's event channel (../events.ts); the gauges read the store when scraped */
@@ -145,7 +153,7 @@ export function observeEvents(m: Metrics, events: Events): void {
  */
 export function ingestTimer(m: Metrics): RequestHandler {
   return (req, res, next) => {
-    // from the raw URL, not req.path: the fast path (a plain node:http request) runs this handler too
+    // from the raw URL, not req.path: the beacon front (a plain node:http request) runs this handler too
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -155,6 +163,7 @@ export function ingestTimer(m: Metrics): RequestHandler {
       const pattern = req.route?.path;
       const route = typeof pattern === 'string' ? pattern : INGEST_PATHS.has(path) ? path : undefined;
       if (route) end({ route });
+      if (route && INGEST_PATHS.has(route)) m.beacons.inc({ route, status: String(res.statusCode) });
     });
     next();
   };

@@ -7,7 +7,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Context } from './context.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
-import { createHttpFront } from './http/fast.js';
+import { createHttpFront } from './http/front.js';
 import { metricsRoutes } from './http/routes/metrics.js';
 import { fireRoutes } from './http/routes/fires.js';
 import { appRoutes } from './http/routes/app.js';
@@ -96,7 +96,7 @@ export async function startCollector(opts: CollectorOptions): Promise<Collector>
   const installs = new Installs(ctx, macros);
   const dispatcher = config.dispatcher ? new Dispatcher(ctx) : undefined;
   const fires = new Fires(ctx, dispatcher);
-  // POST /t and GET /i are served by http/fast.ts before Express (its header says why); the rest by the app
+  // the script and the beacon routes are served by http/front.ts before Express (its header says why); the rest by the app
   const { app, options, listener } = createHttpFront(ctx, {
     touches,
     conversions,

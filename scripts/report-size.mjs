@@ -3,14 +3,16 @@
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 /** Hard cap on gzip -9 bytes of dist/sspx.js: the size test fails past it. Issue 16 aims at under 900; the script is at
- * 991 (brotli 879) from readable source, after moving to the collector what it can read from the request (the
+ * 983 (brotli 861) from readable source, after moving to the collector what it can read from the request (the
  * language from Accept-Language, mobile and platform from Sec-CH-UA-*), dropping the unused screen, pixel-ratio and
- * time-zone hints, and leaving the exact macro rule to the collector (the script sends a suspicious value as the
- * diagnostic). What is left are the contract's behaviours, each with its cost in gzip bytes (measured by removing it):
- * Google Play decoration ~50, consent ~40, the navigation entry (a URL rewritten before the script ran) ~30,
- * data-debug's reasons ~22, the stored click id ~21, the referrer ~7. The cap sits just above today's size, so any
- * growth is a decision. */
-export const GZIP_BUDGET = 1000;
+ * time-zone hints, leaving the exact macro rule to the collector (the script sends a suspicious value as the
+ * diagnostic), and decoding with `unescape`. A hand-golfed copy of the same behaviours (comma expressions, merged
+ * console helpers, no helper functions) reaches 964: under 900 needs a behaviour dropped, not tighter code. What is
+ * left are the contract's and the tests' behaviours, each with its cost in gzip bytes (measured by removing it):
+ * Google Play decoration ~53, the navigation entry (a URL rewritten before the script ran) ~35, the sendBeacon and
+ * image fallbacks ~35, data-debug's reasons ~36, consent ~23, the data-params default ~21, the stored click id ~21,
+ * the referrer ~7. The cap sits just above today's size, so any growth is a decision. */
+export const GZIP_BUDGET = 985;
 
 /** the three sizes of a script, in bytes */
 export function sizes(code) {

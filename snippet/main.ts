@@ -7,7 +7,7 @@
 // (./landing.ts), takes the language from Accept-Language and the client hints from Sec-CH-UA-Mobile and
 // Sec-CH-UA-Platform. No exception ever escapes into the page, and nothing but window.sspx is left in its globals.
 import { params as tokenParams, PIECE } from './landing.js';
-import { decode, mayBeMacro, NOT_TOKEN } from './token.js';
+import { decodeValue, mayBeMacro, NOT_TOKEN } from './token.js';
 
 /** what the collector's /t answers a touch; the diagnostic gets no body */
 interface TouchAnswer {
@@ -36,32 +36,32 @@ let ready: Promise<unknown>;
 
 /** `[sspx] why` on the console: reasons only with data-debug, warnings always. `why` goes as its own argument, so
  * nothing is converted and nothing can throw here. */
-const say = (why: unknown) => {
-  if (debug) console.log('[sspx]', why);
-};
+const say = (why: unknown) => debug && console.log('[sspx]', why);
 const warn = (why: unknown) => console.warn('[sspx]', why);
 
 // ---- token reading ------------------------------------------------------------------------------------------
 
-/** the first valid token in the landing URL */
-let token: string | undefined;
-/** the landing URL: the one the page was navigated to, else (a browser without navigation timing) the current one */
-let landing: string;
-/** else, for the first value that may be an unreplaced macro, the diagnostic: that value alone */
-let diagnostic: { t: string } | undefined;
-
-/** Finds the first valid token under a data-params name, else the first value that may be a macro: query before
- * fragment, left to right. Anything else (whitespace, quotes, over-long) is never sent. The URL the page was
- * navigated to comes first: a "clean URL" script or a router may have rewritten the current one before this ran. */
-const readToken = (names: string[]) => {
-  landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name || document.URL;
+/** What the landing URL calls for: a touch for the first valid token under a data-params name, else the diagnostic
+ * (that value alone) for the first value that may be a macro, else nothing; query before fragment, left to right.
+ * Anything else (whitespace, quotes, over-long) is never sent. The URL the page was navigated to comes first: a
+ * "clean URL" script or a router may have rewritten the current one before this ran. */
+const touchOf = (data: DOMStringMap) => {
+  const names = tokenParams(data.params);
+  // the landing URL: the one the page was navigated to, else (a browser without navigation timing) the current one
+  const landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name || document.URL;
+  let token: string | undefined;
+  let diagnostic: { t: string } | undefined;
   // both URLs in one string: the `#` between them ends the first one's last piece
   for (const [, name, raw] of (landing + '#' + document.URL).matchAll(PIECE)) {
-    const value = decode(raw);
+    const value = decodeValue(raw);
     if (!names.includes(name) || NOT_TOKEN.test(value)) continue;
     if (mayBeMacro(value)) diagnostic ??= { t: value };
     else token ??= value;
   }
+  say(token ? 'touch' : diagnostic ? 'macro' : 'no token');
+  // the landing URL as it is and the tag's attributes: the collector strips data-params from it and reads the
+  // data-ids there (./landing.ts). The diagnostic is the value alone, for the collector to classify.
+  return token ? { t: token, u: landing, a: data, r: document.referrer } : diagnostic;
 };
 
 // ---- transport ----------------------------------------------------------------------------------------------
@@ -144,15 +144,9 @@ try {
     collector = new URL(data.collector || tag.src).origin;
     selector = data.decorate;
     debug = 'debug' in data;
-    readToken(tokenParams(data.params));
-    say(token ? 'touch' : diagnostic ? 'macro' : 'no token');
+    const touch = touchOf(data);
     ready = gate()
-      .then(() => {
-        // the landing URL as it is and the tag's attributes: the collector strips data-params from it and reads
-        // the data-ids there (./landing.ts). The diagnostic is the value alone, for the collector to classify.
-        if (token) return send('/t', { t: token, u: landing, a: data, r: document.referrer });
-        if (diagnostic) return send('/t', diagnostic);
-      })
+      .then(() => touch && send('/t', touch))
       .then(settle, settle);
     // anything but an explicit grant (or no attribute) waits; the reason logged is the value, e.g. `pending`
     const consent = data.consent ?? 'granted';

@@ -95,6 +95,9 @@ export async function captureTouch(timeoutMs = 60_000): Promise<CapturedTouch> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath(),
     headless: true,
+    // headless Chromium says `HeadlessChrome`, which the collector rightly drops as a bot (202): every touch the bench
+    // timed was then dropped, none stored. A visitor's Chrome on Linux says this (the reduced form, minor versions zeroed)
+    userAgent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36',
     locale: 'en-US',
     timeout: timeoutMs,
     args: [

@@ -8,6 +8,9 @@ import type { CapturedTouch } from './capture.js';
 import { FRESH, PICK, type LoadRequest, type LoadSettings } from './load.js';
 
 export const SERVER_KEY = 'bench-server-key-0123456789abcdef';
+/** the app and admin keys: the shipped sample's change-me keys would stop `serve` from starting */
+const APP_KEY = 'bench-app-key-0123456789abcdef-0123';
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef-012';
 
 /** sspx.config.example.json, the configuration as shipped */
 const shipped = (): Record<string, unknown> => JSON.parse(readFileSync(join(packageRoot, 'sspx.config.example.json'), 'utf8')) as Record<string, unknown>;
@@ -25,7 +28,7 @@ export const SHORT_LOAD: LoadSettings = QUICK ? { connections: 50, seconds: 2, w
 
 /**
  * sspx.config.example.json as shipped, with only what a bench must change: its own port, store and stand-in router
- * (local, so allow_insecure_router), a known server key, and no rate limit (all load comes from one address). The
+ * (local, so allow_insecure_router), its own keys, and no rate limit (all load comes from one address). The
  * dispatcher is on and request logging is as shipped (info, one line per request, to the log file).
  */
 export function collectorConfig(dir: string, router: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -38,7 +41,7 @@ export function collectorConfig(dir: string, router: string, overrides: Record<s
     router,
     allow_insecure_router: true,
     rate_limit_per_minute: 0,
-    keys: { ...(config.keys as object), server: [SERVER_KEY] },
+    keys: { server: [SERVER_KEY], app: [APP_KEY], admin: [ADMIN_KEY] },
     ...overrides,
   };
 }

@@ -1,13 +1,15 @@
 // The Express app: security headers, one log line per request, the routes, and named errors for everything else.
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
+// The script and the beacon routes are mounted first, without the security headers and the request log: the same
+// functions the front (front.ts) serves them with.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { Router, type ErrorRequestHandler, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { Context } from '../context.js';
 import type { Conversions } from '../ingest/conversions.js';
 import type { Touches } from '../ingest/touches.js';
 import { errorHandler, HttpError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
-import { publicIngest, publicRoutes, type PublicIngest } from './routes/public.js';
-import { scriptRoute } from './routes/script.js';
+import type { PublicRoute } from './routes/public.js';
 import { serverRoutes } from './routes/server.js';
 import { randomBytesPooled } from '../ids.js';
 import { parseQuery } from './query.js';
@@ -19,8 +21,13 @@ export interface AppParts {
   routers?: Router[];
   /** runs before everything else, e.g. for latency metrics */
   before?: RequestHandler[];
-  /** the browser-facing handlers; built here unless given (the fast path in fast.ts shares one, and its rate limiter) */
-  public?: PublicIngest;
+}
+
+/** what the front (front.ts) serves before Express, which mounts the same functions */
+export interface FrontRoutes {
+  beacons: PublicRoute[];
+  runBeacon(route: PublicRoute, req: IncomingMessage, res: ServerResponse): void;
+  script(req: IncomingMessage, res: ServerResponse, next: () => void): void;
 }
 
 /** one JSON line per request, with a request id that is also answered in X-Request-Id */
@@ -44,8 +51,8 @@ function requestLog(ctx: Context): RequestHandler {
   };
 }
 
-/** what every request runs first, in order: the Express app and the fast path (fast.ts) run this same list */
-export function frontHandlers(ctx: Context, before: RequestHandler[] = []): RequestHandler[] {
+/** what every request but the script and the beacons runs first, in order */
+function frontHandlers(ctx: Context, before: RequestHandler[] = []): RequestHandler[] {
   return [
     ...before,
     requestLog(ctx),
@@ -58,20 +65,22 @@ export function frontHandlers(ctx: Context, before: RequestHandler[] = []): Requ
 }
 
 /** the last handler: named JSON refusals, and a log line for anything unexpected */
-export const appErrors = (ctx: Context): ErrorRequestHandler => errorHandler((err) => ctx.log.error({ msg: 'request failed', err }));
+const appErrors = (ctx: Context): ErrorRequestHandler => errorHandler((err) => ctx.log.error({ msg: 'request failed', err }));
 
-export function createApp(ctx: Context, parts: AppParts): express.Express {
+export function createApp(ctx: Context, parts: AppParts, front: FrontRoutes): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', ctx.config.trust_proxy);
   // every route's req.query from the one parser (query.ts): `+` is a token byte, not a space
   app.set('query parser', parseQuery);
   app.set('etag', false);
-  // the script first: it needs none of the front handlers' security headers or request ids (routes/script.ts)
-  app.use(scriptRoute());
+  // the script and the beacons first: they need none of the front handlers' security headers or request log
+  const first = Router();
+  first.get('/sspx.js', (req, res, next) => front.script(req, res, () => next()));
+  for (const route of front.beacons) first[route.method === 'OPTIONS' ? 'options' : route.method === 'GET' ? 'get' : 'post'](route.path, (req, res) => front.runBeacon(route, req, res));
+  app.use(first);
   for (const h of frontHandlers(ctx, parts.before)) app.use(h);
   app.use(healthRoutes(ctx));
-  app.use(publicRoutes(parts.public ?? publicIngest(ctx, parts.touches, parts.conversions)));
   app.use(serverRoutes(ctx, parts.touches, parts.conversions));
   for (const r of parts.routers ?? []) app.use(r);
   app.use((req, _res, next) => next(new HttpError(404, 'not_found', `no route ${req.method} ${req.path.slice(0, 200)}`)));

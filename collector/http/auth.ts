@@ -8,7 +8,7 @@ import { FAILED_KEY_WINDOW_MINS } from '../config.js';
 import type { Context } from '../context.js';
 import { clientNetwork } from '../ingest/client.js';
 import { HttpError } from './errors.js';
-import { rateLimit, WindowCounter } from './rate-limit.js';
+import { keyedRateLimit, WindowCounter } from './rate-limit.js';
 
 export type Role = 'server' | 'app' | 'admin';
 
@@ -37,7 +37,7 @@ export class KeyGuard {
   constructor(private readonly ctx: Context) {
     const { config, clock } = ctx;
     if (config.failed_key_limit > 0 && config.rate_limit_per_minute > 0) this.failures = new WindowCounter(FAILED_KEY_WINDOW_MINS * MINUTE, clock);
-    this.budget = rateLimit(config.rate_limit_per_minute, clock, {
+    this.budget = keyedRateLimit(config.rate_limit_per_minute, clock, {
       keyOf: (_req, res) => res.locals.keyId as string | undefined,
       code: 'key_rate_limited',
       per: 'with this key',

@@ -1,9 +1,13 @@
 // CORS only for the configured site origins: the exact origin echoed with credentials and Vary: Origin;
-// nothing for other origins, and `Origin: null` is refused.
-import type { Request, RequestHandler } from 'express';
+// nothing for other origins, and `Origin: null` is refused. Framework-free: the beacon routes run on node:http.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config.js';
 import { unrebindableHost } from '../net.js';
 import { HttpError } from './errors.js';
+import { isHttps } from './peer.js';
+
+/** what the site checks read of a request: its headers */
+type Headed = { headers: IncomingHttpHeaders };
 
 export interface SiteMatch {
   origin: string;
@@ -27,7 +31,7 @@ export function siteForOrigin(origin: string, config: Config): SiteMatch | undef
 }
 
 /** the configured site a browser request comes from, by its Origin (or Referer, which images send instead) */
-export function siteOf(req: Request, config: Config): SiteMatch | undefined {
+export function siteOf(req: Headed, config: Config): SiteMatch | undefined {
   let origin = req.headers.origin;
   if (!origin && req.headers.referer) {
     try {
@@ -40,31 +44,34 @@ export function siteOf(req: Request, config: Config): SiteMatch | undefined {
 }
 
 /** the collector's own origin, as the browser sees it: public_url's, else the Host only where DNS cannot rebind it */
-function ownOrigin(req: Request, config: Config): string | undefined {
+function ownOrigin(req: IncomingMessage, config: Config): string | undefined {
   if (config.public_url) return new URL(config.public_url).origin;
-  return unrebindableHost(req.headers.host) ? `${req.protocol}://${req.headers.host}` : undefined;
+  const host = req.headers.host;
+  return unrebindableHost(host) ? `${isHttps(req, config.trust_proxy) ? 'https' : 'http'}://${host}` : undefined;
 }
 
-/** allows configured origins (with credentials) and same-origin requests; refuses any other Origin with 403 */
-export function corsForSites(config: Config): RequestHandler {
-  return (req, res, next) => {
-    res.vary('Origin');
+/**
+ * Allows configured origins (with credentials) and same-origin requests; refuses any other Origin with 403. Answers a
+ * preflight (OPTIONS) itself: true when it did, so the route has nothing left to do.
+ */
+export function corsForSites(config: Config): (req: IncomingMessage, res: ServerResponse) => boolean {
+  return (req, res) => {
+    res.setHeader('Vary', 'Origin');
     const origin = req.headers.origin;
-    if (origin === undefined) return next();
+    if (origin === undefined) return false;
+    const preflight = req.method === 'OPTIONS';
     if (siteForOrigin(origin, config)) {
-      res.set({ 'Access-Control-Allow-Origin': origin, 'Access-Control-Allow-Credentials': 'true' });
-      if (req.method === 'OPTIONS') {
-        res.set({
-          'Access-Control-Allow-Methods': 'GET, POST',
-          'Access-Control-Allow-Headers': 'Content-Type',
-          'Access-Control-Max-Age': '86400',
-        });
-        return void res.status(204).end();
-      }
-      return next();
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Access-Control-Allow-Credentials', 'true');
+      if (!preflight) return false;
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST');
+      res.setHeader('Access-Control-Allow-Headers', 'Content-Type');
+      res.setHeader('Access-Control-Max-Age', '86400');
+      res.writeHead(204).end();
+      return true;
     }
-    if (origin !== 'null' && origin === ownOrigin(req, config)) return req.method === 'OPTIONS' ? void res.status(204).end() : next();
-    next(new HttpError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not a configured site`));
+    if (origin !== 'null' && origin === ownOrigin(req, config)) return preflight && (res.writeHead(204).end(), true);
+    throw new HttpError(403, 'origin_not_allowed', `origin ${origin.slice(0, 200)} is not a configured site`);
   };
 }
 
@@ -79,7 +86,7 @@ const DOCUMENT_DESTS = new Set(['document', 'iframe', 'frame', 'embed', 'object'
  * request that is not same-origin or same-site by Fetch Metadata (or has none) unless its Referer is a configured
  * site. Checked before anything is read, so a refused request stores nothing and sets no cookie.
  */
-export function fallbackRefusal(req: Request, config: Config): HttpError | null {
+export function fallbackRefusal(req: Headed, config: Config): HttpError | null {
   const h = req.headers;
   const mode = String(h['sec-fetch-mode'] ?? '').toLowerCase();
   const dest = String(h['sec-fetch-dest'] ?? '').toLowerCase();
@@ -107,7 +114,7 @@ export function fallbackRefusal(req: Request, config: Config): HttpError | null 
  * is where `${DEVICE_APPLE_IDA}` is filled in — never a page of any other site (which browsers mark with
  * `Sec-Fetch-Site`, whatever its referrer policy).
  */
-export function deviceIdsAllowed(req: Request, config: Config, route: 'script' | 'image' | 'impression'): boolean {
+export function deviceIdsAllowed(req: Headed, config: Config, route: 'script' | 'image' | 'impression'): boolean {
   const h = req.headers;
   if (route === 'script') return h.origin !== undefined && siteForOrigin(h.origin, config) !== undefined;
   if (siteOf(req, config)) return true;

@@ -1,7 +1,9 @@
 // Every refusal is a 4xx with JSON {"error": "<code>", "message": "…"}; a store outage is a 503 with a reason.
+import type { ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Response } from 'express';
 import { Refusal } from '../fields.js';
 import { isStoreError } from '../store/guard.js';
+import { sendJson } from './reply.js';
 
 export class HttpError extends Error {
   constructor(
@@ -19,8 +21,14 @@ export const badRequest = (code: string, message: string) => new HttpError(400, 
 export function sendError(res: Response, err: HttpError): void {
   if (res.headersSent) return;
   res.locals.error = err.code;
-  res.set(err.headers);
-  res.status(err.status).json({ error: err.code, message: err.message });
+  writeError(res, err);
+}
+
+/** the refusal's JSON {"error", "message"} with its own headers, on any response (Express's or node:http's) */
+export function writeError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) return;
+  for (const [name, value] of Object.entries(err.headers)) res.setHeader(name, value);
+  sendJson(res, err.status, { error: err.code, message: err.message });
 }
 
 /** body-parser and friends throw errors with a `type`; they become named refusals instead of 500s */

@@ -1,7 +1,9 @@
 // Request limits: a fixed window per key (a client address on the public routes, an IPv6 client being its /64
 // (ingest/client.ts); a Bearer key on /v1), answered with 429, a named reason and the standard RateLimit headers.
-// The address comes from Express's `trust proxy` (the configured number of hops), so a forged X-Forwarded-For
-// cannot escape it.
+// The address is the client's behind the configured number of proxy hops (./peer.ts, or Express's `trust proxy`),
+// so a forged X-Forwarded-For cannot escape it. The counting is framework-free: the beacon routes call it on
+// node:http; the /v1 routes through an Express handler.
+import type { ServerResponse } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Clock } from '../clock.js';
 import { clientNetwork } from '../ingest/client.js';
@@ -38,31 +40,44 @@ export class WindowCounter {
   }
 }
 
-/**
- * `perMinute` requests a minute per key (`keyOf`: the client address unless given; a request it answers no key for
- * is not counted), answered with 429 `code`; 0 turns the limit off.
- */
-export function rateLimit(
-  perMinute: number,
-  clock: Clock,
-  opts: { keyOf?: (req: Request, res: Response) => string | undefined; code?: string; per?: string } = {},
-): RequestHandler {
-  if (perMinute <= 0) return (_req, _res, next) => next();
-  const { keyOf = (req: Request) => clientNetwork(req.ip), code = 'rate_limited', per = 'from this address' } = opts;
+/** counts one request of `key`; throws the 429 past the limit. Sets the RateLimit headers either way. */
+type Limiter = (key: string, res: ServerResponse) => void;
+
+function limiter(perMinute: number, clock: Clock, code: string, per: string): Limiter {
   const window = new WindowCounter(60_000, clock);
-  return (req, res, next) => {
-    const key = keyOf(req, res);
-    if (key === undefined) return next();
+  return (key, res) => {
     const used = window.add(key);
     const reset = window.resetSeconds();
-    res.set({
-      'RateLimit-Limit': String(perMinute),
-      'RateLimit-Remaining': String(Math.max(0, perMinute - used)),
-      'RateLimit-Reset': String(reset),
-    });
-    if (used > perMinute) {
-      return next(new HttpError(429, code, `more than ${perMinute} requests a minute ${per}`, { 'Retry-After': String(reset) }));
-    }
+    res.setHeader('RateLimit-Limit', String(perMinute));
+    res.setHeader('RateLimit-Remaining', String(Math.max(0, perMinute - used)));
+    res.setHeader('RateLimit-Reset', String(reset));
+    if (used > perMinute) throw new HttpError(429, code, `more than ${perMinute} requests a minute ${per}`, { 'Retry-After': String(reset) });
+  };
+}
+
+/** the public routes' limit: `perMinute` requests a minute per client network; 0 turns it off */
+export type RateLimit = (address: string | undefined, res: ServerResponse) => void;
+
+export function rateLimit(perMinute: number, clock: Clock): RateLimit {
+  if (perMinute <= 0) return () => undefined;
+  const count = limiter(perMinute, clock, 'rate_limited', 'from this address');
+  return (address, res) => count(clientNetwork(address), res);
+}
+
+/**
+ * An Express route's limit: `perMinute` requests a minute per key (`keyOf`; a request it answers no key for is not
+ * counted), answered with 429 `code`; 0 turns the limit off.
+ */
+export function keyedRateLimit(
+  perMinute: number,
+  clock: Clock,
+  opts: { keyOf: (req: Request, res: Response) => string | undefined; code: string; per: string },
+): RequestHandler {
+  if (perMinute <= 0) return (_req, _res, next) => next();
+  const count = limiter(perMinute, clock, opts.code, opts.per);
+  return (req, res, next) => {
+    const key = opts.keyOf(req, res);
+    if (key !== undefined) count(key, res);
     next();
   };
 }

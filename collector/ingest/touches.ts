@@ -1,6 +1,6 @@
 // Touch ingestion as an ordered list of small steps: validate → drop bots and opted-out visitors →
 // refuse unreplaced macros (counted) → build the row → group commit. Framework-free, so any HTTP
-// front (Express or a raw fast path) can call it; a refusal is a Refusal (../fields.ts), not an HTTP status.
+// front (Express or the node:http beacon front) can call it; a refusal is a Refusal (../fields.ts), not an HTTP status.
 import { z } from 'zod';
 import { readLanding } from '../../snippet/landing.js';
 import type { Context } from '../context.js';

@@ -114,6 +114,26 @@ describe('a running collector', () => {
     expect(new Set(requests.map((l) => l.request_id)).size).toBe(requests.length);
   });
 
+  it('counts a beacon that succeeded in the metrics and logs none; logs a beacon refusal with its id and reason', async () => {
+    const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36';
+    const browser = { origin: SITE, 'user-agent': UA };
+    const touch = await post(`${c.url}/t`, { t: token('log-quiet') }, browser);
+    const ok = [
+      touch,
+      await post(`${c.url}/c`, { pixel: 'purchase', cid: touch.json.cid }, browser),
+      await fetch(`${c.url}/i?sspdata=${token('log-quiet-view')}`, { headers: { 'user-agent': UA } }),
+    ];
+    const refused = await fetch(`${c.url}/t`, { method: 'POST', headers: { ...browser, 'content-type': 'text/plain' }, body: '{' });
+    await new Promise((r) => setImmediate(r));
+    expect(ok.map((r) => r.status)).toEqual([200, 200, 200]);
+    const beaconLines = c.lines().filter((l) => l.msg === 'request' && ['/t', '/i', '/c'].includes(l.path as string));
+    expect(beaconLines).toEqual([expect.objectContaining({ method: 'POST', path: '/t', status: 400, error: 'malformed_json', request_id: refused.headers.get('x-request-id') })]);
+    expect(refused.headers.get('x-sspx-reason')).toBe('malformed_json');
+    const metrics = await (await fetch(`${c.url}/metrics`, { headers: bearer(ADMIN_KEY) })).text();
+    for (const [route, status] of [['/t', 200], ['/c', 200], ['/i', 200], ['/t', 400]])
+      expect(metrics).toMatch(new RegExp(`^sspx_beacon_answers_total\\{route="${route}",status="${status}"\\} 1$`, 'm'));
+  });
+
   it('cannot be made to write a forged line by tokens, user agents, order ids or paths', async () => {
     for (const h of HOSTILE) {
       const ua = { 'user-agent': h.replace(/[\r\n\u2028\u2029\u0085]/g, ' ') }; // fetch refuses line breaks in headers

@@ -1,8 +1,10 @@
 // Guards what browsers see. CORS: only the configured site origins, byte-exact, get Access-Control-Allow-Origin and
 // credentials; any other origin (look-alikes, scheme downgrades, `null`) is refused with 403 and gets neither; the
 // server-to-server and operators' APIs are never opened to browsers; the script is readable by all but without
-// credentials. Security headers (helmet) on every response; Cross-Origin-Resource-Policy `cross-origin` only on what
-// other sites must embed (the script and the 1×1 GIF of /i and the image fallback), `same-site` on the rest. The
+// credentials. Security headers (helmet) on every response but the script's and the beacons' (/t, /i, /c: a JSON
+// answer or a GIF, nothing to frame or inject into), which keep nosniff and a request id; Cross-Origin-Resource-Policy
+// `cross-origin` only on what other sites must embed (the script and the 1×1 GIF of /i and the image fallback),
+// `same-site` on the rest. The
 // sspx_vid cookie with exactly the contract's attributes, Secure on HTTPS (public_url https, or X-Forwarded-Proto
 // https from a trusted proxy — never from an untrusted one), 128 random bits, forged values replaced. The
 // collector's own origin never comes from a Host that DNS could rebind.
@@ -149,21 +151,25 @@ describe('security headers', () => {
   const requests: [string, string, Parameters<typeof send>[1]][] = [
     ['healthz', '/healthz', {}],
     ['readyz', '/readyz', {}],
-    ['impression GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': UA } }],
-    ['impression dropped (bot) GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': 'Googlebot/2.1' } }],
-    ['impression refused', '/i', { headers: { 'user-agent': UA } }],
-    ['image fallback GIF', `/t?b=${encodeURIComponent(JSON.stringify({ t: T }))}`, { headers: { 'user-agent': UA, referer: SITE + '/' } }],
-    ['touch', '/t', touchReq()],
-    ['touch refused origin', '/t', touchReq({ origin: 'https://evil.example' })],
-    ['touch too large', '/t', { ...touchReq(), body: JSON.stringify({ t: T, u: 'x'.repeat(9000) }) }],
     ['conversion without key', '/v1/conversions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
     ['fires', '/v1/fires', { headers: { authorization: `Bearer ${ADMIN_KEY}` } }],
     ['not found', '/nope', {}],
     ['metrics', '/metrics', {}],
     ['dashboard login', '/admin/login', {}],
   ];
+  const beacons: [string, string, Parameters<typeof send>[1]][] = [
+    ['impression GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': UA } }],
+    ['impression dropped (bot) GIF', `/i?sspdata=${T}`, { headers: { 'user-agent': 'Googlebot/2.1' } }],
+    ['impression refused', '/i', { headers: { 'user-agent': UA } }],
+    ['image fallback GIF', `/t?b=${encodeURIComponent(JSON.stringify({ t: T }))}`, { headers: { 'user-agent': UA, referer: SITE + '/' } }],
+    ['touch', '/t', touchReq()],
+    ['touch, another spelling Express routes', '/T', touchReq()],
+    ['touch refused origin', '/t', touchReq({ origin: 'https://evil.example' })],
+    ['touch too large', '/t', { ...touchReq(), body: JSON.stringify({ t: T, u: 'x'.repeat(9000) }) }],
+    ['conversion', '/c', { method: 'POST', headers: { origin: SITE, 'content-type': 'text/plain' }, body: JSON.stringify({ pixel: 'purchase' }) }],
+  ];
 
-  it.each(requests)('%s: helmet headers, no X-Powered-By, CORP as decided', async (name, path, opts) => {
+  it.each(requests)('%s: helmet headers, no X-Powered-By, CORP same-site', async (name, path, opts) => {
     const res = await send(c.url + path, opts);
     expect(res.status).toBeLessThan(500);
     expect(res.headers['x-content-type-options']).toBe('nosniff');
@@ -175,7 +181,17 @@ describe('security headers', () => {
     expect(res.headers['x-dns-prefetch-control']).toBe('off');
     expect(res.headers['x-powered-by']).toBeUndefined();
     expect(res.headers['strict-transport-security']).toBeUndefined(); // plain http here
-    // only what other sites must embed may be loaded cross-origin: the script and the GIFs
+    expect(res.headers['cross-origin-resource-policy'], name).toBe('same-site');
+  });
+
+  it.each(beacons)('%s: nosniff and a request id, no HTML security headers, CORP as decided', async (name, path, opts) => {
+    const res = await send(c.url + path, opts);
+    expect(res.status).toBeLessThan(500);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f]{16}$/);
+    for (const header of ['content-security-policy', 'x-frame-options', 'cross-origin-opener-policy', 'referrer-policy', 'x-dns-prefetch-control', 'origin-agent-cluster', 'x-powered-by'])
+      expect(res.headers[header], `${name}: ${header}`).toBeUndefined();
+    // only what other sites must embed may be loaded cross-origin: the GIFs
     const embeddable = res.headers['content-type'] === 'image/gif';
     expect(res.headers['cross-origin-resource-policy'], name).toBe(embeddable ? 'cross-origin' : 'same-site');
   });

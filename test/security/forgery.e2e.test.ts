@@ -2,7 +2,7 @@
 // another origin can neither plant its token on a visitor (a top-level navigation, a form, a frame, an image) nor
 // forge a conversion; each such request is refused with 403 `fallback_refused`, stores nothing and sets no cookie.
 // The same requests from a configured site's landing page (an image, as the script's fallback sends it) still count.
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -57,7 +57,7 @@ describe('the image fallbacks from a real Chromium', () => {
     // what the collector itself answered (the browser hides a refused image's or frame's answer from the page)
     c.server.on('request', (req, res) => {
       if (!/^\/[tc]\?/.test(req.url ?? '')) return;
-      res.on('finish', () => answers.push({ path: req.url!.slice(0, 2), status: res.statusCode, cookie: res.getHeader('set-cookie'), error: (res as ServerResponse & { locals?: { error?: string } }).locals?.error }));
+      res.on('finish', () => answers.push({ path: req.url!.slice(0, 2), status: res.statusCode, cookie: res.getHeader('set-cookie'), error: res.getHeader('x-sspx-reason') as string | undefined }));
     });
   });
 

@@ -1,5 +1,5 @@
 // Guards the rate limit of the public routes (/t, /i, /c): one budget per client address per minute, shared by the
-// three routes (and by the fast path and Express, which serve /t and /i alike), answered with 429, the standard
+// three routes (and by the node:http front and Express, which mount the same routes), answered with 429, the standard
 // RateLimit-* headers and Retry-After. Behind `trust_proxy: 1` the client address is the entry the proxy appended
 // to X-Forwarded-For, so a client that sends its own X-Forwarded-For (one entry or many) is still counted as
 // itself; with `trust_proxy: 0` the header is ignored altogether. The window moves with the (injected) clock, and
@@ -21,11 +21,11 @@ afterAll(async () => {
 /** what the proxy forwards: the client's own X-Forwarded-For (if any), then the address the proxy saw */
 const via = (client: string, spoofed?: string) => ({ 'x-forwarded-for': spoofed ? `${spoofed}, ${client}` : client });
 
-function touch(c: TestCollector, headers: Record<string, string>, chunked = false): Promise<Sent> {
+function touch(c: TestCollector, headers: Record<string, string>, viaExpress = false): Promise<Sent> {
   const h: Record<string, string> = { origin: SITE, 'user-agent': UA, 'content-type': 'text/plain', ...headers };
-  // chunked: no Content-Length, so Express serves it instead of the fast path
-  if (chunked) h['transfer-encoding'] = 'chunked';
-  return send(c.url + '/t', { method: 'POST', headers: h, body: JSON.stringify({ t: T }) });
+  // `/T` only Express routes to /t (the front takes the exact path); chunked, the body goes through body-parser
+  if (viaExpress) h['transfer-encoding'] = 'chunked';
+  return send(c.url + (viaExpress ? '/T' : '/t'), { method: 'POST', headers: h, body: JSON.stringify({ t: T }) });
 }
 const impression = (c: TestCollector, headers: Record<string, string>) => send(`${c.url}/i?sspdata=${T}`, { headers: { 'user-agent': UA, ...headers } });
 const conversion = (c: TestCollector, headers: Record<string, string>) =>

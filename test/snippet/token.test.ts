@@ -4,7 +4,7 @@
 // and every unreplaced-macro form answered by exactly one diagnostic and no touch. Also that the landing URL has the token params removed (the collector strips them
 // from the URL the script sends, with the one shared parser: storedOf reads the body as the collector does).
 import { describe, expect, test } from 'vitest';
-import { decode, isMacro, isToken, mayBeMacro } from '../../snippet/token.js';
+import { decodeValue, isMacro, isToken, mayBeMacro } from '../../snippet/token.js';
 import { diagnostics, openLanding, storedOf, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
@@ -60,6 +60,8 @@ describe('no token, no touch', () => {
     { name: 'a 10,000-character value', url: `${LANDING}?sspdata=${'A'.repeat(10_000)}` },
     { name: 'a value with a space', url: `${LANDING}?sspdata=ams1%20AB.` },
     { name: 'a value with a quote', url: `${LANDING}?sspdata=ams1%22AB.` },
+    // the script decodes with unescape: a broken UTF-8 escape is not kept raw (as decodeURIComponent's failure did)
+    { name: 'a value with a stray non-ASCII escape', url: `${LANDING}?sspdata=ams1%E2.` },
   ];
   test.each(cases)('$name: nothing is sent', async ({ url }) => {
     const page = await openLanding({ url, attrs: { debug: '' } });
@@ -84,12 +86,12 @@ describe('the macro rule (snippet/token.ts, shared by the script and the collect
     expect(isMacro(value)).toBe(true);
     expect(isToken(value)).toBe(false);
     // the script's quick test sees it too, once decoded as the script decodes (so it goes as the diagnostic)
-    expect(mayBeMacro(decode(value))).toBe(true);
+    expect(mayBeMacro(decodeValue(value))).toBe(true);
   });
 
   test.each(strayPercent)('with a stray percent sign: %s', (value) => {
     expect(isMacro(value)).toBe(true);
-    expect(mayBeMacro(decode(value))).toBe(true);
+    expect(mayBeMacro(decodeValue(value))).toBe(true);
   });
 
   test('an empty value is a macro (the ad server replaced it with nothing)', () => {
@@ -131,7 +133,7 @@ describe('an unreplaced macro sends one diagnostic and no touch', () => {
     expect(touches(page)).toEqual([]);
     // the value as the script read it, alone: the collector classifies it (isMacro) and counts it
     const sent = diagnostics(page).map((s) => s.body);
-    expect(sent).toEqual([{ t: decode(new URL(url).search.slice(`?a=1&sspdata=`.length)) }]);
+    expect(sent).toEqual([{ t: decodeValue(new URL(url).search.slice(`?a=1&sspdata=`.length)) }]);
     expect(isMacro(sent[0].t)).toBe(true);
     expect(page.logs).toContain('[sspx] macro');
   });

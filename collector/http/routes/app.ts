@@ -11,7 +11,7 @@ export function appRoutes(ctx: Context, installs: Installs): Router {
   const router = Router();
 
   router.post('/v1/app/open', keyGuard(ctx).require('app'), rawBody('16kb'), async (req, res) => {
-    const open = await installs.input(jsonObject(req), {
+    const open = await installs.input(jsonObject(req.body), {
       ip: req.ip,
       user_agent: headerText(req.headers['user-agent'], 512),
       accept_language: headerText(req.headers['accept-language'], 256),

@@ -2,13 +2,12 @@
 // Compressed once (brotli at its best, gzip -9), chosen by Accept-Encoding, with a strong ETag per encoding and a
 // 304 for a cache that has it. `?v=<version>` (the ETag without its quotes and suffix) is cached for a year as
 // immutable; the plain URL for an hour, so a new build reaches pages soon. Only the headers a script needs: no HTML
-// security headers (CSP, X-Frame-Options: nothing to frame or inject into), no request id. Framework-free, so the
-// Express app (mounted before its front handlers, app.ts) and a raw node:http front can both serve it.
+// security headers (CSP, X-Frame-Options: nothing to frame or inject into), no request id. Framework-free: the
+// node:http front (../front.ts) serves it, and the Express app mounts the same handler before its front handlers.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { Router } from 'express';
 import { SCRIPT_PATH } from '../../paths.js';
 
 /** the encodings the script is kept in, best first */
@@ -104,10 +103,4 @@ export function scriptHandler(path = SCRIPT_PATH) {
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
-}
-
-/** the handler as an Express route (GET, and HEAD with it), so the app's route list names it */
-export function scriptRoute(path = SCRIPT_PATH): Router {
-  const handler = scriptHandler(path);
-  return Router().get('/sspx.js', (req, res, next) => handler(req, res, () => next()));
 }

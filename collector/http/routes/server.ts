@@ -16,7 +16,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
   const keys = keyGuard(ctx);
 
   router.post('/v1/touches', keys.require('server'), body, async (req, res) => {
-    const b = await touches.parseServer(jsonObject(req));
+    const b = await touches.parseServer(jsonObject(req.body));
     const visitor_id = b.visitor_id ?? randomId();
     const touch = await touches.record({
       kind: b.kind,
@@ -36,7 +36,7 @@ export function serverRoutes(ctx: Context, touches: Touches, conversions: Conver
   });
 
   router.post('/v1/conversions', keys.require('server', 'app'), body, async (req, res) => {
-    const input = await conversions.input(conversionSchema, jsonObject(req), res.locals.role === 'app' ? 'app' : 'server');
+    const input = await conversions.input(conversionSchema, jsonObject(req.body), res.locals.role === 'app' ? 'app' : 'server');
     if (!hasIdentity(input)) {
       throw badRequest('missing_identity', 'a conversion needs one of visitor_id, token, cid, install_id or device_id');
     }

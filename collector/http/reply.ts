@@ -1,0 +1,12 @@
+// Answers written on node:http's response, as Express's res.json writes them: the beacon routes (./beacon.ts) answer
+// without Express, and refusals (./errors.ts) use the same writer on every route.
+import type { ServerResponse } from 'node:http';
+
+/** a JSON answer: status, `application/json; charset=utf-8`, its length */
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = Buffer.from(JSON.stringify(value));
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
+}
