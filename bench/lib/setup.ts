@@ -8,6 +8,8 @@ import type { CapturedTouch } from './capture.js';
 import { FRESH, PICK, type LoadRequest, type LoadSettings } from './load.js';
 
 export const SERVER_KEY = 'bench-server-key-0123456789abcdef';
+/** the other roles' keys: serve refuses the shipped sample's `change-me` keys (and any key in two roles) */
+const OTHER_KEYS = { app: ['bench-app-key-0123456789abcdef01234'], admin: ['bench-admin-key-0123456789abcdef0123'] };
 
 /** sspx.config.example.json, the configuration as shipped */
 const shipped = (): Record<string, unknown> => JSON.parse(readFileSync(join(packageRoot, 'sspx.config.example.json'), 'utf8')) as Record<string, unknown>;
@@ -38,7 +40,7 @@ export function collectorConfig(dir: string, router: string, overrides: Record<s
     router,
     allow_insecure_router: true,
     rate_limit_per_minute: 0,
-    keys: { ...(config.keys as object), server: [SERVER_KEY] },
+    keys: { ...(config.keys as object), ...OTHER_KEYS, server: [SERVER_KEY] },
     ...overrides,
   };
 }

@@ -1,7 +1,8 @@
 // The embedded store: one SQLite file in WAL mode. Conversions and attempts commit with synchronous=FULL (fsync'd:
 // an acknowledged conversion survives a power cut); touches with NORMAL (they survive a crash of the process).
 // better-sqlite3 is synchronous and has one connection, so every write goes through one serial queue:
-// a transaction is never interleaved with another caller's statements.
+// a transaction is never interleaved with another caller's statements. Touches may instead be committed by a worker
+// thread with a connection of its own (sqlite-writer.ts, `touchWriter: 'worker'`).
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
