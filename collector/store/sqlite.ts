@@ -1,8 +1,7 @@
 // The embedded store: one SQLite file in WAL mode. Conversions and attempts commit with synchronous=FULL (fsync'd:
 // an acknowledged conversion survives a power cut); touches with NORMAL (they survive a crash of the process).
 // better-sqlite3 is synchronous and has one connection, so every write goes through one serial queue:
-// a transaction is never interleaved with another caller's statements. Touches may instead be committed by a worker
-// thread with a connection of its own (sqlite-writer.ts, `touchWriter: 'worker'`).
+// a transaction is never interleaved with another caller's statements.
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
@@ -10,7 +9,6 @@ import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS } from './sqlite-schema.js';
 import { lookupHash, matchArgs, touchHashes } from './touch-hashes.js';
-import { TouchWriter } from './sqlite-writer.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
@@ -60,14 +58,6 @@ function toAttempt(r: Row): Attempt {
 const SQLITE: SqlDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '', fireSet: (column) => `${column} = @id` };
 const SHARED = { ...INGEST_SQL, ...queueSql(SQLITE), ...operatorSql(SQLITE) };
 
-export interface SqliteStoreOptions {
-  /** where touches are committed: on a worker thread (sqlite-writer.ts) or on this one (the default) */
-  touchWriter?: 'worker' | 'inline';
-}
-
-/** the default touch writer, SSPX_SQLITE_TOUCH_WRITER overriding it (for the bench's comparison) */
-const defaultTouchWriter = (): 'worker' | 'inline' => (process.env.SSPX_SQLITE_TOUCH_WRITER === 'worker' ? 'worker' : 'inline');
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
@@ -75,9 +65,8 @@ export class SqliteStore implements Store {
   private events = new EventEmitter();
   private firesQueuedInTx = false;
   private prepared?: ReturnType<SqliteStore['prepareAll']>;
-  private writer?: TouchWriter;
 
-  constructor(readonly path: string, private readonly opts: SqliteStoreOptions = {}) {
+  constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
@@ -208,7 +197,6 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.writer?.close();
     await this.attempts.drain();
     await this.serial(() => undefined);
     if (this.db.open) this.db.close();
@@ -272,9 +260,6 @@ export class SqliteStore implements Store {
   };
 
   insertTouches(touches: Touch[]): Promise<void> {
-    if (!touches.length) return Promise.resolve();
-    const writer = this.touchWriter();
-    if (writer) return writer.insert(touches.map(touchParams));
     return this.serial(() =>
       this.relaxed(() =>
         this.db.transaction(() => {
@@ -282,12 +267,6 @@ export class SqliteStore implements Store {
         })(),
       ),
     );
-  }
-
-  /** the worker that commits touches, started on first use (after migrations made the table); none in memory */
-  private touchWriter(): TouchWriter | undefined {
-    if ((this.opts.touchWriter ?? defaultTouchWriter()) !== 'worker' || this.path === ':memory:') return undefined;
-    return (this.writer ??= new TouchWriter(this.path, SHARED.insertTouch));
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {

@@ -14,8 +14,3 @@ storeSuite('sqlite', () => {
   const path = join(dir, `${++n}`, 'sspx.db');
   return { open: () => new SqliteStore(path) };
 });
-
-storeSuite('sqlite, touches committed on a worker thread', () => {
-  const path = join(dir, `${++n}`, 'sspx.db');
-  return { open: () => new SqliteStore(path, { touchWriter: 'worker' }) };
-});
