@@ -53,26 +53,29 @@ const keptParam = (name: string): boolean =>
 /** a landing URL as a touch stores it: origin and path (the page the ad pointed at), then only the allow-listed
  * query parameters, each byte for byte; no fragment, no credentials. SECURITY.md lists every stored field. */
 export function landingUrl(raw: unknown): string | null {
-  const href = cleanUrl(raw);
-  if (!href) return null;
-  const u = new URL(href);
+  const u = parsedUrl(raw);
+  if (!u) return null;
   const kept = u.search.slice(1).split('&').filter((piece) => piece && keptParam(piece.split('=', 1)[0]));
   return u.origin + u.pathname + (kept.length ? '?' + kept.join('&') : '');
 }
 
 /** a referrer as a touch stores it: its origin alone (where the visitor came from, not which page) */
 export function referrerOrigin(raw: unknown): string | null {
-  const href = cleanUrl(raw);
-  const origin = href ? new URL(href).origin : null;
+  const origin = parsedUrl(raw)?.origin;
   return origin && origin !== 'null' ? origin : null;
 }
 
 /** a URL or referrer as we keep it: http(s) only, at most 2,048 characters */
 export function cleanUrl(raw: unknown): string | null {
+  return parsedUrl(raw)?.href ?? null;
+}
+
+/** cleanUrl's URL, parsed once for whoever reads its parts */
+function parsedUrl(raw: unknown): URL | null {
   if (typeof raw !== 'string' || !raw || raw.length > 2048) return null;
   try {
     const u = new URL(raw);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u : null;
   } catch {
     return null;
   }
