@@ -120,7 +120,10 @@ export async function captureTouch(timeoutMs = 60_000): Promise<CapturedTouch> {
     const got = await Promise.race([touch, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Chromium sent no POST /t within ${timeoutMs} ms`)), timeoutMs)))]);
     clearTimeout(timer);
     const headers: [string, string][] = [];
-    for (let i = 0; i < got.raw.length; i += 2) if (!OWNED_BY_LOAD_TOOL.has(got.raw[i].toLowerCase())) headers.push([got.raw[i], got.raw[i + 1]]);
+    // headless Chromium names itself HeadlessChrome, which isbot (rightly) drops as a bot: a visitor's Chrome says
+    // Chrome, and every timed touch must be one the collector stores
+    const visitor = (value: string) => value.replaceAll('HeadlessChrome', 'Chrome');
+    for (let i = 0; i < got.raw.length; i += 2) if (!OWNED_BY_LOAD_TOOL.has(got.raw[i].toLowerCase())) headers.push([got.raw[i], visitor(got.raw[i + 1])]);
     const header = (name: string) => headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? '';
     if (!got.body.includes(CAPTURED_TOKEN)) throw new Error(`the captured touch does not carry the landing token: ${got.body}`);
     return { headers, body: got.body, token: CAPTURED_TOKEN, origin: header('origin'), scheme, user_agent: header('user-agent'), browser_version: version };

@@ -1,6 +1,7 @@
 // Straight into the SQLite file, before a collector starts: bulk seeds (stored touches, queued fires) in the schema
 // the collector's own migrations made (`sspx-relay migrate`), far faster than posting them one by one.
 import Database from 'better-sqlite3';
+import { lookupHash } from '../../collector/store/touch-hashes.js';
 import { PIXEL_ID, tokenOf } from './setup.js';
 
 /**
@@ -15,17 +16,19 @@ export function seedTouches(path: string, n: number, now: number): void {
     db.pragma('synchronous = OFF');
     db.pragma('cache_size = -262144');
     const indexes = db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'touches' AND sql IS NOT NULL`).all() as { name: string; sql: string }[];
-    const insert = db.prepare(`INSERT INTO touches (id, kind, token, cid, visitor_id, device_id, site, source, ip_prefix, user_agent, url, referrer, hints, hint_key, occurred_at, created_at)
-                               VALUES (?, ?, ?, ?, ?, NULL, 'https://shop.example', 'script', '203.0.113.0/24', ?, 'https://shop.example/landing', NULL, ?, NULL, ?, ?)`);
+    const insert = db.prepare(`INSERT INTO touches (id, kind, token, cid, visitor_id, device_id, site, source, ip_prefix, user_agent, url, referrer, hints, hint_key, occurred_at, created_at, token_hash, visitor_hash, cid_hash)
+                               VALUES (?, ?, ?, ?, ?, NULL, 'https://shop.example', 'script', '203.0.113.0/24', ?, 'https://shop.example/landing', NULL, ?, NULL, ?, ?, ?, ?, ?)`);
     const ua = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1';
-    const hints = JSON.stringify({ w: 390, h: 844, d: 3, l: 'en-US', z: 'Europe/Berlin' });
+    const hints = JSON.stringify({ l: 'en-us', mo: true, pf: 'iOS' });
     const span = 29 * 86_400_000;
     db.transaction(() => {
       for (const ix of indexes) db.exec(`DROP INDEX ${ix.name}`);
       for (let i = 0; i < n; i++) {
         const id = i.toString(36).padStart(8, '0');
         const at = now - span + Math.floor((i / n) * span);
-        insert.run(`t_seed${id}`, i % 10 === 9 ? 'view' : 'click', tokenOf(i), `cseed${id}AAAAAAAAAAAAAA`.slice(0, 22), `vseed${id}AAAAAAAAAAAAAA`.slice(0, 22), ua, hints, at, at);
+        const [token, cid, visitor] = [tokenOf(i), `cseed${id}AAAAAAAAAAAAAA`.slice(0, 22), `vseed${id}AAAAAAAAAAAAAA`.slice(0, 22)];
+        // the lookup hashes the store would have written (collector/store/touch-hashes.ts)
+        insert.run(`t_seed${id}`, i % 10 === 9 ? 'view' : 'click', token, cid, visitor, ua, hints, at, at, lookupHash(token), lookupHash(visitor), lookupHash(cid));
       }
       for (const ix of indexes) db.exec(ix.sql);
     })();

@@ -58,12 +58,40 @@ export function dropReason(headers: Record<string, string | string[] | undefined
 /** the names under which landing URLs and impression trackers carry advertising ids */
 export const DEVICE_ID_PARAMS = ['idfa', 'aaid', 'gaid', 'adid', 'ifa', 'device_id'] as const;
 
+/** the click ids ad platforms append to a landing URL (Microsoft's msclkid first), and our own deep-link one */
+export const CLICK_ID_PARAMS = ['msclkid', 'gclid', 'gbraid', 'wbraid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id', 'yclid', 'sspx_cid'] as const;
+
+/** the landing-URL parameters a touch keeps: campaign tags (utm_*), click ids and device-id names; anything else
+ * (an e-mail address, a session, a search) is the page's business, not attribution's */
+const keptParam = (name: string): boolean =>
+  name.startsWith('utm_') || (CLICK_ID_PARAMS as readonly string[]).includes(name) || (DEVICE_ID_PARAMS as readonly string[]).includes(name);
+
+/** a landing URL as a touch stores it: origin and path (the page the ad pointed at), then only the allow-listed
+ * query parameters, each byte for byte; no fragment, no credentials. SECURITY.md lists every stored field. */
+export function landingUrl(raw: unknown): string | null {
+  const u = parsedUrl(raw);
+  if (!u) return null;
+  const kept = u.search.slice(1).split('&').filter((piece) => piece && keptParam(piece.split('=', 1)[0]));
+  return u.origin + u.pathname + (kept.length ? '?' + kept.join('&') : '');
+}
+
+/** a referrer as a touch stores it: its origin alone (where the visitor came from, not which page) */
+export function referrerOrigin(raw: unknown): string | null {
+  const origin = parsedUrl(raw)?.origin;
+  return origin && origin !== 'null' ? origin : null;
+}
+
 /** a URL or referrer as we keep it: http(s) only, at most 2,048 characters */
 export function cleanUrl(raw: unknown): string | null {
+  return parsedUrl(raw)?.href ?? null;
+}
+
+/** cleanUrl's URL, parsed once for whoever reads its parts */
+function parsedUrl(raw: unknown): URL | null {
   if (typeof raw !== 'string' || !raw || raw.length > 2048) return null;
   try {
     const u = new URL(raw);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u : null;
   } catch {
     return null;
   }

@@ -1,7 +1,9 @@
 // The one place a touch row is built: the script's, an impression's, a backend's, a conversion's implicit click and
-// an app's own deep link all become rows of the same shape.
+// an app's own deep link all become rows of the same shape, keeping of the landing URL and the referrer only what
+// attribution needs (client.ts), whichever front gathered them.
 import { randomId, rowId } from '../ids.js';
 import type { Touch } from '../store/store.js';
+import { landingUrl, referrerOrigin } from './client.js';
 
 /** what a touch must say; everything else it may, and is null when it does not */
 export type TouchFacts = Pick<Touch, 'kind' | 'source' | 'token' | 'occurred_at'> &
@@ -16,12 +18,12 @@ export function newTouch(facts: TouchFacts, created_at: number): Touch {
     site: null,
     ip_prefix: null,
     user_agent: null,
-    url: null,
-    referrer: null,
     hints: null,
     hint_key: null,
     install_id: null,
     ...facts,
+    url: landingUrl(facts.url),
+    referrer: referrerOrigin(facts.referrer),
     created_at,
   };
 }

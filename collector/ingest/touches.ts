@@ -8,7 +8,7 @@ import { Batcher } from '../batcher.js';
 import { fields, normalizeDeviceId, parseRequest, Refusal, tokenRefusal } from '../fields.js';
 import type { IngestStore, Touch, TouchKind, TouchSource } from '../store/store.js';
 import { TOUCH_KINDS } from '../vocabulary.js';
-import { cleanUrl, DEVICE_ID_PARAMS, dropReason, plainText, truncateIp } from './client.js';
+import { DEVICE_ID_PARAMS, dropReason, landingUrl, plainText, referrerOrigin, truncateIp } from './client.js';
 import { normalizeLanguage, touchHintKey } from './hints.js';
 import type { Macros } from './macros.js';
 import { newTouch } from './new-touch.js';
@@ -144,19 +144,18 @@ const chMobile = (value: string | undefined): boolean | undefined => (value === 
 const chPlatform = (value: string | undefined): string | undefined => /^"([ -!#-[\]-~]{1,32})"$/.exec(value ?? '')?.[1];
 
 
-/** the script's payload and the request's headers → the facts of a touch. The stored hints keep their keys (w h d z
- * from older scripts; l from Accept-Language's first language, normalised as hint keys read it (`de-de`), mo and pf from Sec-CH-UA-Mobile and Sec-CH-UA-Platform, the low-entropy
- * client hints Chromium sends with every request; an older script's own l, c, mo and pf win); the landing URL loses
- * its token params and gives up the device ids named by data-ids (../../snippet/landing.ts, the one parser of
- * landing URLs), of which DEVICE_ID_PARAMS are kept, normalised */
+/** the script's payload and the request's headers → the facts of a touch. The stored hints: l from Accept-Language's
+ * first language, normalised as hint keys read it (`de-de`), mo and pf from Sec-CH-UA-Mobile and Sec-CH-UA-Platform,
+ * the low-entropy client hints Chromium sends with every request (an older script's own l, c, mo and pf win), and the
+ * device ids; the landing URL loses its token params and gives up the device ids named by data-ids
+ * (../../snippet/landing.ts, the one parser of landing URLs), of which DEVICE_ID_PARAMS are kept, normalised; then
+ * it keeps only its origin, path and allow-listed params, and the referrer only its origin (client.ts) */
 export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): Pick<TouchRequest, 'token' | 'device_id' | 'url' | 'referrer' | 'hints'> {
   const hints: Record<string, unknown> = {};
+  // only what hint keys read (language, platform) and mobile; an older script's screen, pixel ratio and time zone
+  // are read and dropped
   const kept = {
-    w: body.w,
-    h: body.h,
-    d: body.d,
     l: body.l ?? normalizeLanguage(first(headers['accept-language'])) ?? undefined,
-    z: typeof body.z === 'object' ? body.z.timeZone : body.z,
     mo: body.c?.mobile ?? body.mo ?? chMobile(first(headers['sec-ch-ua-mobile'])),
     pf: body.c?.platform ?? body.pf ?? chPlatform(first(headers['sec-ch-ua-platform'])),
   };
@@ -173,8 +172,8 @@ export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): 
   return {
     token: body.t,
     device_id,
-    url: cleanUrl(landing?.url),
-    referrer: cleanUrl(body.r),
+    url: landingUrl(landing?.url),
+    referrer: referrerOrigin(body.r),
     hints: Object.keys(hints).length ? hints : null,
   };
 }

@@ -1,24 +1,28 @@
 // The SQL of the attribution transaction (Tx) and of ingest's writes, written once for both stores (@name parameters,
 // see dialect.ts). What only one store runs stays in its file: PostgreSQL's batch inserts (unnest) and advisory lock,
 // SQLite's one-row diagnostics upsert.
-import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_COLUMNS } from './schema.js';
+import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_ROW_COLUMNS, touchSelect } from './schema.js';
 import { insertSql } from './dialect.js';
+import { touchMatch } from './touch-hashes.js';
 
 /**
- * The newest touch of @kind in [@from, @to] under one key (`column` = @`param`), then the latest recorded;
- * `select` lets PostgreSQL tag each key's row for its one UNION of all keys.
+ * The newest touch of @kind in [@from, @to] under one key (`column` = @`param`, through its hash where it has one:
+ * bind touch-hashes.ts's matchArgs), then the latest recorded; `extra` lets PostgreSQL tag each key's row for its
+ * one UNION of all keys.
  */
-export const latestTouchSql = (column: string, param: string, select = '*') =>
-  `SELECT ${select} FROM touches WHERE ${column} = @${param} AND kind = @kind AND occurred_at BETWEEN @from AND @to
+export const latestTouchSql = (column: string, param: string, extra = '') =>
+  `SELECT ${touchSelect()}${extra} FROM touches WHERE ${touchMatch(column, param)} AND kind = @kind AND occurred_at BETWEEN @from AND @to
    ORDER BY occurred_at DESC, created_at DESC LIMIT 1`;
 
 export const INGEST_SQL = {
-  touchByCid: 'SELECT * FROM touches WHERE cid = @cid',
-  touchById: 'SELECT * FROM touches WHERE id = @id',
-  insertTouch: insertSql('touches', TOUCH_COLUMNS),
+  /** bind matchArgs('cid', 'cid', cid) */
+  touchByCid: `SELECT ${touchSelect()} FROM touches WHERE ${touchMatch('cid', 'cid')}`,
+  touchById: `SELECT ${touchSelect()} FROM touches WHERE id = @id`,
+  /** a touch and its hashes (touch-hashes.ts's touchHashes) */
+  insertTouch: insertSql('touches', TOUCH_ROW_COLUMNS),
   /** a re-engagement click: the install's touch of this token, once (unique install_id, token) */
-  insertInstallTouch: insertSql('touches', TOUCH_COLUMNS, true),
-  installTouchByToken: 'SELECT * FROM touches WHERE install_id = @install_id AND token = @token',
+  insertInstallTouch: insertSql('touches', TOUCH_ROW_COLUMNS, true),
+  installTouchByToken: `SELECT ${touchSelect()} FROM touches WHERE install_id = @install_id AND token = @token`,
   conversionByDedupKey: 'SELECT * FROM conversions WHERE dedup_key = @dedup_key',
   /** the latest attributed conversion of a pixel and user since @since */
   lastAttributed: `SELECT * FROM conversions WHERE pixel_id = @pixel_id AND user_key = @user_key AND outcome = 'attributed'
@@ -42,7 +46,7 @@ export const INGEST_SQL = {
                 flags = @flags, device_id = @device_id, bound_at = @bound_at
                 WHERE install_id = @install_id AND touch_id IS NULL AND NOT EXISTS (SELECT 1 FROM installs o WHERE o.touch_id = @touch_id)`,
   /** unbound touches with this hint key in [@from, @to], newest first */
-  touchesByHint: `SELECT t.* FROM touches t WHERE t.hint_key = @hint_key AND t.occurred_at BETWEEN @from AND @to
+  touchesByHint: `SELECT ${touchSelect('t.')} FROM touches t WHERE t.hint_key = @hint_key AND t.occurred_at BETWEEN @from AND @to
                   AND NOT EXISTS (SELECT 1 FROM installs i WHERE i.touch_id = t.id)
                   ORDER BY t.occurred_at DESC LIMIT @limit`,
   /** the first writer's secret wins, across processes */

@@ -2,6 +2,7 @@
 // list and one fire's detail, one install's page, the fires per state, the queue's numbers and the charts' counts.
 // Reconciliation's is in reconcile-sql.ts, retention's in retention-rules.ts.
 import type { SqlDialect } from './dialect.js';
+import { touchSelect } from './schema.js';
 import type { FireFilter } from './store.js';
 
 /** what the charts count: each metric is one table's rows in a period, keyed by a column, placed by a time column */
@@ -26,12 +27,13 @@ export const statsSql = (bucket: (column: string) => string) =>
 
 /** the touches an install's conversions may be credited to (see InstallDetail), newest first */
 const INSTALL_TOUCHES = `
-  WITH i AS (SELECT i.touch_id, i.device_id, b.device_id AS bound_device, b.visitor_id AS bound_visitor
+  WITH i AS (SELECT i.touch_id, i.device_id, b.device_id AS bound_device, b.visitor_id AS bound_visitor,
+                    b.visitor_hash AS bound_visitor_hash
              FROM installs i LEFT JOIN touches b ON b.id = i.touch_id WHERE i.install_id = @install_id)
-  SELECT * FROM touches WHERE install_id = @install_id
+  SELECT ${touchSelect()} FROM touches WHERE install_id = @install_id
     OR id IN (SELECT touch_id FROM i) OR id IN (SELECT touch_id FROM conversions WHERE install_id = @install_id)
     OR device_id IN (SELECT device_id FROM i UNION SELECT bound_device FROM i)
-    OR visitor_id IN (SELECT bound_visitor FROM i)
+    OR (visitor_hash IN (SELECT bound_visitor_hash FROM i) AND visitor_id IN (SELECT bound_visitor FROM i))
   ORDER BY occurred_at DESC, created_at DESC LIMIT @limit`;
 
 export const operatorSql = (d: SqlDialect) => ({

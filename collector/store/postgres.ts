@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
-import { TOUCH_COLUMNS } from './schema.js';
+import { TOUCH_ROW_COLUMNS } from './schema.js';
+import { matchArgs, touchHashes } from './touch-hashes.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
@@ -52,7 +53,8 @@ const jsonb = (v: unknown) =>
 /** BIGINT columns refuse fractions; a duration measured with performance.now() may have one */
 const ms = (v: number | null | undefined) => (v == null ? null : Math.round(v));
 
-const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint', 'text'];
+/** TOUCH_ROW_COLUMNS' types: the touch's columns, then its three lookup hashes */
+const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint', 'text', 'bigint', 'bigint', 'bigint'];
 
 /**
  * Where PostgreSQL writes the shared SQL its own way: a bucket index is an integer division of bigints; rows another
@@ -71,8 +73,8 @@ const SQL = {
   ...operatorSql(POSTGRES),
   ...retentionSql(POSTGRES),
   /** group commit: one statement whatever the number of touches (@columns: one array per touch column) */
-  insertTouches: `INSERT INTO touches (${TOUCH_COLUMNS.join(', ')})
-                  SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `@${TOUCH_COLUMNS[i]}::${t}[]`).join(', ')})`,
+  insertTouches: `INSERT INTO touches (${TOUCH_ROW_COLUMNS.join(', ')})
+                  SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `@${TOUCH_ROW_COLUMNS[i]}::${t}[]`).join(', ')})`,
   lockUser: `SELECT pg_advisory_xact_lock(${LOCK_USER}, hashtext(@user))`,
   notify: `SELECT pg_notify('${CHANNEL}', @payload)`,
   /** rows arrive summed and sorted, so concurrent upserts take their row locks in one order */
@@ -94,8 +96,8 @@ const SQL = {
   recordMigration: 'INSERT INTO schema_migrations (version, applied_at) VALUES (@version, @applied_at)',
 };
 
-/** a touch, an install: JSON columns as JSONB text */
-const touchRow = (t: Touch) => ({ ...t, hints: jsonb(t.hints) });
+/** a touch (with its lookup hashes), an install: JSON columns as JSONB text */
+const touchRow = (t: Touch): Row => ({ ...t, hints: jsonb(t.hints), ...touchHashes(t) });
 const installRow = (i: Install) => ({ ...i, flags: jsonb(i.flags) });
 
 /**
@@ -108,8 +110,8 @@ function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to:
   const add = (column: string, list: string[]) => {
     for (const v of list) {
       const param = `k${parts.length}`;
-      args[param] = v;
-      parts.push(`(${latestTouchSql(column, param, `*, ${parts.length} AS ord`)})`);
+      Object.assign(args, matchArgs(column, param, v));
+      parts.push(`(${latestTouchSql(column, param, `, ${parts.length} AS ord`)})`);
     }
   };
   add('visitor_id', keys.visitor_ids);
@@ -261,7 +263,7 @@ export class PostgresStore implements Store {
         const { ord: _ord, ...touch } = row;
         return touch as Touch;
       },
-      touchByCid: (cid) => one<Touch>(SQL.touchByCid, { cid }),
+      touchByCid: (cid) => one<Touch>(SQL.touchByCid, matchArgs('cid', 'cid', cid)),
       touchById: (id) => one<Touch>(SQL.touchById, { id }),
       insertTouch: async (touch) => {
         await query(SQL.insertTouch, touchRow(touch));
@@ -309,11 +311,11 @@ export class PostgresStore implements Store {
   async insertTouches(touches: Touch[]): Promise<void> {
     if (!touches.length) return;
     const rows = touches.map(touchRow);
-    await this.query(SQL.insertTouches, Object.fromEntries(TOUCH_COLUMNS.map((c) => [c, rows.map((r) => r[c] ?? null)])));
+    await this.query(SQL.insertTouches, Object.fromEntries(TOUCH_ROW_COLUMNS.map((c) => [c, rows.map((r) => r[c] ?? null)])));
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {
-    return (await this.query<Touch>(SQL.touchByCid, { cid })).rows[0];
+    return (await this.query<Touch>(SQL.touchByCid, matchArgs('cid', 'cid', cid))).rows[0];
   }
 
   async secret(name: string, fresh: string): Promise<string> {

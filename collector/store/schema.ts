@@ -3,12 +3,17 @@
 // the text its store was released with (integers that are plain INTEGER in PostgreSQL too are written so here).
 import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
+import { TOUCH_HASHED, TOUCH_HASH_COLUMNS } from './touch-hashes.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, DUPLICATE_RULES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
 /** each row's columns, in the order both stores insert and select them */
 export const TOUCH_COLUMNS = ['id', 'kind', 'token', 'cid', 'visitor_id', 'device_id', 'site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints', 'hint_key', 'occurred_at', 'created_at', 'install_id'] satisfies (keyof Touch)[];
 export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_id', 'value', 'other', 'visitor_id', 'token', 'cid', 'install_id', 'device_id', 'outcome', 'touch_id', 'user_key', 'dedup_key', 'duplicate_of', 'occurred_at', 'created_at', 'warning', 'rule', 'superseded_by', 'test'] satisfies (keyof Conversion)[];
 export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at', 'test'] satisfies (keyof Fire)[];
+/** a touch as stored: its columns, then the hashes its lookups go through (touch-hashes.ts) */
+export const TOUCH_ROW_COLUMNS = [...TOUCH_COLUMNS, ...TOUCH_HASH_COLUMNS];
+/** what a touch's SELECT reads (never `*`: the hashes are the store's, not the touch's), optionally of an alias */
+export const touchSelect = (alias = '') => TOUCH_COLUMNS.map((c) => alias + c).join(', ');
 export const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'] satisfies (keyof Install)[];
 
 /** the column types where SQLite and PostgreSQL differ */
@@ -24,6 +29,8 @@ export interface Dialect {
   /** a true/false column's type and its false literal */
   bool: string;
   false: string;
+  /** touch-hashes.ts's lookupHash of a text column, in SQL (SQLite: a function the store registers) */
+  hash: (column: string) => string;
 }
 
 export const migrations = (d: Dialect): { version: number; sql: string }[] => [
@@ -237,6 +244,48 @@ CREATE TABLE revoked_sessions (
   expires_at ${d.int} NOT NULL
 );
 CREATE INDEX revoked_sessions_expiry ON revoked_sessions (expires_at);
+`,
+  },
+  {
+    // disk per touch (issue 16): the token, visitor and click id are indexed by a hash instead of their text
+    // (touch-hashes.ts; lookups compare the text too), which drops cid's UNIQUE index with the rebuilt table: a
+    // click id is 128 random bits. Every index is recreated under its name.
+    version: 12,
+    sql: `
+CREATE TABLE touches_v12 (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN (${sqlList(TOUCH_KINDS)})),
+  token TEXT NOT NULL,
+  cid TEXT NOT NULL,
+  visitor_id TEXT,
+  device_id TEXT,
+  site TEXT,
+  source TEXT NOT NULL,
+  ip_prefix TEXT,
+  user_agent TEXT,
+  url TEXT,
+  referrer TEXT,
+  hints ${d.json},
+  hint_key TEXT,
+  occurred_at ${d.int} NOT NULL,
+  created_at ${d.int} NOT NULL,
+  install_id TEXT,
+  ${TOUCH_HASHED.token} ${d.int} NOT NULL,
+  ${TOUCH_HASHED.visitor_id} ${d.int},
+  ${TOUCH_HASHED.cid} ${d.int} NOT NULL
+);
+INSERT INTO touches_v12 (id, kind, token, cid, visitor_id, device_id, site, source, ip_prefix, user_agent, url, referrer, hints, hint_key, occurred_at, created_at, install_id, ${TOUCH_HASH_COLUMNS.join(', ')})
+  SELECT id, kind, token, cid, visitor_id, device_id, site, source, ip_prefix, user_agent, url, referrer, hints, hint_key, occurred_at, created_at, install_id, ${d.hash('token')}, ${d.hash('visitor_id')}, ${d.hash('cid')} FROM touches;
+DROP TABLE touches;
+ALTER TABLE touches_v12 RENAME TO touches;
+CREATE INDEX touches_token ON touches (${TOUCH_HASHED.token});
+CREATE INDEX touches_visitor ON touches (${TOUCH_HASHED.visitor_id}) WHERE ${TOUCH_HASHED.visitor_id} IS NOT NULL;
+CREATE INDEX touches_cid ON touches (${TOUCH_HASHED.cid});
+CREATE INDEX touches_device ON touches (device_id, kind, occurred_at) WHERE device_id IS NOT NULL;
+CREATE INDEX touches_hint ON touches (hint_key, occurred_at) WHERE hint_key IS NOT NULL;
+CREATE INDEX touches_occurred ON touches (occurred_at);
+CREATE INDEX touches_hint_age ON touches (occurred_at) WHERE hint_key IS NOT NULL;
+CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install_id IS NOT NULL;
 `,
   },
 ];

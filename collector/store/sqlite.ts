@@ -7,7 +7,8 @@ import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
-import { SQLITE_MIGRATIONS } from './sqlite-schema.js';
+import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS } from './sqlite-schema.js';
+import { lookupHash, matchArgs, touchHashes } from './touch-hashes.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
@@ -39,6 +40,9 @@ const bit = (v: boolean | undefined) => (v ? 1 : 0);
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
+
+/** a touch's insert parameters: hints as JSON text, and its lookup hashes */
+const touchParams = (t: Touch) => ({ ...t, hints: json(t.hints), ...touchHashes(t) });
 
 function toTouch(r: Row | undefined): Touch | undefined {
   return r && ({ ...r, hints: parse(r.hints) } as Touch);
@@ -85,6 +89,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
+    this.db.function(SQLITE_HASH_FUNCTION, { deterministic: true }, (text: unknown) => lookupHash(text as string | null));
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
     this.events.setMaxListeners(0);
   }
@@ -239,25 +244,25 @@ export class SqliteStore implements Store {
   private readonly tx: Tx = {
     latestTouch: async (keys: IdentityKeys, kind: TouchKind, from: number, to: number) => {
       let best: Row | undefined;
-      const consider = (stmt: Database.Statement, values: string[]) => {
+      const consider = (stmt: Database.Statement, values: string[], column: string) => {
         for (const v of values) {
-          const r = stmt.get({ key: v, kind, from, to }) as Row | undefined;
+          const r = stmt.get({ ...matchArgs(column, 'key', v), kind, from, to }) as Row | undefined;
           if (r && (!best || (r.occurred_at as number) > (best.occurred_at as number))) best = r;
         }
       };
-      consider(this.sql.latestByVisitor, keys.visitor_ids);
-      consider(this.sql.latestByToken, keys.tokens);
-      consider(this.sql.latestByDevice, keys.device_ids);
-      consider(this.sql.latestById, keys.touch_ids);
-      consider(this.sql.latestByInstall, keys.install_ids);
+      consider(this.sql.latestByVisitor, keys.visitor_ids, 'visitor_id');
+      consider(this.sql.latestByToken, keys.tokens, 'token');
+      consider(this.sql.latestByDevice, keys.device_ids, 'device_id');
+      consider(this.sql.latestById, keys.touch_ids, 'id');
+      consider(this.sql.latestByInstall, keys.install_ids, 'install_id');
       return toTouch(best);
     },
-    touchByCid: async (cid) => toTouch(this.sql.touchByCid.get({ cid }) as Row | undefined),
+    touchByCid: async (cid) => toTouch(this.sql.touchByCid.get(matchArgs('cid', 'cid', cid)) as Row | undefined),
     touchById: async (id) => toTouch(this.sql.touchById.get({ id }) as Row | undefined),
     insertTouch: async (touch) => {
-      this.sql.insertTouch.run({ ...touch, hints: json(touch.hints) });
+      this.sql.insertTouch.run(touchParams(touch));
     },
-    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run({ ...touch, hints: json(touch.hints) }).changes === 1,
+    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run(touchParams(touch)).changes === 1,
     installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get({ install_id, token }) as Row | undefined),
     conversionByDedupKey: async (dedup_key) => conversionOf(this.sql.conversionByDedupKey.get({ dedup_key })),
     lastAttributedConversion: async (pixel_id, user_key, since) =>
@@ -284,14 +289,14 @@ export class SqliteStore implements Store {
     return this.serial(() =>
       this.relaxed(() =>
         this.db.transaction(() => {
-          for (const t of touches) this.sql.insertTouch.run({ ...t, hints: json(t.hints) });
+          for (const t of touches) this.sql.insertTouch.run(touchParams(t));
         })(),
       ),
     );
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {
-    return toTouch(this.sql.touchByCid.get({ cid }) as Row | undefined);
+    return toTouch(this.sql.touchByCid.get(matchArgs('cid', 'cid', cid)) as Row | undefined);
   }
 
   secret(name: string, fresh: string): Promise<string> {

@@ -12,6 +12,7 @@ import { ADMIN_KEY, BASE_CONFIG, SERVER_KEY, token } from '../support/collector.
 import { json, send, spawnCollector, tempDir as makeTempDir, writeConfig, type CollectorProcess } from '../support/proc.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 import { runCli } from './support.js';
+import { lookupHash } from '../../collector/store/touch-hashes.js';
 
 /** touches written straight into the file before the collector starts: a store of a few MB, so copying it takes a
  * while and conversions keep arriving meanwhile */
@@ -20,12 +21,12 @@ const SENDERS = 6;
 
 function prefill(dbPath: string): void {
   const db = new Database(dbPath);
-  const insert = db.prepare(`INSERT INTO touches (id, kind, token, cid, source, url, occurred_at, created_at)
-                             VALUES (?, 'click', ?, ?, 'browser', ?, ?, ?)`);
+  const insert = db.prepare(`INSERT INTO touches (id, kind, token, cid, source, url, occurred_at, created_at, token_hash, cid_hash)
+                             VALUES (?, 'click', ?, ?, 'browser', ?, ?, ?, ?, ?)`);
   const now = Date.now();
   const padding = 'x'.repeat(300);
   db.transaction(() => {
-    for (let i = 0; i < PREFILLED_TOUCHES; i++) insert.run(`t_prefill_${i}`, token(i), `cid_prefill_${i}`, `https://shop.example/landing?p=${padding}`, now, now);
+    for (let i = 0; i < PREFILLED_TOUCHES; i++) insert.run(`t_prefill_${i}`, token(i), `cid_prefill_${i}`, `https://shop.example/landing?p=${padding}`, now, now, lookupHash(token(i)), lookupHash(`cid_prefill_${i}`));
   })();
   db.close();
 }

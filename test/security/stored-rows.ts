@@ -4,7 +4,7 @@
 import { isToken } from '../../snippet/token.js';
 import type { Config } from '../../collector/config.js';
 import { ID_PATTERN, INSTALL_ID, normalizeDeviceId, ORDER_ID, OTHER, VALUE, VISITOR_ID_PATTERN } from '../../collector/fields.js';
-import { cleanUrl } from '../../collector/ingest/client.js';
+import { landingUrl, referrerOrigin } from '../../collector/ingest/client.js';
 import type { SqliteStore } from '../../collector/store/sqlite.js';
 import type { Store } from '../../collector/store/store.js';
 import { pgQuery } from '../support/pg.js';
@@ -59,8 +59,9 @@ export function storedRowProblems(rows: StoredRows, config: Config, now = Date.n
     check('touch', r, 'source', ['script', 'impression', 'server', 'conversion', 'app'].includes(String(r.source)));
     check('touch', r, 'ip_prefix', nullOr(r.ip_prefix, (v) => IP_PREFIX.test(v)));
     check('touch', r, 'user_agent', nullOr(r.user_agent, (v) => typeof v === 'string' && v.length <= 512 && text(v)));
-    check('touch', r, 'url', nullOr(r.url, (v) => cleanUrl(v) === v));
-    check('touch', r, 'referrer', nullOr(r.referrer, (v) => cleanUrl(v) === v));
+    // only what attribution needs (issue 15): origin, path and allow-listed params; a referrer's origin
+    check('touch', r, 'url', nullOr(r.url, (v) => landingUrl(v) === v));
+    check('touch', r, 'referrer', nullOr(r.referrer, (v) => referrerOrigin(v) === v));
     check('touch', r, 'hints', nullOr(r.hints, (v) => {
       const h = typeof v === 'string' ? JSON.parse(v) : v;
       return typeof h === 'object' && !Array.isArray(h) && Object.values(h).every((x) => typeof x !== 'string' || (x.length <= 64 && text(x)));

@@ -40,8 +40,8 @@ test("the script's touch is stored with the token byte for byte, the clean URL, 
   const stored = (await c.ctx.store.touchByCid(res.json.cid))!;
   expect(stored).toMatchObject({
     token: TOKEN,
-    url: `${SITE}/landing?a=1&idfa=${IDFA}#top`,
-    referrer: 'https://news.example/article',
+    url: `${SITE}/landing?idfa=${IDFA}`, // a=1 and the fragment are not attribution's: not stored
+    referrer: 'https://news.example', // the referrer's origin alone
     device_id: IDFA.toLowerCase(),
   });
   const hints = typeof stored.hints === 'string' ? JSON.parse(stored.hints) : stored.hints;

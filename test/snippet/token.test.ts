@@ -2,10 +2,11 @@
 // the fragment, the first valid one winning, also when another script rewrote the URL before ours ran (the
 // navigation entry's URL is read first); the macro rule of snippet/token.ts over every spelling and encoding depth;
 // and every unreplaced-macro form answered by exactly one diagnostic and no touch. Also that the landing URL has the token params removed (the collector strips them
-// from the URL the script sends, with the one shared parser: storedOf reads the body as the collector does).
+// from the URL the script sends, with the one shared parser: landingOf reads the body as the collector does; what it
+// then keeps of the URL is test/collector/stored-fields.test.ts's).
 import { describe, expect, test } from 'vitest';
 import { decodeValue, isMacro, isToken, mayBeMacro } from '../../snippet/token.js';
-import { diagnostics, openLanding, storedOf, touches } from './harness.js';
+import { diagnostics, landingOf, openLanding, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
 const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
@@ -33,7 +34,7 @@ describe('a valid token is sent byte for byte', () => {
   });
   test.each(cases.filter((c) => c.u))('$name: u has no token', async ({ url, params, u }) => {
     const page = await openLanding({ url, attrs: params ? { params } : {} });
-    expect(storedOf(touches(page)[0].body).url).toBe(u);
+    expect(landingOf(touches(page)[0].body).url).toBe(u);
   });
 });
 
@@ -48,7 +49,7 @@ describe('the landing URL (u) loses only the token params', () => {
   ];
   test.each(cases)('$url', async ({ url, u, params }) => {
     const page = await openLanding({ url, attrs: params ? { params } : {} });
-    expect(storedOf(touches(page)[0].body).url).toBe(u);
+    expect(landingOf(touches(page)[0].body).url).toBe(u);
   });
 });
 

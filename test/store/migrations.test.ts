@@ -11,7 +11,7 @@ import { POSTGRES_MIGRATIONS } from '../../collector/store/postgres-schema.js';
 import { PostgresStore } from '../../collector/store/postgres.js';
 import { SQLITE_MIGRATIONS } from '../../collector/store/sqlite-schema.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
-import type { NewAttempt, Store } from '../../collector/store/store.js';
+import { emptyKeys, type NewAttempt, type Store } from '../../collector/store/store.js';
 import { markKind } from '../support/kinds.js';
 import { describePg, pgQuery } from '../support/pg.js';
 import { CLI_PATH } from '../support/proc.js';
@@ -53,7 +53,7 @@ function migrationSuite(name: string, kind: () => Kind): void {
       expect(await store.migrate(version)).toEqual(k().versions.filter((v) => v <= version));
       expect(await store.migrationsCurrent()).toBe(false);
 
-      const t = touch({ occurred_at: T0, created_at: T0 });
+      const t = touch({ occurred_at: T0, created_at: T0, visitor_id: 'v-before-upgrade' });
       const c = conversion({ touch_id: t.id, token: t.token });
       const f = fire({ conversion_id: c.id, token: t.token, state: 'fired', attempt_count: 1, fired_at: T0 + 5, updated_at: T0 + 5, last_outcome: 'fired' });
       const i = install({ touch_id: t.id });
@@ -70,6 +70,10 @@ function migrationSuite(name: string, kind: () => Kind): void {
       expect(read).toMatchObject({ ...f, dry_run: false, test: false, conversion: { ...c, warning: null, rule: null, superseded_by: null, test: false }, touch: t });
       expect(read.attempts).toEqual([expect.objectContaining({ ...a, n: 1, owner: 'old-build', fire_id: f.id })]);
       expect(await store.touchByCid(t.cid)).toEqual(t);
+      // lookups by the hashes migration 12 computed in SQL find the touch the store's own hashes would
+      for (const keys of [{ tokens: [t.token] }, { visitor_ids: [t.visitor_id!] }]) {
+        expect(await store.transaction((tx) => tx.latestTouch({ ...emptyKeys(), ...keys }, 'click', 0, T0))).toEqual(t);
+      }
       expect(await store.transaction((tx) => tx.installById(i.install_id))).toEqual(i);
 
       // and the upgraded store works as usual: a new fire through a dry-run attempt
