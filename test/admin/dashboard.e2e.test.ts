@@ -31,7 +31,7 @@ describe('the operators dashboard', () => {
     const headers = bearer(SERVER_KEY);
     let visitor_id = visitor ?? `visitor-${order}-unattributed-0000`;
     if (visitor) {
-      const t = await post(`${collector.url}/v1/touches`, { token: token(order), kind, visitor_id: visitor, url: 'https://shop.example/landing?utm=ad' }, headers);
+      const t = await post(`${collector.url}/v1/touches`, { token: token(order), kind, visitor_id: visitor, url: 'https://shop.example/landing?utm_source=ad' }, headers);
       expect(t.status).toBe(200);
       visitor_id = t.json.visitor_id;
     }
@@ -206,7 +206,7 @@ describe('the operators dashboard', () => {
     expect(transcript).toContain('< HTTP/1.1 400 Bad Request');
     expect(await page.locator('table.attempts tbody tr').count()).toBe(1);
     expect(await page.textContent('main')).toContain('B-400');
-    expect(await page.textContent('main')).toContain('https://shop.example/landing?utm=ad');
+    expect(await page.textContent('main')).toContain('https://shop.example/landing?utm_source=ad');
     expect(await page.getAttribute('a:has-text("← Fires")', 'href')).toBe('/admin/fires?pixel=59633&state=failed');
     await shot('fire');
   });

@@ -78,8 +78,9 @@ describe('a collector behind the nginx of deploy/', () => {
     const cookie = String(res.headers['set-cookie']);
     expect(cookie).toMatch(/^sspx_vid=/);
     for (const attribute of ['Secure', 'HttpOnly', 'SameSite=Lax', `Domain=${config.sites[0].cookie_domain}`]) expect(cookie).toContain(attribute);
-    // browsers learn HSTS for the collector's name from its answers
-    expect(res.headers['strict-transport-security']).toMatch(/max-age=\d+/);
+    // browsers learn HSTS for the collector's name from its pages' answers (a beacon's lean answer carries none)
+    const page = await send(`${collector.url}/admin/login`, { headers: nginxHeaders({ host: publicHost, scheme: 'https', remote_addr: client, proxy_add_x_forwarded_for: client }) });
+    expect(page.headers['strict-transport-security']).toMatch(/max-age=\d+/);
     const touch = await collector.ctx.store.touchByCid(json(res).cid);
     expect(touch?.ip_prefix).toBe(truncateIp(client));
   });
