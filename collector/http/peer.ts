@@ -1,6 +1,6 @@
 // Who sent a request, read from the socket and, behind `trust_proxy` hops, from X-Forwarded-For and
 // X-Forwarded-Proto: the same walk Express does for req.ip and req.protocol with a hop count (proxy-addr), for the
-// beacon routes, which run on node:http without Express (./beacon.ts). A forged X-Forwarded-For cannot move the
+// beacon routes, which run on node:http without Express (routes/public.ts, served by ./front.ts). A forged X-Forwarded-For cannot move the
 // address past the configured hops.
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';

@@ -1,4 +1,4 @@
-// Answers written on node:http's response, as Express's res.json writes them: the beacon routes (./beacon.ts) answer
+// Answers written on node:http's response, as Express's res.json writes them: the beacon routes (routes/public.ts, served by ./front.ts) answer
 // without Express, and refusals (./errors.ts) use the same writer on every route.
 import type { ServerResponse } from 'node:http';
 

@@ -1,7 +1,7 @@
 // The browser-facing routes: POST /t (a click touch from the script), GET /i (a view touch from an impression
 // tracker), POST /c (a conversion from the thank-you page), with the image fallbacks GET /t?b= and GET /c?b= and the
 // preflights. Each step may stop the request with a named reason. Written on node:http's request and response, once:
-// the front (../beacon.ts) serves them before Express, and Express mounts these same functions (for its route list
+// the front (../front.ts) serves them before Express, and Express mounts these same functions (for its route list
 // and the spellings it also routes here, such as `/T`).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../../context.js';
