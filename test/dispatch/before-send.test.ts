@@ -2,24 +2,16 @@
 // reach the router there, so the request's bytes must not leave before the hook resolved, must not leave at all when
 // it rejects (the lease was lost, the store failed), and the hook must not run for a connection that never came up
 // (such a fire surely never reached the router). Once per attempt, whatever the number of hops.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FireAgents, httpFire } from '../../collector/dispatch/http-fire.js';
-import { startBlackhole, startRouter, TEST_CA, type TestRouter } from '../support/router.js';
+import { routerForFile, startBlackhole, type TestRouter } from '../support/router.js';
 
 let router: TestRouter;
 let agents: FireAgents;
 const fire = (beforeSend: () => Promise<void>, url = `${router.url}?id=1&sspdata=T.`, o = {}) =>
   httpFire(url, { connect_timeout_ms: 2000, request_timeout_ms: 10_000, max_redirects: 5, agents, allow_insecure: true, beforeSend, ...o });
 
-beforeAll(async () => {
-  router = await startRouter();
-  agents = new FireAgents(8, { ca: TEST_CA });
-});
-afterEach(() => router.reset());
-afterAll(async () => {
-  agents.destroy();
-  await router.close();
-});
+routerForFile((fixture) => ({ router, agents } = fixture), () => agents);
 
 describe('beforeSend: the request leaves only once the sending mark is committed', () => {
   it.each([false, true])('holds the request until the hook resolves, once per attempt over both hops (keep-alive socket reused: %s)', async (reused) => {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { FireAgents, httpFire, parseRetryAfter, type FireResult, type HopDetail } from '../../collector/dispatch/http-fire.js';
 import { USER_AGENT } from '../../collector/dispatch/version.js';
-import { startBlackhole, startRouter, TEST_CA, type Step, type TestRouter } from '../support/router.js';
+import { routerForFile, startBlackhole, startRouter, TEST_CA, type Step, type TestRouter } from '../support/router.js';
 
 const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
 let router: TestRouter;
@@ -15,15 +15,7 @@ const opts = (o: Partial<Parameters<typeof httpFire>[1]> = {}) => ({
 });
 const fire = (o: Partial<Parameters<typeof httpFire>[1]> = {}, url = `${router.url}?id=1&sspdata=${TOKEN}`) => httpFire(url, opts(o));
 
-beforeAll(async () => {
-  router = await startRouter();
-  agents = new FireAgents(8, { ca: TEST_CA });
-});
-afterEach(() => router.reset());
-afterAll(async () => {
-  agents.destroy();
-  await router.close();
-});
+routerForFile((fixture) => ({ router, agents } = fixture), () => agents);
 
 type Case = {
   name: string;

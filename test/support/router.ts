@@ -32,6 +32,8 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { FireAgents } from '../../collector/dispatch/http-fire.js';
 
 export interface RouterRequest {
   method: string;
@@ -208,4 +210,24 @@ export async function startBlackhole(): Promise<{ port: number; close(): Promise
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * A stand-in router and a pool of fire agents trusting its certificate for one test file: started before its tests
+ * and handed over by `use`, the router reset after each test, both closed after all (`current`: the pool the file
+ * holds by then, when it replaced the first).
+ */
+export function routerForFile(use: (fixture: { router: TestRouter; agents: FireAgents }) => void, current?: () => FireAgents): void {
+  let router: TestRouter;
+  let agents: FireAgents;
+  beforeAll(async () => {
+    router = await startRouter();
+    agents = new FireAgents(8, { ca: TEST_CA });
+    use({ router, agents });
+  });
+  afterEach(() => router.reset());
+  afterAll(async () => {
+    (current?.() ?? agents).destroy();
+    await router.close();
+  });
 }
