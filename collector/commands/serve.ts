@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describePixel, LOCAL_DATA_DIR, loadConfig } from '../config.js';
 import { keyProblems, localKeys } from '../keys.js';
@@ -28,7 +29,17 @@ export function registerServe(program: Command): void {
         console.error(`sspx-relay will not start with these keys:\n${problems.map((p) => `  ${p}`).join('\n')}`);
         process.exit(2);
       }
-      const collector = await startCollector({ config });
+      let collector;
+      try {
+        collector = await startCollector({ config });
+      } catch (e) {
+        // keys minted on this start were never printed: take them back, so the next start mints and prints new ones
+        if (local?.created) rmSync(local.path, { force: true });
+        const err = e as NodeJS.ErrnoException;
+        if (err.code !== 'EADDRINUSE') throw e;
+        console.error(`sspx-relay: port ${config.port} on ${config.host ?? 'every interface'} is taken by another program: stop it, or start on another port with --port N (or SSPX_PORT)`);
+        process.exit(1);
+      }
       const keys = Object.entries(config.keys).filter(([, k]) => k.length).map(([role]) => role);
       // what the server really listens on, not what the configuration asked for
       const { listening, local: base, wildcard } = listenUrls(collector.address);
@@ -55,7 +66,7 @@ export function registerServe(program: Command): void {
             `    app key:     ${local.keys.app[0]}   (POST /v1/app/open)`,
           ].join('\n'),
         );
-      } else if (local) console.log(`  keys:          in ${local.path}`);
+      } else if (local) console.log(`  key file:      ${local.path}`);
       if (builtIn) console.log('  go live:       npx sspx-relay init --pixel purchase=<your pixel id> --site https://<your shop> --public-url https://<this collector>, then restart');
       let stopping = false;
       const stop = async (signal: string) => {

@@ -4,10 +4,13 @@
 // `max_connections` a new connection is closed at once and the ones open keep answering. The timeouts are injected
 // short; the bounds below only catch a broken build (the close must happen, not happen fast). And the start-up line
 // says the address the server really listens on: the built-in local setup listens on 127.0.0.1 only.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCollector, type TestCollector } from '../support/collector.js';
-import { json, send, spawnCollector, tempDir, type CollectorProcess } from '../support/proc.js';
+import { CLI_PATH, json, send, spawnCollector, tempDir, type CollectorProcess } from '../support/proc.js';
 
 /** a generous bound for a close that the injected timeouts make due within a second: only a broken build reaches it */
 const BROKEN_BUILD_MS = 20_000;
@@ -130,6 +133,25 @@ describe('the start-up line says where the server really listens', () => {
     expect((await send(`${p.url}/healthz`)).status).toBe(200);
     // another loopback address of this machine: a wildcard listener would take it
     expect(await refused(p.port, '127.0.0.2')).toBe(true);
+  });
+
+  it('a first start on a port another program holds says so, exits 1 and keeps no unprinted keys', async () => {
+    const other = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => other.once('listening', resolve));
+    const { port } = other.address() as net.AddressInfo;
+    const dir = tempDir('sspx-listen-');
+    try {
+      const child = spawn(process.execPath, [CLI_PATH, 'serve'], { cwd: dir, env: { PATH: process.env.PATH, SSPX_PORT: String(port) } });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect(code).toBe(1);
+      expect(stderr).toContain(`port ${port} on 127.0.0.1 is taken by another program`);
+      // the keys minted on this start were never shown: the next start must mint and print its own
+      expect(existsSync(join(dir, 'data', 'keys.json'))).toBe(false);
+    } finally {
+      other.close();
+    }
   });
 
   it('a wildcard host is printed as it is, with the address this machine reaches it at', async () => {
