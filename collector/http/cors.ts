@@ -30,16 +30,19 @@ export function siteForOrigin(origin: string, config: Config): SiteMatch | undef
   return anyPort && { ...anyPort, origin };
 }
 
+/** the origin of the request's Referer, or undefined (none, or not a URL) */
+function refererOrigin(req: Headed): string | undefined {
+  if (!req.headers.referer) return undefined;
+  try {
+    return new URL(req.headers.referer).origin;
+  } catch {
+    return undefined;
+  }
+}
+
 /** the configured site a browser request comes from, by its Origin (or Referer, which images send instead) */
 export function siteOf(req: Headed, config: Config): SiteMatch | undefined {
-  let origin = req.headers.origin;
-  if (!origin && req.headers.referer) {
-    try {
-      origin = new URL(req.headers.referer).origin;
-    } catch {
-      origin = undefined;
-    }
-  }
+  const origin = req.headers.origin || refererOrigin(req);
   return origin ? siteForOrigin(origin, config) : undefined;
 }
 
@@ -95,12 +98,7 @@ export function fallbackRefusal(req: Headed, config: Config): HttpError | null {
   }
   const site = String(h['sec-fetch-site'] ?? '').toLowerCase();
   if (site === 'same-origin' || site === 'same-site') return null;
-  let referer: string | undefined;
-  try {
-    referer = h.referer ? new URL(h.referer).origin : undefined;
-  } catch {
-    referer = undefined;
-  }
+  const referer = refererOrigin(req);
   if (referer && siteForOrigin(referer, config)) return null;
   return new HttpError(403, 'fallback_refused', 'the image fallback needs a Referer from a configured site');
 }
