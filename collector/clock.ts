@@ -24,8 +24,20 @@ export const MINUTE = 60_000;
 export const DAY = 24 * 60 * MINUTE;
 export const HOUR = 60 * MINUTE;
 
+// The time formats the collector writes, each defined once here; all UTC, never the server's local time.
+
+/** ISO 8601 with milliseconds (`2026-01-31T12:00:05.123Z`): transcripts and `<time datetime>` */
+export const isoMillis = (ms: number): string => new Date(ms).toISOString();
+
+/** ISO 8601 to the second (`2026-01-31T12:00:05Z`): what the APIs and reconciliation answer */
+export const isoTime = (ms: number): string => `${isoMillis(ms).slice(0, 19)}Z`;
+
+/** for people (the CLI, the dashboard, the Report Service's query): `2026-01-31 12:00`, or `…:05` to the second */
+export const utcText = (ms: number, to: 'minute' | 'second' = 'minute'): string =>
+  isoMillis(ms).slice(0, to === 'minute' ? 16 : 19).replace('T', ' ');
+
 /** the UTC day (YYYY-MM-DD) of a ms time, as the diagnostics table and the hint salt key it */
-export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+export const utcDay = (ms: number): string => isoMillis(ms).slice(0, 10);
 
 /** the UTC midnight at or before a ms time */
 export const dayStart = (ms: number): number => ms - (((ms % DAY) + DAY) % DAY);

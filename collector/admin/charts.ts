@@ -1,7 +1,7 @@
 // Small charts as inline SVG, drawn on the server: stacked bars over time, a rate line, horizontal bars, and rows of
 // daily bars. Colours come from the stylesheet (class s-<key>), every mark has a <title> with its number, and each
 // chart has a text legend with totals beside it, so the numbers are readable without hovering.
-import { DAY } from '../clock.js';
+import { DAY, utcText } from '../clock.js';
 import { html, raw, type Html } from './html.js';
 
 const W = 640;
@@ -30,8 +30,8 @@ export function niceMax(v: number): number {
 
 /** the bucket's start as a short UTC label */
 export function bucketLabel(at: number, bucket_ms: number): string {
-  const iso = new Date(at).toISOString();
-  return bucket_ms >= DAY ? iso.slice(5, 10) : iso.slice(11, 16);
+  const text = utcText(at);
+  return bucket_ms >= DAY ? text.slice(5, 10) : text.slice(11, 16);
 }
 
 function frame(label: string, body: string): Html {

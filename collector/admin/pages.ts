@@ -1,6 +1,6 @@
 // The dashboard's pages as HTML: login, overview, the fires table and one fire. Everything interpolated is escaped
 // (html.ts); charts are SVG from charts.ts. No inline script: the page loads /admin/assets/admin.js.
-import { DAY, HOUR } from '../clock.js';
+import { DAY, HOUR, isoMillis, utcText } from '../clock.js';
 import type { Config } from '../config.js';
 import { findPixel } from '../config.js';
 import { renderAttempt } from '../dispatch/transcript.js';
@@ -15,8 +15,7 @@ const asset = (name: string, tag: string) => `/admin/assets/${name}?v=${encodeUR
 
 export const when = (t: number | null | undefined): Html => {
   if (t == null) return html`<span class="muted">–</span>`;
-  const iso = new Date(t).toISOString();
-  return html`<time datetime="${iso}">${iso.slice(0, 19).replace('T', ' ')}</time>`;
+  return html`<time datetime="${isoMillis(t)}">${utcText(t, 'second')}</time>`;
 };
 
 const fmt = (n: number) => n.toLocaleString('en-US');

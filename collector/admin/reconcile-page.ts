@@ -6,6 +6,7 @@ import { CLASS_LABELS } from '../reconcile/table.js';
 import { legend, stackedBars } from './charts.js';
 import { html, type Html } from './html.js';
 import { layout, tile, when } from './pages.js';
+import { utcText } from '../clock.js';
 
 const DAY = 86_400_000;
 
@@ -45,7 +46,7 @@ function orderRow(o: OrderLine): Html {
   const cv = o.click_view === 'differ' ? html`<b>${t?.kind} ≠ ${o.ours?.touch_kind}</b>` : (t?.kind ?? o.ours?.touch_kind ?? '');
   return html`<tr data-order="${o.pixel_id}/${o.order_id}" data-class="${o.class}">
   <td><span class="badge s-${o.class}">${CLASS_LABELS[o.class]}</span></td>
-  <td><time datetime="${o.at}">${o.at.slice(0, 16).replace('T', ' ')}</time></td>
+  <td><time datetime="${o.at}">${utcText(Date.parse(o.at))}</time></td>
   <td>${o.pixel_id}</td>
   <td><code>${o.order_id}</code></td>
   <td>${o.ours?.fire_id ? html`<a href="/admin/fires/${encodeURIComponent(o.ours.fire_id)}">${o.ours.state?.replace('_', ' ')}</a>` : (o.ours?.outcome ?? dash)}</td>
@@ -105,7 +106,7 @@ ${r.hours.length
   <h2>Fires without an order id, per pixel and hour</h2>
   <table class="hours">
     <thead><tr><th>Pixel</th><th>Hour (UTC)</th><th class="num">Ours</th><th class="num">Microsoft</th><th class="num">Difference</th></tr></thead>
-    <tbody>${r.hours.map((h) => html`<tr data-hour="${h.pixel_id}/${h.hour}"><td>${h.pixel_id}</td><td>${h.hour.slice(0, 13).replace('T', ' ')}:00</td>
+    <tbody>${r.hours.map((h) => html`<tr data-hour="${h.pixel_id}/${h.hour}"><td>${h.pixel_id}</td><td>${utcText(Date.parse(h.hour))}</td>
       <td class="num">${h.ours}</td><td class="num">${h.theirs}</td><td class="num">${h.difference > 0 ? `+${h.difference}` : h.difference}</td></tr>`)}</tbody>
   </table>
 </section>`

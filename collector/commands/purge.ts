@@ -1,7 +1,7 @@
 // `sspx-relay purge [--dry-run]`: applies retention now (collector/retention.ts) — the same purge a running
 // collector does daily — in batches, with a progress bar on stderr for long runs, and prints what it removed.
 import type { Command } from 'commander';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, utcText, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { DEFAULT_BATCH, purge, type PurgeResult } from '../retention.js';
 import { describeStore } from '../store/open.js';
@@ -16,7 +16,7 @@ export interface PurgeCommandOptions {
   progress?: boolean;
 }
 
-const utc = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+const utc = (t: number) => `${utcText(t)} UTC`;
 
 export function purgeSummary(r: PurgeResult, config: Config): string {
   const c = r.counts;

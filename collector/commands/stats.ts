@@ -1,7 +1,7 @@
 // `sspx-relay stats [--period hour|day|30d]`: the dashboard's headline numbers, as an aligned table in the terminal.
 import type { Command } from 'commander';
 import { isPeriod, loadOverview, percent, duration, PERIODS, type Overview, type Period } from '../admin/overview.js';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock, utcText, type Clock } from '../clock.js';
 import { defaultIo, NOT_MIGRATED, operatorCommand, sayTo, withStore, type Io } from './io.js';
 
 export interface StatsOptions {
@@ -13,7 +13,6 @@ export interface StatsOptions {
 const n = (v: number) => v.toLocaleString('en-US');
 /** 1 → "1 click", 3 → "3 clicks" */
 const count = (v: number, one: string, many = one + 's') => `${n(v)} ${v === 1 ? one : many}`;
-const utc = (t: number) => new Date(t).toISOString().slice(0, 16).replace('T', ' ');
 
 /** rows of [label, value, detail]: labels padded, values right-aligned */
 function table(rows: [string, string, string?][]): string[] {
@@ -25,7 +24,7 @@ function table(rows: [string, string, string?][]): string[] {
 export function renderStats(o: Overview): string {
   const t = o.totals;
   const q = o.queue;
-  const out = [`sspx-relay stats: ${PERIODS[o.period].label} (${utc(o.from)} to ${utc(o.to)} UTC)`, ''];
+  const out = [`sspx-relay stats: ${PERIODS[o.period].label} (${utcText(o.from)} to ${utcText(o.to)} UTC)`, ''];
   out.push(
     ...table([
       ['touches', n(t.touches), `${count(t.clicks, 'click')}, ${count(t.views, 'view')}`],

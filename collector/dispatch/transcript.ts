@@ -3,6 +3,7 @@
 // Rendering happens on read, from the stored hops, so old attempts render with today's format.
 import type { Attempt, FireDetail, Hop } from '../store/store.js';
 import type { HopDetail } from './http-fire.js';
+import { isoMillis } from '../clock.js';
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -11,7 +12,7 @@ function printable(s: string): string {
   return s.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-const iso = (t: number | null | undefined) => (t == null ? '-' : new Date(t).toISOString());
+const iso = (t: number | null | undefined) => (t == null ? '-' : isoMillis(t));
 
 function hostPort(url: string): { host: string; port: string; target: string } {
   try {

@@ -6,12 +6,12 @@ import type { ReconcileRow } from '../store/reconcile-sql.js';
 import type { DuplicateRule } from '../vocabulary.js';
 import { normalizeDecimal, subtractDecimal } from './decimal.js';
 import type { ReportKind, ReportRow } from './report.js';
+import { isoTime } from '../clock.js';
 
 export const ORDER_CLASSES = ['matched', 'fired_not_counted', 'counted_not_fired', 'not_fired_here'] as const;
 export type OrderClass = (typeof ORDER_CLASSES)[number];
 
 /** a line's time, for JSON and tables: 2026-11-18T06:00:00Z */
-export const isoTime = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export interface OurSide {
   conversion_id: string;

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { OperatorQueries } from '../store/store.js';
 import { reconcile, type Reconciliation } from './classify.js';
 import { ReportError, type ReportRow } from './report.js';
+import { DAY, utcDay } from '../clock.js';
 
 /** our conversions are read from this long before the period: a fire retried or replayed later still joins its order */
 const LOOKBACK_MS = 7 * 86_400_000;
@@ -49,7 +50,6 @@ export async function lastReport(store: OperatorQueries): Promise<(LoadedReport 
   return { rows: JSON.parse(saved.rows) as ReportRow[], from: Number(saved.from), to: Number(saved.to), source: saved.source, saved_at: Number(saved.saved_at) };
 }
 
-const DAY = 86_400_000;
 /** what Microsoft answers: at most 33 days at once, of the last 90 */
 export const MAX_RANGE_DAYS = 33;
 export const KEPT_DAYS = 90;
@@ -66,7 +66,7 @@ export function parseBound(name: string, v: string): number {
 export function checkFetchRange(from: number, to: number, now: number): string | undefined {
   if (to <= from) return '--until must be after --since';
   if (to - from > MAX_RANGE_DAYS * DAY) return `the Report Service answers at most ${MAX_RANGE_DAYS} days at once; ask for a shorter range`;
-  if (from < now - KEPT_DAYS * DAY) return `the Report Service keeps ${KEPT_DAYS} days: --since must be after ${new Date(now - KEPT_DAYS * DAY).toISOString().slice(0, 10)}`;
+  if (from < now - KEPT_DAYS * DAY) return `the Report Service keeps ${KEPT_DAYS} days: --since must be after ${utcDay(now - KEPT_DAYS * DAY)}`;
   if (from >= now) return '--since is in the future';
   return undefined;
 }

@@ -5,6 +5,7 @@
 import type { Config } from '../config.js';
 import { hostClass } from '../net.js';
 import { REPORT_COLUMNS } from './report.js';
+import { utcText } from '../clock.js';
 
 export type ReportServiceConfig = NonNullable<Config['report_service']>;
 
@@ -22,7 +23,8 @@ export interface FetchOptions {
 const REQUEST_TIMEOUT_MS = 60_000;
 const sleepFor = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** the Report Service's time format, UTC */
-const apiTime = (t: number) => new Date(t).toISOString().slice(0, 19).replace('T', ' ');
+/** the Report Service's time format: UTC to the second */
+const apiTime = (t: number) => utcText(t, 'second');
 
 interface Envelope {
   response?: { status?: string; error?: string; error_id?: string; error_description?: string; token?: string; report_id?: string; execution_status?: string };

@@ -1,6 +1,7 @@
 // The reconciliation on a terminal: the four counts, then one line per order that differs (or every order with
 // `all`), then the per-hour counts of fires without an order id. Plain text, aligned, no colour.
 import { type OrderClass, type OrderLine, type Reconciliation } from './classify.js';
+import { utcText } from '../clock.js';
 
 export const CLASS_LABELS: Record<OrderClass, string> = {
   matched: 'matched',
@@ -9,7 +10,7 @@ export const CLASS_LABELS: Record<OrderClass, string> = {
   not_fired_here: 'not fired here',
 };
 
-const short = (iso: string) => iso.slice(0, 16).replace('T', ' ');
+const short = (iso: string) => utcText(Date.parse(iso));
 
 /** columns padded to their widest cell; the last column is left as is */
 export function columns(rows: string[][], right: number[] = []): string[] {
