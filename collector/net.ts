@@ -2,11 +2,12 @@
 // dispatcher (every redirect it follows); and which Host names may be taken as the collector's own. A leaf module:
 // it imports nothing of the collector.
 import dns from 'node:dns';
-import { isIP, type LookupFunction } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 
-/** the IPv4 address an IPv6 one carries (IPv4-mapped, IPv4-compatible or NAT64), as URL normalises them */
+/** the IPv4 address an IPv6 one carries (IPv4-mapped, IPv4-compatible, NAT64 or 6to4), as URL normalises them */
 function embeddedIpv4(host: string): string | undefined {
-  const m = /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host) ?? undefined;
+  const sixToFour = /^2002:([0-9a-f]{1,4}):([0-9a-f]{1,4})(?::|$)/.exec(host);
+  const m = sixToFour ?? /^(?:::ffff:|::|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
   if (!m) return /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(host)?.[1];
   const [hi, lo] = [parseInt(m[1], 16), parseInt(m[2], 16)];
   return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
@@ -14,20 +15,42 @@ function embeddedIpv4(host: string): string | undefined {
 
 const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata', 'instance-data', 'instance-data.ec2.internal']);
 
+/** address ranges, as [address, prefix length] */
+const blockList = (ranges: [string, number][]): BlockList => {
+  const list = new BlockList();
+  for (const [address, prefix] of ranges) list.addSubnet(address, prefix, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+  return list;
+};
+
+/** link-local and the cloud metadata services' addresses (Alibaba's 100.100.100.200, AWS's IPv6 one) */
+const METADATA_RANGES = blockList([['169.254.0.0', 16], ['100.100.100.200', 32], ['fe80::', 10], ['fd00:ec2::254', 128]]);
+
+/** what is not on the public Internet (RFC 6890's special-purpose registries): this host, loopback, private,
+ * shared address space (carrier-grade NAT), IETF protocol assignments, benchmarking, multicast, reserved, broadcast;
+ * IPv6 unspecified, loopback, unique-local and multicast */
+const LOCAL_RANGES = blockList([
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['172.16.0.0', 12], ['192.0.0.0', 24],
+  ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['::', 128], ['::1', 128], ['fc00::', 7], ['ff00::', 8],
+]);
+
 /**
  * What a URL's host is, for the places the collector fetches: `metadata` (link-local, cloud metadata services: never),
- * `local` (loopback, private, unspecified: only with allow_insecure_router) or `public`. Takes `url.hostname`, which
- * URL has already normalised (decimal and hex IPv4 spelled out, IPv6 compressed and lower-cased).
+ * `local` (loopback, private, unspecified, multicast, reserved: only with allow_insecure_router) or `public`. Takes
+ * `url.hostname`, which URL has already normalised (decimal and hex IPv4 spelled out, IPv6 compressed and
+ * lower-cased); an IPv6 address carrying an IPv4 one is judged by the IPv4 one.
  */
 export function hostClass(hostname: string): 'metadata' | 'local' | 'public' {
   let host = hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
   host = embeddedIpv4(host) ?? host;
-  if (METADATA_NAMES.has(host) || /^169\.254\./.test(host) || host === '100.100.100.200') return 'metadata';
-  if (/^fe[89ab][0-9a-f]:/.test(host) || host === 'fd00:ec2::254') return 'metadata';
-  if (host === 'localhost' || host.endsWith('.localhost') || host === '::1' || host === '::') return 'local';
-  if (isIP(host) === 4 && /^(127\.|10\.|192\.168\.|0\.|172\.(1[6-9]|2\d|3[01])\.)/.test(host)) return 'local';
-  if (isIP(host) === 6 && /^f[cd][0-9a-f]{2}:/.test(host)) return 'local';
-  return 'public';
+  const family = isIP(host);
+  if (family === 0) {
+    if (METADATA_NAMES.has(host)) return 'metadata';
+    return host === 'localhost' || host.endsWith('.localhost') ? 'local' : 'public';
+  }
+  const type = family === 4 ? 'ipv4' : 'ipv6';
+  if (METADATA_RANGES.check(host, type)) return 'metadata';
+  return LOCAL_RANGES.check(host, type) ? 'local' : 'public';
 }
 
 /**

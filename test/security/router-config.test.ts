@@ -30,6 +30,7 @@ describe('the router address', () => {
     'http://METADATA.GOOGLE.INTERNAL./x',
     'http://100.100.100.200/latest/meta-data/',
     'http://[fd00:ec2::254]/latest/meta-data/',
+    'http://[2002:a9fe:a9fe::]/latest/meta-data/', // 6to4 carrying 169.254.169.254
     'file:///etc/passwd',
     'ftp://127.0.0.1/sspx',
     'gopher://127.0.0.1:6379/_INFO',
@@ -58,11 +59,28 @@ describe('the router address', () => {
     'https://192.168.1.1/sspx',
     'https://[fd12:3456::1]/sspx',
     'https://0.0.0.0/sspx',
+    'https://100.64.0.1/sspx', // shared address space (carrier-grade NAT)
+    'https://100.127.255.254/sspx',
+    'https://198.18.0.1/sspx', // benchmarking
+    'https://198.19.255.255/sspx',
+    'https://192.0.0.8/sspx', // IETF protocol assignments
+    'https://224.0.0.251/sspx', // multicast
+    'https://240.0.0.1/sspx', // reserved
+    'https://255.255.255.255/sspx', // broadcast
+    'https://[ff02::1]/sspx', // IPv6 multicast
+    'https://[2002:c0a8:101::1]/sspx', // 6to4 carrying 192.168.1.1
+    'https://[2002:7f00:1::]/sspx', // 6to4 carrying 127.0.0.1
   ];
   it.each(insecure)('%s needs allow_insecure_router', (router) => {
     expect(withRouter(router, false)).toThrow(ConfigError);
     expect(withRouter(router, true)().router).toBeTruthy();
   });
+
+  // the neighbours of those ranges are public addresses
+  it.each(['https://100.128.0.1/sspx', 'https://100.63.255.255/sspx', 'https://198.20.0.1/sspx', 'https://223.255.255.1/sspx', 'https://[2002:808:808::]/sspx', 'https://[2a00:1450::1]/sspx'])(
+    '%s is public: no allow_insecure_router needed',
+    (router) => expect(withRouter(router, false)().router).toBe(router),
+  );
 
   it('serve refuses to start on a bad router: exit 2, the key named', async () => {
     const dir = tempDir('sspx-badrouter-');
