@@ -6,6 +6,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, fsyncSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { createPrivateFile } from './private-file.js';
 
 /** sqlite3_backup_step's page count for "everything left" (better-sqlite3 caps a step at 2^31 - 1 pages) */
 const ALL_PAGES = 0x7fffffff;
@@ -35,6 +36,7 @@ export async function backupSqliteFile(source: string, dest: string): Promise<Sq
   const db = new Database(source, { fileMustExist: true });
   try {
     db.pragma('busy_timeout = 5000');
+    createPrivateFile(partial); // the copy holds what the store holds: its owner's only, like the store (0600)
     await db.backup(partial, { progress: () => ALL_PAGES });
     const checked = inspect(partial);
     syncFile(partial);

@@ -4,7 +4,7 @@
 // a transaction is never interleaved with another caller's statements.
 import Database from 'better-sqlite3';
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS } from './sqlite-schema.js';
@@ -13,6 +13,7 @@ import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
 import { listFiresSql, operatorSql } from './operator-sql.js';
+import { createPrivateFile } from './private-file.js';
 import { purgeArgs, retentionSql } from './retention-rules.js';
 import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
@@ -61,15 +62,6 @@ function toAttempt(r: Row): Attempt {
 const SQLITE: SqlDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '', fireSet: (column) => `${column} = @id` };
 const SHARED = { ...INGEST_SQL, ...queueSql(SQLITE), ...operatorSql(SQLITE) };
 
-/** an empty file only its owner may read (an empty file is an empty SQLite database); another process may win the race */
-function createPrivate(path: string): void {
-  try {
-    closeSync(openSync(path, 'wx', 0o600));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-}
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
@@ -82,7 +74,7 @@ export class SqliteStore implements Store {
     if (path !== ':memory:') {
       mkdirSync(dirname(path), { recursive: true });
       // the file holds tokens and visitors' ids: created for its owner only (SQLite gives its -wal and -shm the same mode)
-      if (!existsSync(path)) createPrivate(path);
+      if (!existsSync(path)) createPrivateFile(path);
     }
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');

@@ -4,7 +4,7 @@
 // its fire, and serves again; the stream meanwhile gets no failure. A PostgreSQL store is refused with the pg_dump
 // advice and a non-zero exit, and an existing file is never overwritten.
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +159,16 @@ describe('sspx-relay backup under a stream of conversions', () => {
     expect(ran.stderr).toMatch(/pg_dump/);
     expect(ran.stderr).not.toMatch(/secret/);
     expect(existsSync(join(dir, 'copy.db'))).toBe(false);
+  });
+
+  it('writes a copy only its owner may read, whatever the umask', async () => {
+    const dir = tempDir('sspx-backup-mode-');
+    const configPath = writeConfig(dir, { ...BASE_CONFIG, store: `sqlite:${join(dir, 'sspx.db')}` });
+    expect((await runCli(['migrate', '--config', configPath], dir)).code).toBe(0);
+    const copy = join(dir, 'copy.db');
+    const ran = await runCli(['backup', '--config', configPath, copy], dir);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect((statSync(copy).mode & 0o777).toString(8)).toBe('600');
   });
 
   it('never overwrites an existing file', async () => {
