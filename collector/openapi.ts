@@ -370,6 +370,7 @@ const paths = {
       parameters: [
         { name: 'state', in: 'query', schema: str(undefined, { enum: FIRE_STATES }) },
         { name: 'last_outcome', in: 'query', schema: str(undefined, { enum: ATTEMPT_OUTCOMES }) },
+        { name: 'test', in: 'query', schema: str('true: test fires only (recorded, never sent); false: real ones only', { enum: ['true', 'false'] }) },
         { name: 'pixel', in: 'query', schema: str('a configured pixel name or a numeric pixel id') },
         { name: 'order_id', in: 'query', schema: str() },
         { name: 'from', in: 'query', schema: str('created at or after: ISO 8601 or ms since the epoch') },

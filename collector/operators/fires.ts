@@ -12,7 +12,7 @@ import { ATTEMPT_OUTCOMES, FIRE_STATES, isOneOf, REPLAYABLE_STATES } from '../vo
 export const FIRE_ID = /^[\w.:-]{1,128}$/;
 
 /** the filters, as typed in a query string */
-export const FIRE_FILTER_KEYS = ['pixel', 'order_id', 'state', 'last_outcome', 'from', 'to', 'limit', 'before'] as const;
+export const FIRE_FILTER_KEYS = ['pixel', 'order_id', 'state', 'last_outcome', 'test', 'from', 'to', 'limit', 'before'] as const;
 export type FireQuery = Partial<Record<(typeof FIRE_FILTER_KEYS)[number], string>>;
 
 export const TIME_FORMAT = 'ISO 8601 (such as 2026-01-31 or 2026-01-31T12:00; UTC unless an offset is given) or ms since the epoch';
@@ -43,6 +43,10 @@ export function parseFireFilter(ctx: Context, q: FireQuery): { filter: FireFilte
   if (q.last_outcome !== undefined) {
     if (isOneOf(ATTEMPT_OUTCOMES, q.last_outcome)) filter.last_outcome = q.last_outcome;
     else refuse('last_outcome', 'bad_last_outcome', `must be one of ${ATTEMPT_OUTCOMES.join(', ')}`);
+  }
+  if (q.test !== undefined) {
+    if (q.test === 'true' || q.test === 'false') filter.test = q.test === 'true';
+    else refuse('test', 'bad_test', 'must be true (test fires only) or false (real ones only)');
   }
   for (const k of ['from', 'to'] as const) {
     if (q[k] === undefined) continue;

@@ -67,6 +67,8 @@ export function listFiresSql(filter: FireFilter, cursor?: { created_at: number; 
   if (filter.pixel_id != null) match('pixel_id', 'pixel_id = @pixel_id', filter.pixel_id);
   if (filter.order_id != null) match('order_id', 'order_id = @order_id', filter.order_id);
   if (filter.last_outcome) match('last_outcome', 'last_outcome = @last_outcome', filter.last_outcome);
+  // a boolean in PostgreSQL, 0 or 1 in SQLite: compared as 0 or 1 in both
+  if (filter.test !== undefined) match('test', '(CASE WHEN test THEN 1 ELSE 0 END) = @test', filter.test ? 1 : 0);
   if (filter.from != null) match('from', 'created_at >= @from', filter.from);
   if (filter.to != null) match('to', 'created_at < @to', filter.to);
   if (cursor) {

@@ -169,6 +169,8 @@ export interface FireFilter {
   pixel_id?: number;
   order_id?: string;
   last_outcome?: AttemptOutcome;
+  /** test fires only (true: recorded, never sent) or real ones only (false) */
+  test?: boolean;
   /** created_at bounds, inclusive from, exclusive to */
   from?: number;
   to?: number;

@@ -192,6 +192,17 @@ function suite(name: string, kind: () => StoreKind) {
       const { fires } = await admin('/v1/fires?limit=1000');
       expect(fires.find((f: any) => f.id === testId)).toMatchObject({ test: true });
       expect(fires.find((f: any) => f.id === realId)).toMatchObject({ test: false });
+      // and filtered: ?test=true lists test fires only, ?test=false real ones only
+      const tests = (await admin('/v1/fires?test=true&limit=1000')).fires;
+      const reals = (await admin('/v1/fires?test=false&limit=1000')).fires;
+      expect(tests.map((f: any) => f.id)).toContain(testId);
+      expect(tests.every((f: any) => f.test === true)).toBe(true);
+      expect(reals.map((f: any) => f.id)).toContain(realId);
+      expect(reals.every((f: any) => f.test === false)).toBe(true);
+      expect(tests.length + reals.length).toBe(fires.length);
+      const bad = await fetchDocumented(`${c.url}/v1/fires?test=yes`, { headers: bearer(ADMIN_KEY) });
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: 'bad_test' });
       expect(await dashboardRow(testId)).toContain('test · not sent');
       expect(await dashboardRow(realId)).not.toContain('test · not sent');
     });
