@@ -401,7 +401,7 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
         } catch {
           return refuse('redirect_bad_location', `the Location '${location}' is not a URL`);
         }
-        next.hash = '';
+        if (next.hash) next.hash = ''; // setting it re-serialises the URL: only when there is a fragment to drop
         if (next.protocol !== 'http:' && next.protocol !== 'https:') return refuse('redirect_bad_location', `will not follow a redirect to a ${next.protocol} URL`);
         const refused = addressRefusal(next.hostname, allowLocal);
         if (refused) return refuse('redirect_bad_location', `will not follow a redirect to '${next.href}': ${refused}`);

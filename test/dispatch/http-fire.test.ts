@@ -128,6 +128,14 @@ describe('httpFire against connections that fail', () => {
 });
 
 describe('httpFire records each hop as sent and received', () => {
+  it('follows a Location with a fragment without it, as curl -L does (the fragment never goes on the wire)', async () => {
+    router.script({ redirect: `/logged?id=1&sspdata=${TOKEN}#section` });
+    const r = await fire();
+    expect(r.outcome).toBe('fired');
+    expect(r.hops[1].request.url).toBe(`${router.origin}/logged?id=1&sspdata=${TOKEN}`);
+    expect(router.logged).toHaveLength(1);
+  });
+
   it('records the request headers exactly as the router received them, and response headers in order', async () => {
     const r = await fire();
     expect(r.hops).toHaveLength(2);
