@@ -5,6 +5,7 @@
 // back (at start on SQLite, at lease expiry on PostgreSQL): unsent ones are fired again at once (`lease_expired`),
 // ones that may have reached the router follow on_ambiguous (`ambiguous`). Never silently lost, never silently doubled.
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import type { Config } from '../config.js';
 import type { Context } from '../context.js';
@@ -81,11 +82,6 @@ export function ownerId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 }
 
-interface InFlight {
-  done: Promise<void>;
-  abort: AbortController;
-}
-
 export class Dispatcher {
   readonly owner: string;
   /** this dispatcher's counts, read from the event channel like every other observer (errors: its own failures) */
@@ -94,7 +90,10 @@ export class Dispatcher {
   private readonly ownsAgents: boolean;
   private readonly random: () => number;
   private readonly batch: number;
-  private readonly inFlight = new Map<string, InFlight>();
+  /** each fire in flight: its attempt, settled once recorded (or given up on) */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  /** cuts short every attempt still running when stop()'s grace ran out: one signal for all of them */
+  private readonly cutShort = new AbortController();
   private running = false;
   private loop?: Promise<void>;
   private stopping?: Promise<void>;
@@ -109,6 +108,8 @@ export class Dispatcher {
     this.agents = opts.agents ?? new FireAgents(ctx.config.max_in_flight);
     this.random = opts.random ?? Math.random;
     this.batch = Math.max(1, opts.batch ?? ctx.config.max_in_flight);
+    // every attempt in flight listens to it (up to max_in_flight): not a leak
+    setMaxListeners(0, this.cutShort.signal);
     this.on('attempt', ({ attempt, recorded }) => {
       this.stats.attempts++;
       this.stats[attempt.outcome as 'fired' | 'retry' | 'failed' | 'ambiguous']++;
@@ -174,10 +175,10 @@ export class Dispatcher {
     if (this.inFlight.size) {
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
-      await Promise.race([Promise.all([...this.inFlight.values()].map((f) => f.done)), grace]);
+      await Promise.race([Promise.all(this.inFlight.values()), grace]);
       clearTimeout(timer);
-      for (const f of this.inFlight.values()) f.abort.abort();
-      await Promise.all([...this.inFlight.values()].map((f) => f.done));
+      this.cutShort.abort();
+      await Promise.all(this.inFlight.values());
     }
     try {
       const released = await this.ctx.store.releaseFires(this.owner, this.ctx.clock.now());
@@ -262,8 +263,7 @@ export class Dispatcher {
     // our own lease ran out while the attempt is still running and our claim took the fire back (lease_seconds too
     // short for request_timeout_ms): the running attempt records under the same owner; do not send a second request
     if (this.inFlight.has(fire.id)) return;
-    const abort = new AbortController();
-    const done = this.attempt(fire, abort.signal)
+    const done = this.attempt(fire, this.cutShort.signal)
       .catch((err) => {
         this.stats.errors++;
         this.ctx.log.error({ err, fire_id: fire.id, owner: this.owner }, 'attempt could not be recorded; the lease will expire and the fire be tried again');
@@ -272,7 +272,7 @@ export class Dispatcher {
         this.inFlight.delete(fire.id);
         if (this.waitingForSlot && this.room() > 0) this.wake();
       });
-    this.inFlight.set(fire.id, { done, abort });
+    this.inFlight.set(fire.id, done);
   }
 
   private async attempt(fire: Fire, signal: AbortSignal): Promise<void> {

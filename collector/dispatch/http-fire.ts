@@ -79,6 +79,7 @@ export class FireAgents {
   readonly https: https.Agent;
   private ids = new WeakMap<Socket, number>();
   private nextId = 0;
+  private lookups = new Map<boolean, LookupFunction>();
 
   /** `resolve` is the resolver under the address check (tests inject their own names) */
   constructor(maxSockets = 64, readonly tls: https.AgentOptions = {}, readonly resolve?: LookupFunction) {
@@ -91,6 +92,13 @@ export class FireAgents {
   /** a pool-less agent for the one retry on a fresh connection after a stale keep-alive socket died */
   fresh(secure: boolean): http.Agent {
     return secure ? new https.Agent({ ...this.tls, keepAlive: false }) : new http.Agent({ keepAlive: false });
+  }
+
+  /** the address-checking lookup of this pool's new sockets (../net.ts), made once per allow_local */
+  lookup(allowLocal: boolean): LookupFunction {
+    let lookup = this.lookups.get(allowLocal);
+    if (!lookup) this.lookups.set(allowLocal, (lookup = guardedLookup(allowLocal, this.resolve)));
+    return lookup;
   }
 
   connectionId(socket: Socket): number {
@@ -140,6 +148,16 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   return Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
+/**
+ * What may end the hop in progress early: the attempt's abort signal and its deadline (request_timeout_ms, every hop
+ * included) are watched once per attempt, and act on whichever hop is running.
+ */
+interface AttemptWatch {
+  hop?: { abort(): void; deadline(): void };
+  /** the deadline passed: a hop started after it ends at once */
+  expired: boolean;
+}
+
 interface HopResult {
   hop: HopDetail;
   status?: number;
@@ -181,10 +199,12 @@ function classifyError(err: NodeJS.ErrnoException, url: URL, connected: boolean)
 }
 
 /** One request/response exchange; resolves once, whatever happens. */
-function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, fresh: boolean): Promise<HopResult> {
+function requestHop(url: URL, o: HttpFireOptions, t0: number, watch: AttemptWatch, fresh: boolean): Promise<HopResult> {
   return new Promise((resolve) => {
     const secure = url.protocol === 'https:';
     const headers = requestHeaders(url);
+    const wire: string[] = [];
+    for (const [name, value] of headers) wire.push(name, value);
     const start = performance.now();
     const timings: NonNullable<HopDetail['timings']> = {};
     const hop: HopDetail = { request: { method: 'GET', url: url.href, headers }, at_ms: ms(start - t0), duration_ms: 0, timings };
@@ -198,8 +218,7 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
     const cleanup = () => {
       settled = true;
       clearTimeout(connectTimer);
-      clearTimeout(totalTimer);
-      o.signal?.removeEventListener('abort', onAbort);
+      if (watch.hop === ends) watch.hop = undefined;
       hop.duration_ms = since();
       hop.connected = connected;
       hop.sent = connected && finished;
@@ -217,9 +236,10 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
       port: url.port || (secure ? 443 : 80),
       path: url.pathname + url.search,
       method: 'GET',
-      headers: Object.fromEntries(headers),
+      // as an array, written as given: node's per-header setHeader bookkeeping is not needed for four known headers
+      headers: wire,
       agent: fresh ? o.agents.fresh(secure) : secure ? o.agents.https : o.agents.http,
-      lookup: guardedLookup(o.allow_local ?? o.allow_insecure ?? false, o.agents.resolve),
+      lookup: o.agents.lookup(o.allow_local ?? o.allow_insecure ?? false),
     });
     req.on('finish', () => (finished = true));
 
@@ -303,18 +323,20 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
       fail('retry', error_class, message);
     });
 
-    const totalTimer = setTimeout(() => {
-      if (endBody) return endBody(`Operation timed out after ${o.request_timeout_ms} milliseconds while reading the body`);
-      if (connected && finished) {
-        return fail('ambiguous', 'timeout_after_send', `Operation timed out after ${o.request_timeout_ms} milliseconds with 0 bytes received (the request was sent)`);
-      }
-      if (!connected) return fail('retry', 'connect_timeout', `Connection timed out: no connection within the ${o.request_timeout_ms} ms request timeout`);
-      fail('retry', 'timeout', `Operation timed out after ${o.request_timeout_ms} milliseconds before the request was sent`);
-    }, Math.max(0, deadline - performance.now()));
-
-    const onAbort = () => fail('aborted', 'aborted', 'Aborted: the dispatcher is stopping; the fire is released for another attempt');
-    if (o.signal?.aborted) onAbort();
-    else o.signal?.addEventListener('abort', onAbort, { once: true });
+    const ends = {
+      deadline: () => {
+        if (endBody) return endBody(`Operation timed out after ${o.request_timeout_ms} milliseconds while reading the body`);
+        if (connected && finished) {
+          return fail('ambiguous', 'timeout_after_send', `Operation timed out after ${o.request_timeout_ms} milliseconds with 0 bytes received (the request was sent)`);
+        }
+        if (!connected) return fail('retry', 'connect_timeout', `Connection timed out: no connection within the ${o.request_timeout_ms} ms request timeout`);
+        fail('retry', 'timeout', `Operation timed out after ${o.request_timeout_ms} milliseconds before the request was sent`);
+      },
+      abort: () => fail('aborted', 'aborted', 'Aborted: the dispatcher is stopping; the fire is released for another attempt'),
+    };
+    watch.hop = ends;
+    if (o.signal?.aborted) ends.abort();
+    else if (watch.expired) ends.deadline();
 
     // node writes nothing before end(): with a beforeSend hook the request leaves once the hook resolved (onConnected)
     if (!o.beforeSend) req.end();
@@ -325,7 +347,6 @@ function requestHop(url: URL, o: HttpFireOptions, t0: number, deadline: number, 
 /** Fires `url` once, following redirects; the classification the dispatcher schedules on. */
 export async function httpFire(url: string, o: HttpFireOptions): Promise<FireResult> {
   const t0 = performance.now();
-  const deadline = t0 + o.request_timeout_ms;
   const hops: HopDetail[] = [];
   const result = (outcome: FireOutcome, error_class: string | null, error: string | null, status: number | null, retry_after_ms: number | null = null): FireResult =>
     ({ outcome, status, error_class, error, retry_after_ms, hops, url, duration_ms: ms(performance.now() - t0) });
@@ -343,59 +364,68 @@ export async function httpFire(url: string, o: HttpFireOptions): Promise<FireRes
     let marked: Promise<void> | undefined;
     o = { ...o, beforeSend: () => (marked ??= mark()) };
   }
-  for (;;) {
-    // an address literal is never looked up, so the resolved-address check (guardedLookup) is made here
-    const refused = isIP(current.hostname.replace(/^\[|\]$/g, '')) ? addressRefusal(current.hostname, allowLocal) : undefined;
-    if (refused) {
-      hops.push({ request: { method: 'GET', url: current.href, headers: requestHeaders(current) }, at_ms: ms(performance.now() - t0), duration_ms: 0, connected: false, sent: false, error: `Refused to connect: ${refused}` });
-      return result('failed', 'address_refused', `Refused to connect: ${refused}`, null);
-    }
-    let r = await requestHop(current, o, t0, deadline, false);
-    // A keep-alive socket the server had already closed: the request never reached it. Node's documented remedy.
-    if (r.fail?.error_class === 'reset' && r.hop.reused && !r.hop.response && !o.signal?.aborted) {
-      r.hop.error += '; Connection died, retrying a fresh connect';
+  const watch: AttemptWatch = { expired: false };
+  const deadline = setTimeout(() => ((watch.expired = true), watch.hop?.deadline()), o.request_timeout_ms);
+  const onAbort = () => watch.hop?.abort();
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      // an address literal is never looked up, so the resolved-address check (guardedLookup) is made here
+      const refused = isIP(current.hostname.replace(/^\[|\]$/g, '')) ? addressRefusal(current.hostname, allowLocal) : undefined;
+      if (refused) {
+        hops.push({ request: { method: 'GET', url: current.href, headers: requestHeaders(current) }, at_ms: ms(performance.now() - t0), duration_ms: 0, connected: false, sent: false, error: `Refused to connect: ${refused}` });
+        return result('failed', 'address_refused', `Refused to connect: ${refused}`, null);
+      }
+      let r = await requestHop(current, o, t0, watch, false);
+      // A keep-alive socket the server had already closed: the request never reached it. Node's documented remedy.
+      if (r.fail?.error_class === 'reset' && r.hop.reused && !r.hop.response && !o.signal?.aborted) {
+        r.hop.error += '; Connection died, retrying a fresh connect';
+        hops.push(r.hop);
+        r = await requestHop(current, o, t0, watch, true);
+      }
       hops.push(r.hop);
-      r = await requestHop(current, o, t0, deadline, true);
-    }
-    hops.push(r.hop);
-    if (r.fail) return result(r.fail.outcome, r.fail.error_class, r.hop.error ?? null, null);
-    const status = r.status!;
-    const statusLine = `HTTP ${status} ${r.hop.response?.status_text ?? ''}`.trim();
+      if (r.fail) return result(r.fail.outcome, r.fail.error_class, r.hop.error ?? null, null);
+      const status = r.status!;
+      const statusLine = `HTTP ${status} ${r.hop.response?.status_text ?? ''}`.trim();
 
-    if (REDIRECTS.has(status)) {
-      const refuse = (error_class: string, message: string) => {
-        r.hop.error = message;
-        return result('failed', error_class, message, status);
-      };
-      const location = r.headers?.location;
-      if (!location) return refuse('redirect_without_location', `${statusLine} without a Location header`);
-      let next: URL;
-      try {
-        next = new URL(location, current);
-      } catch {
-        return refuse('redirect_bad_location', `the Location '${location}' is not a URL`);
+      if (REDIRECTS.has(status)) {
+        const refuse = (error_class: string, message: string) => {
+          r.hop.error = message;
+          return result('failed', error_class, message, status);
+        };
+        const location = r.headers?.location;
+        if (!location) return refuse('redirect_without_location', `${statusLine} without a Location header`);
+        let next: URL;
+        try {
+          next = new URL(location, current);
+        } catch {
+          return refuse('redirect_bad_location', `the Location '${location}' is not a URL`);
+        }
+        if (next.hash) next.hash = ''; // setting it re-serialises the URL: only when there is a fragment to drop
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') return refuse('redirect_bad_location', `will not follow a redirect to a ${next.protocol} URL`);
+        const refused = addressRefusal(next.hostname, allowLocal);
+        if (refused) return refuse('redirect_bad_location', `will not follow a redirect to '${next.href}': ${refused}`);
+        if (current.protocol === 'https:' && next.protocol === 'http:' && !o.allow_insecure) {
+          return refuse('redirect_insecure', `will not follow a redirect from https to '${next.href}' (fires are HTTPS only)`);
+        }
+        // a repeated URL is followed, as curl -L does (a router may send a client back to set state): max_redirects ends loops
+        if (redirects >= o.max_redirects) return refuse('too_many_redirects', `Maximum (${o.max_redirects}) redirects followed`);
+        redirects++;
+        current = next;
+        continue;
       }
-      next.hash = '';
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') return refuse('redirect_bad_location', `will not follow a redirect to a ${next.protocol} URL`);
-      const refused = addressRefusal(next.hostname, allowLocal);
-      if (refused) return refuse('redirect_bad_location', `will not follow a redirect to '${next.href}': ${refused}`);
-      if (current.protocol === 'https:' && next.protocol === 'http:' && !o.allow_insecure) {
-        return refuse('redirect_insecure', `will not follow a redirect from https to '${next.href}' (fires are HTTPS only)`);
-      }
-      // a repeated URL is followed, as curl -L does (a router may send a client back to set state): max_redirects ends loops
-      if (redirects >= o.max_redirects) return refuse('too_many_redirects', `Maximum (${o.max_redirects}) redirects followed`);
-      redirects++;
-      current = next;
-      continue;
-    }
 
-    if (status >= 200 && status < 300) return result('fired', null, null, status);
-    if (status === 408 || status === 429 || status >= 500) {
-      const retryAfter = parseRetryAfter(r.headers?.['retry-after'], (o.now ?? Date.now)());
-      const error_class = status >= 500 ? 'http_5xx' : `http_${status}`;
-      return result('retry', error_class, statusLine, status, retryAfter);
+      if (status >= 200 && status < 300) return result('fired', null, null, status);
+      if (status === 408 || status === 429 || status >= 500) {
+        const retryAfter = parseRetryAfter(r.headers?.['retry-after'], (o.now ?? Date.now)());
+        const error_class = status >= 500 ? 'http_5xx' : `http_${status}`;
+        return result('retry', error_class, statusLine, status, retryAfter);
+      }
+      if (status >= 400) return result('failed', 'http_4xx', statusLine, status);
+      return result('failed', `http_${Math.floor(status / 100)}xx`, `${statusLine}: not a success and not a redirect`, status);
     }
-    if (status >= 400) return result('failed', 'http_4xx', statusLine, status);
-    return result('failed', `http_${Math.floor(status / 100)}xx`, `${statusLine}: not a success and not a redirect`, status);
+  } finally {
+    clearTimeout(deadline);
+    o.signal?.removeEventListener('abort', onAbort);
   }
 }

@@ -205,6 +205,29 @@ describe('Dispatcher: crashes, stops and wake-ups', () => {
     expect(d.stats.released).toBe(0);
   });
 
+  it('a graceful stop cuts short every attempt still at the router at once (one signal for all), each recorded ambiguous', async () => {
+    const { h, dispatcher } = await setup({ request_timeout_ms: 20_000, lease_seconds: 60, max_in_flight: 16 });
+    router.otherwise({ hang: true });
+    const fires = await Promise.all(Array.from({ length: 12 }, () => queueFire(h.store)));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const d = dispatcher();
+      d.start();
+      await router.waitFor((r) => r.fires.length === 12);
+      await d.stop(100);
+      for (const fire of fires) {
+        expect((await h.store.getFire(fire.id))!.attempts.map((a) => a.error_class)).toEqual(['stopped_after_send']);
+      }
+      // twelve attempts listening to one stop signal is by design, not a leak for node to warn about
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a graceful stop releases a fire whose request never left, without an attempt row', async () => {
     const hole = await startBlackhole();
     try {

@@ -2,6 +2,7 @@
 // the end of the chain), each answer is classified into fired / retry / failed / ambiguous with a named error class,
 // and every hop is recorded as sent and as received (headers in order, a bounded body excerpt).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
 import net from 'node:net';
 import { FireAgents, httpFire, parseRetryAfter, type FireResult, type HopDetail } from '../../collector/dispatch/http-fire.js';
 import { USER_AGENT } from '../../collector/dispatch/version.js';
@@ -104,9 +105,37 @@ describe('httpFire against connections that fail', () => {
     const r = await fire({ signal: ac.signal, request_timeout_ms: 5000 });
     expect(r.outcome).toBe('aborted');
   });
+
+  it('the signal is watched over the whole attempt: an abort on the redirected hop ends it there, with both hops', async () => {
+    router.script({ redirect: '/logged' }, { hang: true });
+    const ac = new AbortController();
+    const attempt = fire({ signal: ac.signal, request_timeout_ms: 5000 });
+    await router.waitFor((r) => r.requests.length === 2);
+    ac.abort();
+    const r = await attempt;
+    expect(r).toMatchObject({ outcome: 'aborted', error_class: 'aborted', status: null });
+    expect(r.hops.map((h) => [h.response?.status ?? null, (h as HopDetail).sent])).toEqual([[302, true], [null, true]]);
+  });
+
+  it('one signal shared by many attempts (the dispatcher stops them all at once) keeps no listener of a finished attempt', async () => {
+    const ac = new AbortController();
+    const listeners = () => getEventListeners(ac.signal, 'abort').length;
+    const attempts = Array.from({ length: 12 }, () => fire({ signal: ac.signal }));
+    expect(listeners()).toBe(12);
+    expect((await Promise.all(attempts)).map((r) => r.outcome)).toEqual(Array(12).fill('fired'));
+    expect(listeners()).toBe(0);
+  });
 });
 
 describe('httpFire records each hop as sent and received', () => {
+  it('follows a Location with a fragment without it, as curl -L does (the fragment never goes on the wire)', async () => {
+    router.script({ redirect: `/logged?id=1&sspdata=${TOKEN}#section` });
+    const r = await fire();
+    expect(r.outcome).toBe('fired');
+    expect(r.hops[1].request.url).toBe(`${router.origin}/logged?id=1&sspdata=${TOKEN}`);
+    expect(router.logged).toHaveLength(1);
+  });
+
   it('records the request headers exactly as the router received them, and response headers in order', async () => {
     const r = await fire();
     expect(r.hops).toHaveLength(2);
