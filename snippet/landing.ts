@@ -1,7 +1,8 @@
-// How a landing URL's parameters are read, shared by the browser script (which finds the token there) and the
-// collector (which strips the token params from the URL it stores and picks out the device ids): one parser, not
-// two copies. The script imports only `params` and PIECE; `readLanding` is the collector's.
-import { decode } from './token.js';
+// How a landing URL's parameters are read, shared by the browser script (which looks there for a value that may be
+// the token) and the collector (which picks the token, strips the token params from the URL it stores and picks out
+// the device ids): one parser, not two copies. The script imports only `params` and PIECE; `tokenValues` and
+// `readLanding` are the collector's.
+import { decode, decodeValue, NOT_TOKEN } from './token.js';
 
 const ITEM = /[^\s,]+/g;
 
@@ -14,6 +15,20 @@ export const params = (attr?: string | null): string[] => (attr || 'sspdata').ma
 /** Every `name=value` piece between `?`, `#` and `&` (with its trailing `&`), so `#sspdata=…` and
  * `#/route?sspdata=…` read like a query. Parsed by hand because URLSearchParams turns `+` into a space. */
 export const PIECE = /([^?#&=]*)=?([^?#&]*)&?/g;
+
+/** Every value under a token param (`names`, from `params`) in `urls` that may be the token or its unreplaced macro:
+ * percent-decoded once as the script decodes (decodeValue) and let through by NOT_TOKEN; in the order the script
+ * reads them, query before fragment, left to right. `urls` is the landing URL, `#`, and the current one, as the script
+ * joins them. The script's touchOf (./main.ts) is this test stopped at the first value, written out in its loop (a
+ * shared function call costs it 7 bytes of gzip); test/snippet/token.test.ts holds the two together. */
+export function tokenValues(urls: string, names: string[]): string[] {
+  const values: string[] = [];
+  for (const [, name, raw] of urls.matchAll(PIECE)) {
+    const value = decodeValue(raw);
+    if (names.includes(name) && !NOT_TOKEN.test(value)) values.push(value);
+  }
+  return values;
+}
 
 /** a landing URL as the collector keeps it: without the pieces named by data-params (the separators they leave
  * dangling trimmed), and the values of the pieces named by data-ids, percent-decoded once, at most 128

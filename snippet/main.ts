@@ -1,15 +1,18 @@
-// The landing-page script: reads the tag's data- attributes and the landing URL, sends the touch (or the
-// one-time macro diagnostic) once consent allows, remembers the click id, decorates links with it, and answers
-// the page's sspx(...) calls, replaying those the stub queued before it loaded.
+// The landing-page script: reads the tag's data- attributes and the landing URL, sends the touch once consent
+// allows when the URL may hold the token (or its unreplaced macro), remembers the click id, decorates links with
+// it, and answers the page's sspx(...) calls, replaying those the stub queued before it loaded.
 //
-// Written plainly, in sections; rollup and terser (rollup.config.mjs) make it small. What the collector can read
-// for itself is not sent: it strips the token params from the landing URL and reads the device ids there
-// (./landing.ts), takes the language from Accept-Language and the client hints from Sec-CH-UA-Mobile and
-// Sec-CH-UA-Platform. No exception ever escapes into the page, and nothing but window.sspx is left in its globals.
+// Written plainly, in sections; rollup and terser (rollup.config.mjs) make it small. What the collector can do
+// for itself is left to it: it picks the token (or the macro, which it counts) from the URLs the script sends,
+// strips the token params from the landing URL and reads the device ids there (./landing.ts), takes the language
+// from Accept-Language and the client hints from Sec-CH-UA-Mobile and Sec-CH-UA-Platform, and names the reason in
+// its answer, which data-debug prints. No exception ever escapes into the page, and nothing but window.sspx is
+// left in its globals.
 import { params as tokenParams, PIECE } from './landing.js';
-import { decodeValue, mayBeMacro, NOT_TOKEN } from './token.js';
+import { decodeValue, NOT_TOKEN } from './token.js';
 
-/** what the collector's /t answers a touch; the diagnostic gets no body */
+/** What the collector's /t answers: the touch's click id, or why it stored nothing (`dropped`: a bot, Sec-GPC, an
+ * unreplaced macro; `error`: a refusal). data-debug prints it as it is. */
 interface TouchAnswer {
   cid?: string;
 }
@@ -41,27 +44,21 @@ const warn = (why: unknown) => console.warn('[sspx]', why);
 
 // ---- token reading ------------------------------------------------------------------------------------------
 
-/** What the landing URL calls for: a touch for the first valid token under a data-params name, else the diagnostic
- * (that value alone) for the first value that may be a macro, else nothing; query before fragment, left to right.
- * Anything else (whitespace, quotes, over-long) is never sent. The URL the page was navigated to comes first: a
- * "clean URL" script or a router may have rewritten the current one before this ran. */
+/** The touch, when the landing URL calls for one: some value under a data-params name may be the token or its
+ * unreplaced macro (query before fragment; anything else, such as whitespace, quotes or over-long, is never sent).
+ * The collector picks the token among those values (or counts the macro) from the same URLs, read the same way
+ * (./landing.ts tokenValues). The URL the page was navigated to comes first: a "clean URL" script or a router may
+ * have rewritten the current one before this ran, or put the token there. */
 const touchOf = (data: DOMStringMap) => {
   const names = tokenParams(data.params);
   // the landing URL: the one the page was navigated to, else (a browser without navigation timing) the current one
   const landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name || document.URL;
-  let token: string | undefined;
-  let diagnostic: { t: string } | undefined;
   // both URLs in one string: the `#` between them ends the first one's last piece
-  for (const [, name, raw] of (landing + '#' + document.URL).matchAll(PIECE)) {
-    const value = decodeValue(raw);
-    if (!names.includes(name) || NOT_TOKEN.test(value)) continue;
-    if (mayBeMacro(value)) diagnostic ??= { t: value };
-    else token ??= value;
-  }
-  say(token ? 'touch' : diagnostic ? 'macro' : 'no token');
-  // the landing URL as it is and the tag's attributes: the collector strips data-params from it and reads the
-  // data-ids there (./landing.ts). The diagnostic is the value alone, for the collector to classify.
-  return token ? { t: token, u: landing, a: data, r: document.referrer } : diagnostic;
+  for (const [, name, raw] of (landing + '#' + document.URL).matchAll(PIECE))
+    if (names.includes(name) && !NOT_TOKEN.test(decodeValue(raw)))
+      // the landing URL as it is, the current one and the tag's attributes: the collector reads the token (v after
+      // u) and the data-ids there, and strips data-params from the URL it keeps (./landing.ts)
+      return { u: landing, v: document.URL, a: data, r: document.referrer };
 };
 
 // ---- transport ----------------------------------------------------------------------------------------------
@@ -102,6 +99,7 @@ const decorate = () => {
 
 /** the touch's answer (or its failure): its click id, kept for later pages, else the one kept before */
 const settle = (answer?: TouchAnswer) => {
+  say(answer ?? 'no token');
   cid = answer?.cid;
   try {
     if (cid) localStorage.sspx_cid = cid;

@@ -1,6 +1,6 @@
 // The auction token rules, shared by the browser script and the collector (one module, not two copies).
-// Kept DOM-free. What the script imports (decodeValue, mayBeMacro, NOT_TOKEN) ships in dist/sspx.js, so it is kept tiny;
-// isMacro and isToken are the collector's and are left out of the bundle.
+// Kept DOM-free. What the script imports (decodeValue, NOT_TOKEN) ships in dist/sspx.js, so it is kept tiny;
+// isMacro and isToken are the collector's (which tells a token from the macro) and are left out of the bundle.
 
 /** Longest token we accept. Microsoft says the length "is susceptible to change"; 1,024 leaves room.
  * NOT_TOKEN spells it out again (as `.{1025}`): a literal costs the browser script fewer bytes. */
@@ -34,13 +34,6 @@ export const isMacro = (value: string): boolean => {
   for (let pass = 0; pass < 4; pass++) value = unescape(value.replace(/%(25)+/g, '%'));
   return !value || MACRO.test(value);
 };
-
-/** The browser script's quick test, a superset of isMacro for every common spelling and encoding (letters are never
- * percent-encoded by URL encoders, so `SSP…DATA` stays readable however deep the encoding): empty, or `ssp` before
- * `data`. The script sends such a value as the macro diagnostic (`{t}` alone) instead of a touch, and the collector
- * decides with isMacro: a macro is counted, anything else it would record as a token. So this costs the script a few
- * bytes instead of isMacro's, and a real token that happens to match still reaches the collector. */
-export const mayBeMacro = (value: string): boolean => !value || /ssp.*data/i.test(value);
 
 /** matches what no token is: anything with a character that is not printable ASCII (whitespace, control
  * characters) or is a quote, angle bracket, backtick or backslash; or more than MAX_TOKEN_LENGTH characters

@@ -22,8 +22,9 @@ import { ensureVisitor, visitorOf } from '../visitor.js';
 /** a transparent 1×1 GIF */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
-/** the body cap of /t and /c */
-export const BODY_BYTES = 8192;
+/** the body cap of /t and /c: room for the largest touch scriptTouchSchema takes, the landing URL and the current one
+ * (8,192 characters each), the referrer (4,096) and the tag's attributes */
+export const BODY_BYTES = 24_576;
 
 /** the GIF, embeddable by any page (CORP cross-origin), never cached */
 function sendGif(res: ServerResponse, status = 200): void {
@@ -68,12 +69,12 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
     const reason = touches.drop(req.headers);
     if (reason) return dropped(res, reason, gif);
     const site = siteOf(req, config);
-    // the diagnostic: an older script's {p}, or a value the script found suspicious ({t} alone) that is a macro;
-    // counted before a visitor cookie is set, so a misconfigured line item tracks nobody
+    // an unreplaced macro: the only value the script's URLs hold under data-params, an older script's diagnostic
+    // ({t} alone, a value it found suspicious, or {p}); counted before a visitor cookie is set, so a misconfigured
+    // line item tracks nobody, and answered as a drop, whose reason the script's data-debug prints
     if (body.t === undefined ? body.e === 'macro' : isMacro(body.t)) {
       await touches.countMacro(site?.origin ?? null);
-      res.setHeader('X-Sspx-Reason', 'unreplaced_macro');
-      return void (gif ? sendGif(res) : res.writeHead(204).end());
+      return dropped(res, 'unreplaced_macro', gif);
     }
     const now = ctx.clock.now();
     const visitor_id = ensureVisitor(req, res, config, site, { https: isHttps(req, hops), now });
