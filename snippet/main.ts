@@ -24,8 +24,8 @@ const stub: (Command & { q?: IArguments[] }) | undefined = (window as any).sspx;
 
 /** data-debug: say why on the console */
 let debug: boolean;
-/** the origin /t and /c go to */
-let collector: string;
+/** where the script came from (or data-collector): /t and /c go to its origin */
+let collector: URL;
 /** data-decorate; none once it proved malformed or consent was refused */
 let selector: string | undefined;
 /** the click id: links get it, conversions carry it */
@@ -66,7 +66,7 @@ const touchOf = (data: DOMStringMap) => {
 /** POSTs a JSON body as text/plain (CORS-simple: no preflight) that survives navigation, and gives the answer.
  * Without fetch, a beacon, else an image (GET ?b=); neither has an answer, so it rejects with 'beacon'. */
 const send = (path: string, body: object): Promise<any> => {
-  const url = collector + path;
+  const url = new URL(path, collector);
   const text = JSON.stringify(body);
   try {
     return fetch(url, { method: 'POST', body: text, keepalive: true, credentials: 'include' }).then((r) => r.json());
@@ -97,10 +97,11 @@ const decorate = () => {
   }
 };
 
-/** the touch's answer (or its failure): its click id, kept for later pages, else the one kept before */
+/** the touch's answer (or its failure, or none when no touch went out): data-debug prints it; its click id is kept
+ * for later pages, else the one kept before is used */
 const settle = (answer?: TouchAnswer) => {
-  say(answer ?? 'no token');
   cid = answer?.cid;
+  say(answer ?? 'no token');
   try {
     if (cid) localStorage.sspx_cid = cid;
     else cid = localStorage.sspx_cid;
@@ -138,8 +139,8 @@ try {
   if (!stub?.sspx) {
     const data = tag.dataset;
     // the collector serves the script, so by default /t and /c go to where sspx.js came from; data-collector
-    // names another origin. An inline copy (no src) throws here.
-    collector = new URL(data.collector || tag.src).origin;
+    // names another origin (its path is not used: /t and /c are the origin's). An inline copy (no src) throws here.
+    collector = new URL(data.collector || tag.src);
     selector = data.decorate;
     debug = 'debug' in data;
     const touch = touchOf(data);
