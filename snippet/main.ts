@@ -51,9 +51,11 @@ const warn = (why: unknown) => console.warn('[sspx]', why);
  * have rewritten the current one before this ran, or put the token there. */
 const touchOf = (data: DOMStringMap) => {
   const names = tokenParams(data.params);
-  // the landing URL: the one the page was navigated to, else (a browser without navigation timing) the current one
-  const landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name || document.URL;
-  // both URLs in one string: the `#` between them ends the first one's last piece
+  // the landing URL: the one the page was navigated to; none in a browser without navigation timing, where the
+  // collector takes the current one for it
+  const landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name;
+  // both URLs in one string: the `#` between them ends the first one's last piece (without a landing URL, the
+  // `undefined` before it is a piece named by no data-params)
   for (const [, name, raw] of (landing + '#' + document.URL).matchAll(PIECE))
     if (names.includes(name) && !NOT_TOKEN.test(decodeValue(raw)))
       // the landing URL as it is, the current one and the tag's attributes: the collector reads the token (v after

@@ -19,7 +19,7 @@ import { newTouch } from './new-touch.js';
 const tagAttributesSchema = z.object({ params: plainText(512).optional(), ids: plainText(512).optional() });
 
 /** What the script posts to /t (short keys keep the script small). Today's script sends the landing URL `u` as it
- * is, the current URL `v`, the tag's attributes `a` and `r` ('' for none), and no token: the collector reads it from
+ * is (none from a browser without navigation timing: the current one is taken for it), the current URL `v`, the tag's attributes `a` and `r` ('' for none), and no token: the collector reads it from
  * `u` then `v` under a.params (scriptToken), where the script found that one may be; the language and the client
  * hints come from the request's headers (scriptTouchFacts). Copies of the script from before (it is served
  * cacheable) send the token as `t`, and a diagnostic as `{t}` alone, a value that may be an unreplaced macro, which
@@ -53,6 +53,8 @@ export const scriptTouchSchema = z.object({
 })
   // an older script's diagnostic is `{p}` alone; it is read as the `{e: 'macro', p}` the route answers as one
   .transform((body) => (body.t === undefined && body.p !== undefined ? { ...body, e: 'macro' as const } : body))
+  // a browser without navigation timing gives the script no landing URL: the current one is it
+  .transform((body) => (body.u === undefined && body.v !== undefined ? { ...body, u: body.v } : body))
   // today's script sends no `t`: the token (or the macro the route counts) is read from its URLs
   .transform((body) => (body.t === undefined && body.e === undefined && body.u !== undefined ? { ...body, t: scriptToken(body.u, body.v, body.a?.params) } : body));
 export type ScriptTouch = z.infer<typeof scriptTouchSchema>;

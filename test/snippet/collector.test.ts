@@ -108,3 +108,12 @@ test('a real token is never counted as a macro', async () => {
   expect(res.status, res.text).toBe(200);
   expect(await macrosCounted()).toBe(before);
 });
+
+test('a touch from a browser without navigation timing (no u) is stored with the current URL as its landing URL', async () => {
+  const page = await openLanding({ url: `${SITE}/landing?sspdata=${TOKEN}&idfa=${IDFA}`, attrs: { ids: 'idfa' }, navigated: null });
+  const [touch] = touches(page);
+  expect('u' in touch.body).toBe(false);
+  const res = await post(c.url + '/t', touch.raw, headers);
+  expect(res.status, res.text).toBe(200);
+  expect(await c.ctx.store.touchByCid(res.json.cid)).toMatchObject({ token: TOKEN, url: `${SITE}/landing?idfa=${IDFA}`, device_id: IDFA.toLowerCase() });
+});

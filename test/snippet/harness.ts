@@ -169,8 +169,10 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
   return { window, sent, logs, warnings, errors, flush, close: () => window.close() };
 }
 
+/** a /t body as the collector reads it (scriptTouchSchema): the token from the URLs, the landing URL */
+export const readTouch = (body: any) => scriptTouchSchema.parse(body);
 /** the token the collector reads from a /t body: the script's URLs hold it (scriptTouchSchema, scriptToken) */
-export const tokenOf = (body: any): string | undefined => scriptTouchSchema.parse(body).t;
+export const tokenOf = (body: any): string | undefined => readTouch(body).t;
 /** true for a /t body the collector counts as an unreplaced macro, not a touch */
 const isDiagnostic = (body: any) => isMacro(tokenOf(body) ?? '');
 /** the touches (not the diagnostics) a page sent: /t whose URLs hold a token */
@@ -181,7 +183,7 @@ export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/
 /** a touch's landing URL and device ids as the collector reads them from the body (the one shared parser, which
  * the script leaves the stripping and the ids to): the URL without the token params, the ids named by data-ids */
 export const landingOf = (body: any) => {
-  const { url, ids } = readLanding(body.u, body.a?.params, body.a?.ids);
+  const { url, ids } = readLanding(readTouch(body).u!, body.a?.params, body.a?.ids);
   return { url, ids: Object.keys(ids).length ? { ...ids } : undefined };
 };
 /** what the collector stores of a touch's body and the request's headers (its URL cleaned, ids normalised, the hints

@@ -9,7 +9,7 @@
 import { describe, expect, test } from 'vitest';
 import { params, tokenValues } from '../../snippet/landing.js';
 import { decodeValue, isMacro, isToken } from '../../snippet/token.js';
-import { diagnostics, landingOf, openLanding, tokenOf, touches } from './harness.js';
+import { diagnostics, landingOf, openLanding, readTouch, tokenOf, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
 const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
@@ -172,9 +172,11 @@ describe('the URL the page was navigated to (issue 14, item 10)', () => {
     expect(touches(page).map((s) => [tokenOf(s.body), s.body.u])).toEqual([[TOKEN, `${LANDING}?sspdata=${TOKEN}&utm_source=ads`]]);
   });
 
-  test('a browser without navigation timing reads the current URL', async () => {
+  test('a browser without navigation timing reads the current URL: the collector takes it as the landing URL', async () => {
     const page = await openLanding({ url: `${LANDING}#sspdata=${TOKEN}`, navigated: null });
-    expect(touches(page).map((s) => [tokenOf(s.body), s.body.u])).toEqual([[TOKEN, `${LANDING}#sspdata=${TOKEN}`]]);
+    expect(touches(page).map((s) => [s.body.u, s.body.v])).toEqual([[undefined, `${LANDING}#sspdata=${TOKEN}`]]);
+    expect(touches(page).map((s) => [tokenOf(s.body), readTouch(s.body).u])).toEqual([[TOKEN, `${LANDING}#sspdata=${TOKEN}`]]);
+    expect(landingOf(touches(page)[0].body).url).toBe(LANDING);
   });
 
   test('a router that put the token in the current URL after navigating: still found', async () => {
