@@ -39,8 +39,8 @@ let ready: Promise<unknown>;
 
 /** `[sspx] why` on the console: reasons only with data-debug, warnings always. `why` goes as its own argument, so
  * nothing is converted and nothing can throw here. */
-const say = (why: unknown) => debug && console.log('[sspx]', why);
 const warn = (why: unknown) => console.warn('[sspx]', why);
+const say = (why: unknown) => debug && console.log('[sspx]', why);
 
 // ---- token reading ------------------------------------------------------------------------------------------
 

@@ -45,10 +45,11 @@ export const NOT_TOKEN = /[^!-~]|["'<>\\`]|.{1025}/;
  * written once; built lazily, so the browser script (which never calls isToken) carries none of it. */
 let notTokenChar: RegExp | undefined;
 
+/** true for a value NOT_TOKEN lets through (a token or an unreplaced macro), tested the collector's fast way: the
+ * length first, then the characters */
+export const tokenShaped = (value: string): boolean =>
+  value.length <= MAX_TOKEN_LENGTH && !(notTokenChar ??= new RegExp(NOT_TOKEN.source.replace('|.{1025}', ''))).test(value);
+
 /** true for a value we keep and fire byte for byte: 1 to MAX_TOKEN_LENGTH printable ASCII characters, no
  * quotes, angle brackets, backtick or backslash, and no macro. */
-export const isToken = (value: unknown): value is string =>
-  typeof value == 'string' &&
-  value.length <= MAX_TOKEN_LENGTH &&
-  !(notTokenChar ??= new RegExp(NOT_TOKEN.source.replace('|.{1025}', ''))).test(value) &&
-  !isMacro(value);
+export const isToken = (value: unknown): value is string => typeof value == 'string' && tokenShaped(value) && !isMacro(value);

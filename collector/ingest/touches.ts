@@ -19,9 +19,10 @@ import { newTouch } from './new-touch.js';
 const tagAttributesSchema = z.object({ params: plainText(512).optional(), ids: plainText(512).optional() });
 
 /** What the script posts to /t (short keys keep the script small). Today's script sends the landing URL `u` as it
- * is (none from a browser without navigation timing: the current one is taken for it), the current URL `v`, the tag's attributes `a` and `r` ('' for none), and no token: the collector reads it from
- * `u` then `v` under a.params (scriptToken), where the script found that one may be; the language and the client
- * hints come from the request's headers (scriptTouchFacts). Copies of the script from before (it is served
+ * is (none from a browser without navigation timing: the current one is taken for it), the current URL `v`, the
+ * tag's attributes `a` and `r` ('' for none), and no token: the collector reads it from `u` then `v` under a.params,
+ * where the script found that one may be; the language and the client hints come from the request's headers (both
+ * in scriptTouchFacts). Copies of the script from before (it is served
  * cacheable) send the token as `t`, and a diagnostic as `{t}` alone, a value that may be an unreplaced macro, which
  * the route classifies with isMacro; older ones w h d l, `z` as Intl's resolvedOptions() or the time zone's name,
  * `c` as NavigatorUAData's toJSON() or `mo`/`pf`, `u` already stripped, `ids`, and the diagnostics `{p}` and
@@ -54,18 +55,18 @@ export const scriptTouchSchema = z.object({
   // an older script's diagnostic is `{p}` alone; it is read as the `{e: 'macro', p}` the route answers as one
   .transform((body) => (body.t === undefined && body.p !== undefined ? { ...body, e: 'macro' as const } : body))
   // a browser without navigation timing gives the script no landing URL: the current one is it
-  .transform((body) => (body.u === undefined && body.v !== undefined ? { ...body, u: body.v } : body))
-  // today's script sends no `t`: the token (or the macro the route counts) is read from its URLs
-  .transform((body) => (body.t === undefined && body.e === undefined && body.u !== undefined ? { ...body, t: scriptToken(body.u, body.v, body.a?.params) } : body));
+  .transform((body) => (body.u === undefined && body.v !== undefined ? { ...body, u: body.v } : body));
 export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
 
-/** The token a script's touch carries in its URLs (the landing URL, then the current one): the first value under a
- * data-params name that is a token, else the first value at all, which is then an unreplaced macro (every value
- * tokenValues lets through is one or the other); undefined when there is none. Finding one is what made the script
- * send (../../snippet/main.ts touchOf). */
-export function scriptToken(landing: string, current: string | undefined, paramsAttr: string | undefined): string | undefined {
-  const values = tokenValues(landing + '#' + (current ?? ''), params(paramsAttr));
-  return values.find((value) => !isMacro(value)) ?? values[0];
+/** The token a script's touch carries in its URLs: the first value under a data-params name that is a token, the
+ * landing URL's (`landingValues`, read by readLanding) before the current URL's; else the first value at all, which
+ * is then an unreplaced macro (every value tokenValues lets through is one or the other); undefined when there is
+ * none. Finding one is what made the script send (../../snippet/main.ts touchOf). The current URL, most often the
+ * landing URL itself, is read only when it differs. */
+function tokenInUrls(landingValues: string[], landing: string, current: string | undefined, paramsAttr: string | undefined): string | undefined {
+  const values = current === undefined || current === landing ? landingValues : [...landingValues, ...tokenValues(current, params(paramsAttr))];
+  // a single value is the answer, whichever it is; among several, the first token wins over a macro before it
+  return values.length > 1 ? (values.find((value) => !isMacro(value)) ?? values[0]) : values[0];
 }
 
 /** What a site backend posts to /v1/touches. */
@@ -179,6 +180,8 @@ export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): 
   for (const [k, v] of Object.entries(kept)) if (v !== undefined) hints[k] = v;
   // an older script sent the URL stripped and the ids apart; stripping again changes nothing
   const landing = body.u === undefined ? null : readLanding(body.u, body.a?.params, body.a?.ids);
+  // today's script sends no token: it is read from its URLs (an older script's diagnostic, `e`, has none)
+  const token = body.t ?? (landing && body.e === undefined ? tokenInUrls(landing.tokens, body.u!, body.v, body.a?.params) : undefined);
   let device_id: string | null = null;
   const ids: Record<string, string> = {};
   for (const name of DEVICE_ID_PARAMS) {
@@ -187,7 +190,7 @@ export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): 
   }
   if (Object.keys(ids).length) hints.ids = ids;
   return {
-    token: body.t,
+    token,
     device_id,
     url: landingUrl(landing?.url),
     referrer: referrerOrigin(body.r),

@@ -34,7 +34,7 @@ sspx('cid', function (cid) { window.clickId = cid === undefined ? null : cid })<
 <script async src="/sspx.js"></script></head><body></body></html>`;
 
 /** the token the collector reads from a /t body */
-const tokenOf = (body: unknown) => scriptTouchSchema.parse(body).t;
+const tokenOf = (body: unknown) => scriptTouchFacts(scriptTouchSchema.parse(body)).token as string | undefined;
 
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {

@@ -169,10 +169,10 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
   return { window, sent, logs, warnings, errors, flush, close: () => window.close() };
 }
 
-/** a /t body as the collector reads it (scriptTouchSchema): the token from the URLs, the landing URL */
+/** a /t body as the collector reads it (scriptTouchSchema): the landing URL is the current one when none was sent */
 export const readTouch = (body: any) => scriptTouchSchema.parse(body);
-/** the token the collector reads from a /t body: the script's URLs hold it (scriptTouchSchema, scriptToken) */
-export const tokenOf = (body: any): string | undefined => readTouch(body).t;
+/** the token the collector reads from a /t body: the script's URLs hold it (scriptTouchFacts) */
+export const tokenOf = (body: any): string | undefined => scriptTouchFacts(readTouch(body)).token as string | undefined;
 /** true for a /t body the collector counts as an unreplaced macro, not a touch */
 const isDiagnostic = (body: any) => isMacro(tokenOf(body) ?? '');
 /** the touches (not the diagnostics) a page sent: /t whose URLs hold a token */

@@ -69,16 +69,16 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
     const reason = touches.drop(req.headers);
     if (reason) return dropped(res, reason, gif);
     const site = siteOf(req, config);
+    let facts = scriptTouchFacts(body, req.headers);
     // an unreplaced macro: the only value the script's URLs hold under data-params, an older script's diagnostic
     // ({t} alone, a value it found suspicious, or {p}); counted before a visitor cookie is set, so a misconfigured
     // line item tracks nobody, and answered as a drop, whose reason the script's data-debug prints
-    if (body.t === undefined ? body.e === 'macro' : isMacro(body.t)) {
+    if (typeof facts.token == 'string' ? isMacro(facts.token) : body.e === 'macro') {
       await touches.countMacro(site?.origin ?? null);
       return dropped(res, 'unreplaced_macro', gif);
     }
     const now = ctx.clock.now();
     const visitor_id = ensureVisitor(req, res, config, site, { https: isHttps(req, hops), now });
-    let facts = scriptTouchFacts(body, req.headers);
     if (facts.device_id && !deviceIdsAllowed(req, config, gif ? 'image' : 'script')) {
       facts = withoutDeviceIds(facts);
       ctx.events.emit('device_ids_ignored', { route: '/t' });
