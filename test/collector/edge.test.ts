@@ -53,7 +53,7 @@ const cases: Case[] = [
   { name: 'screen width not a number', path: '/t', body: { t: token(), w: 'wide' }, headers: browser, status: 400, error: 'invalid_w' },
   { name: 'malformed JSON', path: '/t', body: '{"t":', headers: browser, status: 400, error: 'malformed_json' },
   { name: 'JSON array', path: '/t', body: '[1,2]', headers: browser, status: 400, error: 'malformed_json' },
-  { name: 'body over 24 KB', path: '/t', body: { t: token(), u: 'x'.repeat(25_000) }, headers: browser, status: 413, error: 'body_too_large' },
+  { name: 'body over 24 KB (two URLs)', path: '/t', body: { t: token(), u: 'x'.repeat(25_000) }, headers: browser, status: 413, error: 'body_too_large' },
   { name: 'form content type', path: '/t', body: 't=1', headers: { origin: SITE, 'content-type': 'application/x-www-form-urlencoded' }, status: 415, error: 'unsupported_content_type' },
   { name: 'foreign origin', path: '/t', body: { t: token() }, headers: { origin: 'https://evil.example', 'content-type': 'text/plain' }, status: 403, error: 'origin_not_allowed' },
   { name: 'Origin: null', path: '/t', body: { t: token() }, headers: { origin: 'null', 'content-type': 'text/plain' }, status: 403, error: 'origin_not_allowed' },

@@ -22,9 +22,12 @@ import { ensureVisitor, visitorOf } from '../visitor.js';
 /** a transparent 1×1 GIF */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
-/** the body cap of /t and /c: room for the largest touch scriptTouchSchema takes, the landing URL and the current one
+/** the body cap of /c */
+export const BODY_BYTES = 8192;
+
+/** the body cap of /t: room for the largest touch scriptTouchSchema takes, the landing URL and the current one
  * (8,192 characters each), the referrer (4,096) and the tag's attributes */
-export const BODY_BYTES = 24_576;
+export const TOUCH_BODY_BYTES = 24_576;
 
 /** the GIF, embeddable by any page (CORP cross-origin), never cached */
 function sendGif(res: ServerResponse, status = 200): void {
@@ -159,7 +162,7 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
   return [
     preflight('/t'),
     preflight('/c'),
-    route('POST', '/t', true, async (req, res) => touch(req, res, await readBody(req, BODY_BYTES), false)),
+    route('POST', '/t', true, async (req, res) => touch(req, res, await readBody(req, TOUCH_BODY_BYTES), false)),
     route('GET', '/i', false, impression),
     route('POST', '/c', true, async (req, res) => conversion(req, res, await readBody(req, BODY_BYTES), false)),
     // the script's last resort, an image, can only GET: the touch or the conversion as ?b=, answered with a GIF
