@@ -33,8 +33,9 @@ export function tokenValues(urls: string, names: string[]): string[] {
 }
 
 /** a landing URL as the collector keeps it: without the pieces named by data-params (the separators they leave
- * dangling trimmed), what tokenValues reads from it (`tokens`), and the values of the pieces named by data-ids, percent-decoded once, at most 128
- * characters, the last one of a name winning. The caller still checks each id and the URL. */
+ * dangling trimmed), what tokenValues reads from it (`tokens`), and the values of the pieces named by data-ids,
+ * percent-decoded once, at most 128 characters, the last one of a name winning. The caller still checks each id and
+ * the URL. */
 export function readLanding(url: string, paramsAttr?: string | null, idsAttr?: string | null): { url: string; ids: Record<string, string>; tokens: string[] } {
   const tokenParams = params(paramsAttr);
   const names = list(idsAttr);

@@ -22,12 +22,11 @@ const tagAttributesSchema = z.object({ params: plainText(512).optional(), ids: p
  * is (none from a browser without navigation timing: the current one is taken for it), the current URL `v`, the
  * tag's attributes `a` and `r` ('' for none), and no token: the collector reads it from `u` then `v` under a.params,
  * where the script found that one may be; the language and the client hints come from the request's headers (both
- * in scriptTouchFacts). Copies of the script from before (it is served
- * cacheable) send the token as `t`, and a diagnostic as `{t}` alone, a value that may be an unreplaced macro, which
- * the route classifies with isMacro; older ones w h d l, `z` as Intl's resolvedOptions() or the time zone's name,
- * `c` as NavigatorUAData's toJSON() or `mo`/`pf`, `u` already stripped, `ids`, and the diagnostics `{p}` and
- * `{e: 'macro', p, u}`: still read. Only what is kept is checked
- * closely; what is dropped unread (brands, locale, …) cannot refuse a touch. */
+ * in scriptTouchFacts). Copies of the script from before (it is served cacheable) send the token as `t`, and a
+ * diagnostic as `{t}` alone, a value that may be an unreplaced macro, which the route classifies with isMacro; older
+ * ones w h d l, `z` as Intl's resolvedOptions() or the time zone's name, `c` as NavigatorUAData's toJSON() or
+ * `mo`/`pf`, `u` already stripped, `ids`, and the diagnostics `{p}` and `{e: 'macro', p, u}`: still read. Only what
+ * is kept is checked closely; what is dropped unread (brands, locale, …) cannot refuse a touch. */
 export const scriptTouchSchema = z.object({
   t: z.string().max(10_000).optional().describe('the auction token, byte for byte'),
   e: z.literal('macro').optional().describe('an older script\'s diagnostic mark'),
