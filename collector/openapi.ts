@@ -48,7 +48,7 @@ const jsonAndText = (schema: Json) => ({
 
 const conversionAnswer = json(ref('ConversionResult'), 'the conversion was committed (attributed, unattributed or duplicate)');
 const droppedAnswer = {
-  description: 'dropped without storing (a touch: bot, prefetch, Sec-GPC, no user agent; a conversion: Sec-GPC); the reason is also in X-Sspx-Reason',
+  description: 'dropped without storing (a touch: bot, prefetch, Sec-GPC, no user agent, or an unreplaced ${SSP_DATA} macro, counted for its site; a conversion: Sec-GPC); the reason is also in X-Sspx-Reason',
   headers: { 'X-Sspx-Reason': { schema: str() } },
   content: { 'application/json': { schema: obj({ dropped: str('why the request was not recorded') }) }, 'image/gif': { schema: str(undefined, { contentMediaType: 'image/gif' }) } },
 };
@@ -264,18 +264,18 @@ const paths = {
       tags: ['browser'],
       summary: 'A click touch from the script; sets the first-party cookie sspx_vid',
       description:
-        'The body is the script\'s own (short keys, not a public API): the token, the landing URL as it is with the tag\'s ' +
-        'data-params and data-ids (the collector strips the token params from the URL it stores and reads the device ids ' +
-        'there), and the referrer; the language (Accept-Language) and the client hints (Sec-CH-UA-Mobile, ' +
-        'Sec-CH-UA-Platform) come from the request headers, stored as l, mo and pf beside the ids. The diagnostic is `t` ' +
-        'alone, a value that may be an unreplaced macro: a macro is counted (204, no cookie), anything else is read as ' +
-        'a token. The shape older copies of the script sent is still read.',
+        'The body is the script\'s own (short keys, not a public API): the landing URL as it is and the current one with the ' +
+        'tag\'s data-params and data-ids (the collector reads the token there under data-params, strips the token params ' +
+        'from the URL it stores and reads the device ids there), and the referrer; the language (Accept-Language) and the ' +
+        'client hints (Sec-CH-UA-Mobile, Sec-CH-UA-Platform) come from the request headers, stored as l, mo and pf beside ' +
+        'the ids. URLs that hold only an unreplaced macro are counted (202 dropped unreplaced_macro, no cookie). The shape ' +
+        'older copies of the script sent is still read: the token as `t`, and their diagnostic, `t` alone, a value that ' +
+        'may be an unreplaced macro (a macro is counted as above, anything else is read as a token).',
       security: [],
       requestBody: jsonAndText(ref('ScriptTouch')),
       responses: {
         200: { ...json(obj({ cid: str('the click id of this visit') }), 'recorded'), headers: { 'Set-Cookie': { schema: str('sspx_vid') } } },
         202: droppedAnswer,
-        204: { description: 'an unreplaced ${SSP_DATA} macro: counted for its site, not stored (X-Sspx-Reason: unreplaced_macro)' },
         ...ERRORS.body,
         403: errorRef('Forbidden'),
         ...ERRORS.rate,

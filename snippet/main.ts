@@ -1,15 +1,18 @@
-// The landing-page script: reads the tag's data- attributes and the landing URL, sends the touch (or the
-// one-time macro diagnostic) once consent allows, remembers the click id, decorates links with it, and answers
-// the page's sspx(...) calls, replaying those the stub queued before it loaded.
+// The landing-page script: reads the tag's data- attributes and the landing URL, sends the touch once consent
+// allows when the URL may hold the token (or its unreplaced macro), remembers the click id, decorates links with
+// it, and answers the page's sspx(...) calls, replaying those the stub queued before it loaded.
 //
-// Written plainly, in sections; rollup and terser (rollup.config.mjs) make it small. What the collector can read
-// for itself is not sent: it strips the token params from the landing URL and reads the device ids there
-// (./landing.ts), takes the language from Accept-Language and the client hints from Sec-CH-UA-Mobile and
-// Sec-CH-UA-Platform. No exception ever escapes into the page, and nothing but window.sspx is left in its globals.
+// Written plainly, in sections; rollup and terser (rollup.config.mjs) make it small. What the collector can do
+// for itself is left to it: it picks the token (or the macro, which it counts) from the URLs the script sends,
+// strips the token params from the landing URL and reads the device ids there (./landing.ts), takes the language
+// from Accept-Language and the client hints from Sec-CH-UA-Mobile and Sec-CH-UA-Platform, and names the reason in
+// its answer, which data-debug prints. No exception ever escapes into the page, and nothing but window.sspx is
+// left in its globals.
 import { params as tokenParams, PIECE } from './landing.js';
-import { decodeValue, mayBeMacro, NOT_TOKEN } from './token.js';
+import { decodeValue, NOT_TOKEN } from './token.js';
 
-/** what the collector's /t answers a touch; the diagnostic gets no body */
+/** What the collector's /t answers: the touch's click id, or why it stored nothing (`dropped`: a bot, Sec-GPC, an
+ * unreplaced macro; `error`: a refusal). data-debug prints it as it is. */
 interface TouchAnswer {
   cid?: string;
 }
@@ -21,8 +24,8 @@ const stub: (Command & { q?: IArguments[] }) | undefined = (window as any).sspx;
 
 /** data-debug: say why on the console */
 let debug: boolean;
-/** the origin /t and /c go to */
-let collector: string;
+/** where the script came from (or data-collector): /t and /c go to its origin */
+let collector: URL;
 /** data-decorate; none once it proved malformed or consent was refused */
 let selector: string | undefined;
 /** the click id: links get it, conversions carry it */
@@ -36,32 +39,28 @@ let ready: Promise<unknown>;
 
 /** `[sspx] why` on the console: reasons only with data-debug, warnings always. `why` goes as its own argument, so
  * nothing is converted and nothing can throw here. */
-const say = (why: unknown) => debug && console.log('[sspx]', why);
 const warn = (why: unknown) => console.warn('[sspx]', why);
+const say = (why: unknown) => debug && console.log('[sspx]', why);
 
 // ---- token reading ------------------------------------------------------------------------------------------
 
-/** What the landing URL calls for: a touch for the first valid token under a data-params name, else the diagnostic
- * (that value alone) for the first value that may be a macro, else nothing; query before fragment, left to right.
- * Anything else (whitespace, quotes, over-long) is never sent. The URL the page was navigated to comes first: a
- * "clean URL" script or a router may have rewritten the current one before this ran. */
+/** The touch, when the landing URL calls for one: some value under a data-params name may be the token or its
+ * unreplaced macro (query before fragment; anything else, such as whitespace, quotes or over-long, is never sent).
+ * The collector picks the token among those values (or counts the macro) from the same URLs, read the same way
+ * (./landing.ts tokenValues). The URL the page was navigated to comes first: a "clean URL" script or a router may
+ * have rewritten the current one before this ran, or put the token there. */
 const touchOf = (data: DOMStringMap) => {
   const names = tokenParams(data.params);
-  // the landing URL: the one the page was navigated to, else (a browser without navigation timing) the current one
-  const landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name || document.URL;
-  let token: string | undefined;
-  let diagnostic: { t: string } | undefined;
-  // both URLs in one string: the `#` between them ends the first one's last piece
-  for (const [, name, raw] of (landing + '#' + document.URL).matchAll(PIECE)) {
-    const value = decodeValue(raw);
-    if (!names.includes(name) || NOT_TOKEN.test(value)) continue;
-    if (mayBeMacro(value)) diagnostic ??= { t: value };
-    else token ??= value;
-  }
-  say(token ? 'touch' : diagnostic ? 'macro' : 'no token');
-  // the landing URL as it is and the tag's attributes: the collector strips data-params from it and reads the
-  // data-ids there (./landing.ts). The diagnostic is the value alone, for the collector to classify.
-  return token ? { t: token, u: landing, a: data, r: document.referrer } : diagnostic;
+  // the landing URL: the one the page was navigated to; none in a browser without navigation timing, where the
+  // collector takes the current one for it
+  const landing = (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined)?.name;
+  // both URLs in one string: the `#` between them ends the first one's last piece (without a landing URL, the
+  // `undefined` before it is a piece named by no data-params)
+  for (const [, name, raw] of (landing + '#' + document.URL).matchAll(PIECE))
+    if (names.includes(name) && !NOT_TOKEN.test(decodeValue(raw)))
+      // the landing URL as it is, the current one and the tag's attributes: the collector reads the token (v after
+      // u) and the data-ids there, and strips data-params from the URL it keeps (./landing.ts)
+      return { u: landing, v: document.URL, a: data, r: document.referrer };
 };
 
 // ---- transport ----------------------------------------------------------------------------------------------
@@ -69,7 +68,7 @@ const touchOf = (data: DOMStringMap) => {
 /** POSTs a JSON body as text/plain (CORS-simple: no preflight) that survives navigation, and gives the answer.
  * Without fetch, a beacon, else an image (GET ?b=); neither has an answer, so it rejects with 'beacon'. */
 const send = (path: string, body: object): Promise<any> => {
-  const url = collector + path;
+  const url = new URL(path, collector);
   const text = JSON.stringify(body);
   try {
     return fetch(url, { method: 'POST', body: text, keepalive: true, credentials: 'include' }).then((r) => r.json());
@@ -100,9 +99,11 @@ const decorate = () => {
   }
 };
 
-/** the touch's answer (or its failure): its click id, kept for later pages, else the one kept before */
+/** the touch's answer (or its failure, or none when no touch went out): data-debug prints it; its click id is kept
+ * for later pages, else the one kept before is used */
 const settle = (answer?: TouchAnswer) => {
   cid = answer?.cid;
+  say(answer ?? 'no token');
   try {
     if (cid) localStorage.sspx_cid = cid;
     else cid = localStorage.sspx_cid;
@@ -140,8 +141,8 @@ try {
   if (!stub?.sspx) {
     const data = tag.dataset;
     // the collector serves the script, so by default /t and /c go to where sspx.js came from; data-collector
-    // names another origin. An inline copy (no src) throws here.
-    collector = new URL(data.collector || tag.src).origin;
+    // names another origin (its path is not used: /t and /c are the origin's). An inline copy (no src) throws here.
+    collector = new URL(data.collector || tag.src);
     selector = data.decorate;
     debug = 'debug' in data;
     const touch = touchOf(data);

@@ -1,6 +1,6 @@
 // The auction token rules, shared by the browser script and the collector (one module, not two copies).
-// Kept DOM-free. What the script imports (decodeValue, mayBeMacro, NOT_TOKEN) ships in dist/sspx.js, so it is kept tiny;
-// isMacro and isToken are the collector's and are left out of the bundle.
+// Kept DOM-free. What the script imports (decodeValue, NOT_TOKEN) ships in dist/sspx.js, so it is kept tiny;
+// isMacro and isToken are the collector's (which tells a token from the macro) and are left out of the bundle.
 
 /** Longest token we accept. Microsoft says the length "is susceptible to change"; 1,024 leaves room.
  * NOT_TOKEN spells it out again (as `.{1025}`): a literal costs the browser script fewer bytes. */
@@ -35,13 +35,6 @@ export const isMacro = (value: string): boolean => {
   return !value || MACRO.test(value);
 };
 
-/** The browser script's quick test, a superset of isMacro for every common spelling and encoding (letters are never
- * percent-encoded by URL encoders, so `SSP…DATA` stays readable however deep the encoding): empty, or `ssp` before
- * `data`. The script sends such a value as the macro diagnostic (`{t}` alone) instead of a touch, and the collector
- * decides with isMacro: a macro is counted, anything else it would record as a token. So this costs the script a few
- * bytes instead of isMacro's, and a real token that happens to match still reaches the collector. */
-export const mayBeMacro = (value: string): boolean => !value || /ssp.*data/i.test(value);
-
 /** matches what no token is: anything with a character that is not printable ASCII (whitespace, control
  * characters) or is a quote, angle bracket, backtick or backslash; or more than MAX_TOKEN_LENGTH characters
  * (past the first alternative, `.` only meets printable ones). The empty string is isMacro's to refuse. */
@@ -52,10 +45,11 @@ export const NOT_TOKEN = /[^!-~]|["'<>\\`]|.{1025}/;
  * written once; built lazily, so the browser script (which never calls isToken) carries none of it. */
 let notTokenChar: RegExp | undefined;
 
+/** true for a value NOT_TOKEN lets through (a token or an unreplaced macro), tested the collector's fast way: the
+ * length first, then the characters */
+export const tokenShaped = (value: string): boolean =>
+  value.length <= MAX_TOKEN_LENGTH && !(notTokenChar ??= new RegExp(NOT_TOKEN.source.replace('|.{1025}', ''))).test(value);
+
 /** true for a value we keep and fire byte for byte: 1 to MAX_TOKEN_LENGTH printable ASCII characters, no
  * quotes, angle brackets, backtick or backslash, and no macro. */
-export const isToken = (value: unknown): value is string =>
-  typeof value == 'string' &&
-  value.length <= MAX_TOKEN_LENGTH &&
-  !(notTokenChar ??= new RegExp(NOT_TOKEN.source.replace('|.{1025}', ''))).test(value) &&
-  !isMacro(value);
+export const isToken = (value: unknown): value is string => typeof value == 'string' && tokenShaped(value) && !isMacro(value);

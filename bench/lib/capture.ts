@@ -29,7 +29,7 @@ export interface CapturedTouch {
   /** the request headers in the order Chromium sent them, without those the load tool owns (Host, Content-Length, Connection) */
   headers: [string, string][];
   body: string;
-  /** the token as it appears in the body (in `t`, and in the landing URL `u`): replaced per request */
+  /** the token as it appears in the body (in the landing URL `u` and the current one `v`; an older script's also in `t`): replaced per request */
   token: string;
   /** the page's origin, as Chromium sent it in Origin: the collector's configured site */
   origin: string;

@@ -2,7 +2,8 @@
 // refuse unreplaced macros (counted) → build the row → group commit. Framework-free, so any HTTP
 // front (Express or the node:http beacon front) can call it; a refusal is a Refusal (../fields.ts), not an HTTP status.
 import { z } from 'zod';
-import { readLanding } from '../../snippet/landing.js';
+import { params, readLanding, tokenValues } from '../../snippet/landing.js';
+import { isMacro } from '../../snippet/token.js';
 import type { Context } from '../context.js';
 import { Batcher } from '../batcher.js';
 import { fields, normalizeDeviceId, parseRequest, Refusal, tokenRefusal } from '../fields.js';
@@ -17,18 +18,21 @@ import { newTouch } from './new-touch.js';
  * the rest (data-collector, data-decorate, …) is dropped unread. */
 const tagAttributesSchema = z.object({ params: plainText(512).optional(), ids: plainText(512).optional() });
 
-/** What the script posts to /t (short keys keep the script small). Today's script sends `t`, the landing URL `u` as
- * it is, the tag's attributes `a` and `r` ('' for none); the language and the client hints come from the request's
- * headers (scriptTouchFacts). Its diagnostic is `{t}` alone, a value that may be an unreplaced macro, which the
- * route classifies with isMacro. Copies of the script from before (it is served cacheable) send w h d l, `z` as
- * Intl's resolvedOptions() or the time zone's name, `c` as NavigatorUAData's toJSON() or `mo`/`pf`, `u` already
- * stripped, `ids`, and the diagnostics `{p}` and `{e: 'macro', p, u}`: still read. Only what is kept is checked
- * closely; what is dropped unread (brands, locale, …) cannot refuse a touch. */
+/** What the script posts to /t (short keys keep the script small). Today's script sends the landing URL `u` as it
+ * is (none from a browser without navigation timing: the current one is taken for it), the current URL `v`, the
+ * tag's attributes `a` and `r` ('' for none), and no token: the collector reads it from `u` then `v` under a.params,
+ * where the script found that one may be; the language and the client hints come from the request's headers (both
+ * in scriptTouchFacts). Copies of the script from before (it is served cacheable) send the token as `t`, and a
+ * diagnostic as `{t}` alone, a value that may be an unreplaced macro, which the route classifies with isMacro; older
+ * ones w h d l, `z` as Intl's resolvedOptions() or the time zone's name, `c` as NavigatorUAData's toJSON() or
+ * `mo`/`pf`, `u` already stripped, `ids`, and the diagnostics `{p}` and `{e: 'macro', p, u}`: still read. Only what
+ * is kept is checked closely; what is dropped unread (brands, locale, …) cannot refuse a touch. */
 export const scriptTouchSchema = z.object({
   t: z.string().max(10_000).optional().describe('the auction token, byte for byte'),
   e: z.literal('macro').optional().describe('an older script\'s diagnostic mark'),
   p: plainText(64).optional().describe('an older script\'s diagnostic without t, naming the param that held the macro'),
-  u: z.string().max(8192).optional().describe('the landing URL as the browser has it; the collector strips the token params (a.params) and reads the device ids (a.ids) there'),
+  u: z.string().max(8192).optional().describe('the landing URL as the browser has it; the collector reads the token there (then in v), strips the token params (a.params) and reads the device ids (a.ids) there'),
+  v: z.string().max(8192).optional().describe('the current URL, where the collector looks for the token after u (a router may have put it there)'),
   a: tagAttributesSchema.optional().describe('the tag\'s data- attributes; only params and ids are read'),
   r: z.string().max(4096).optional().describe('document.referrer; empty for none'),
   w: z.number().int().min(0).max(100_000).optional(),
@@ -48,8 +52,21 @@ export const scriptTouchSchema = z.object({
   ids: z.record(z.string().max(16), z.string().max(128)).optional().describe('an older script: the device ids it read from the URL'),
 })
   // an older script's diagnostic is `{p}` alone; it is read as the `{e: 'macro', p}` the route answers as one
-  .transform((body) => (body.t === undefined && body.p !== undefined ? { ...body, e: 'macro' as const } : body));
+  .transform((body) => (body.t === undefined && body.p !== undefined ? { ...body, e: 'macro' as const } : body))
+  // a browser without navigation timing gives the script no landing URL: the current one is it
+  .transform((body) => (body.u === undefined && body.v !== undefined ? { ...body, u: body.v } : body));
 export type ScriptTouch = z.infer<typeof scriptTouchSchema>;
+
+/** The token a script's touch carries in its URLs: the first value under a data-params name that is a token, the
+ * landing URL's (`landingValues`, read by readLanding) before the current URL's; else the first value at all, which
+ * is then an unreplaced macro (every value tokenValues lets through is one or the other); undefined when there is
+ * none. Finding one is what made the script send (../../snippet/main.ts touchOf). The current URL, most often the
+ * landing URL itself, is read only when it differs. */
+function tokenInUrls(landingValues: string[], landing: string, current: string | undefined, paramsAttr: string | undefined): string | undefined {
+  const values = current === undefined || current === landing ? landingValues : [...landingValues, ...tokenValues(current, params(paramsAttr))];
+  // a single value is the answer, whichever it is; among several, the first token wins over a macro before it
+  return values.length > 1 ? (values.find((value) => !isMacro(value)) ?? values[0]) : values[0];
+}
 
 /** What a site backend posts to /v1/touches. */
 export const serverTouchSchema = z.strictObject({
@@ -162,6 +179,8 @@ export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): 
   for (const [k, v] of Object.entries(kept)) if (v !== undefined) hints[k] = v;
   // an older script sent the URL stripped and the ids apart; stripping again changes nothing
   const landing = body.u === undefined ? null : readLanding(body.u, body.a?.params, body.a?.ids);
+  // today's script sends no token: it is read from its URLs (an older script's diagnostic, `e`, has none)
+  const token = body.t ?? (landing && body.e === undefined ? tokenInUrls(landing.tokens, body.u!, body.v, body.a?.params) : undefined);
   let device_id: string | null = null;
   const ids: Record<string, string> = {};
   for (const name of DEVICE_ID_PARAMS) {
@@ -170,7 +189,7 @@ export function scriptTouchFacts(body: ScriptTouch, headers: HintHeaders = {}): 
   }
   if (Object.keys(ids).length) hints.ids = ids;
   return {
-    token: body.t,
+    token,
     device_id,
     url: landingUrl(landing?.url),
     referrer: referrerOrigin(body.r),

@@ -42,15 +42,18 @@ const cases: Case[] = [
   { name: 'token with whitespace', path: '/t', body: { t: 'abc def' }, headers: browser, status: 400, error: 'invalid_token' },
   { name: 'token with angle brackets', path: '/t', body: { t: '<script>' }, headers: browser, status: 400, error: 'invalid_token' },
   { name: 'token longer than 1,024', path: '/t', body: { t: 'a'.repeat(1025) }, headers: browser, status: 400, error: 'invalid_token' },
-  // the script's diagnostic is the suspicious value as `t`: a macro there is counted (204), never a touch
-  { name: 'unreplaced ${SSP_DATA} as token', path: '/t', body: { t: '${SSP_DATA}' }, headers: browser, status: 204 },
-  { name: 'unreplaced [SSPDATA] as token', path: '/t', body: { t: '[SSPDATA]' }, headers: browser, status: 204 },
-  { name: 'macro diagnostic', path: '/t', body: { e: 'macro', p: 'sspdata', u: 'https://shop.example/l' }, headers: browser, status: 204 },
+  // today's script sends the URLs: the collector reads the token there, or counts the macro (202 dropped), never a touch
+  { name: 'token in the landing URL', path: '/t', body: { u: `${SITE}/l?sspdata=${token(4)}`, v: `${SITE}/l`, a: {}, r: '' }, headers: browser, status: 200 },
+  { name: 'unreplaced macro in the landing URL', path: '/t', body: { u: `${SITE}/l?sspdata=%24%7BSSP_DATA%7D`, v: `${SITE}/l`, a: {}, r: '' }, headers: browser, status: 202 },
+  // an older script's diagnostic is the suspicious value as `t`: a macro there is counted too
+  { name: 'unreplaced ${SSP_DATA} as token', path: '/t', body: { t: '${SSP_DATA}' }, headers: browser, status: 202 },
+  { name: 'unreplaced [SSPDATA] as token', path: '/t', body: { t: '[SSPDATA]' }, headers: browser, status: 202 },
+  { name: 'macro diagnostic', path: '/t', body: { e: 'macro', p: 'sspdata', u: 'https://shop.example/l' }, headers: browser, status: 202 },
   { name: 'no token at all', path: '/t', body: { u: 'https://shop.example/' }, headers: browser, status: 400, error: 'invalid_token' },
   { name: 'screen width not a number', path: '/t', body: { t: token(), w: 'wide' }, headers: browser, status: 400, error: 'invalid_w' },
   { name: 'malformed JSON', path: '/t', body: '{"t":', headers: browser, status: 400, error: 'malformed_json' },
   { name: 'JSON array', path: '/t', body: '[1,2]', headers: browser, status: 400, error: 'malformed_json' },
-  { name: 'body over 8 KB', path: '/t', body: { t: token(), u: 'x'.repeat(9000) }, headers: browser, status: 413, error: 'body_too_large' },
+  { name: 'body over 24 KB (two URLs)', path: '/t', body: { t: token(), u: 'x'.repeat(25_000) }, headers: browser, status: 413, error: 'body_too_large' },
   { name: 'form content type', path: '/t', body: 't=1', headers: { origin: SITE, 'content-type': 'application/x-www-form-urlencoded' }, status: 415, error: 'unsupported_content_type' },
   { name: 'foreign origin', path: '/t', body: { t: token() }, headers: { origin: 'https://evil.example', 'content-type': 'text/plain' }, status: 403, error: 'origin_not_allowed' },
   { name: 'Origin: null', path: '/t', body: { t: token() }, headers: { origin: 'null', 'content-type': 'text/plain' }, status: 403, error: 'origin_not_allowed' },
@@ -101,16 +104,16 @@ describe('collector edge', () => {
 
   it('stores what it acknowledged and nothing it refused', async () => {
     await c.touches.drain();
-    // stored: 3 touches from /t, 2 from /v1/touches, and the implicit click of the one conversion whose token was
+    // stored: 4 touches from /t, 2 from /v1/touches, and the implicit click of the one conversion whose token was
     // never seen (the other token-only conversion's token was seen as a view, which a click pixel ignores)
-    expect(count('touches')).toBe(3 + 2 + 1);
+    expect(count('touches')).toBe(4 + 2 + 1);
     expect(count('conversions')).toBe(8);
     const db = new Database(c.dbPath, { readonly: true });
     const macros = db.prepare(`SELECT site, count FROM diagnostics WHERE kind = 'unreplaced_macro'`).all();
     db.close();
-    // the three macros of /t count against the site; the /v1/conversions one as a backend's touch does, against
+    // the four macros of /t count against the site; the /v1/conversions one as a backend's touch does, against
     // `unknown` (issue 13: a conversion's unreplaced macro is counted like a touch's and an app open's)
-    expect(macros).toEqual([{ site: SITE, count: 3 }, { site: 'unknown', count: 1 }]);
+    expect(macros).toEqual([{ site: SITE, count: 4 }, { site: 'unknown', count: 1 }]);
   });
 
   it('answers a click id and sets the visitor cookie as the contract says', async () => {

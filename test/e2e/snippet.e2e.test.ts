@@ -1,15 +1,17 @@
 // Guards the built script in a real Chromium: on a landing page served over real HTTP, a URL with a token
-// (trailing period, a `+`) and an idfa sends exactly one touch to POST /t with the token byte for byte, the landing
-// URL, the referrer and the tag's data-ids, as a CORS-simple text/plain body, with the language and the client hints
-// in the request's headers, from which the collector's own reading (scriptTouchFacts: the one shared parser) stores
-// the id, the hints and the landing URL without the token; the page's own script keeps working and gets the click
-// id; a page whose earlier script strips the query with history.replaceState still sends the token byte for byte
-// (read from the navigation entry); and a URL with an unreplaced ${SSP_DATA} sends only the diagnostic.
+// (trailing period, a `+`) and an idfa sends exactly one touch to POST /t with the landing URL, the current one, the
+// referrer and the tag's data-ids, as a CORS-simple text/plain body, with the language and the client hints in the
+// request's headers, from which the collector's own reading (scriptTouchSchema and scriptTouchFacts: the one shared
+// parser) reads the token byte for byte and stores the id, the hints and the landing URL without the token; the
+// page's own script keeps working and gets the click id; a page whose earlier script strips the query with
+// history.replaceState still sends the token byte for byte (read from the navigation entry); and a URL with an
+// unreplaced ${SSP_DATA} sends it once, which the collector reads as the macro (and answers as a drop).
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { scriptTouchFacts, scriptTouchSchema } from '../../collector/ingest/touches.js';
+import { isMacro } from '../../snippet/token.js';
 import { launchChromium, type LaunchedChromium } from '../support/browser.js';
 
 const SCRIPT = new URL('../../dist/sspx.js', import.meta.url);
@@ -31,6 +33,9 @@ const CLEAN_URL_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>
 sspx('cid', function (cid) { window.clickId = cid === undefined ? null : cid })</script>
 <script async src="/sspx.js"></script></head><body></body></html>`;
 
+/** the token the collector reads from a /t body */
+const tokenOf = (body: unknown) => scriptTouchFacts(scriptTouchSchema.parse(body)).token as string | undefined;
+
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {
     let text = '';
@@ -49,7 +54,9 @@ function startServer(received: Received[]): Promise<Server> {
     if (url.pathname === '/t' || url.pathname === '/c') {
       const text = req.method === 'POST' ? await readBody(req) : (url.searchParams.get('b') ?? '');
       received.push({ method: req.method!, path: url.pathname, contentType: req.headers['content-type'], headers: req.headers, body: JSON.parse(text) });
-      if (!('u' in received.at(-1)!.body)) return res.writeHead(204).end(); // the collector answers a diagnostic with no body
+      // the collector answers an unreplaced macro as a drop
+      if (url.pathname === '/t' && isMacro(tokenOf(received.at(-1)!.body) ?? ''))
+        return res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ dropped: 'unreplaced_macro' }));
       const answer = url.pathname === '/t' ? { cid: 'e2e-cid-0123456789' } : { outcome: 'attributed' };
       return res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'sspx_vid=e2e-visitor; Path=/; HttpOnly; SameSite=Lax' }).end(JSON.stringify(answer));
     }
@@ -101,8 +108,10 @@ describe('sspx.js in Chromium', () => {
     expect(received).toHaveLength(1);
     const [touch] = received;
     expect(touch).toMatchObject({ method: 'POST', path: '/t', contentType: 'text/plain;charset=UTF-8' });
-    expect(touch.body).toEqual({ t: TOKEN, u: `${origin}/landing?sspdata=${TOKEN}&idfa=${IDFA}`, a: { ids: 'idfa,aaid' }, r: '' });
-    expect(touch.body.t.endsWith('.')).toBe(true);
+    const landing = `${origin}/landing?sspdata=${TOKEN}&idfa=${IDFA}`;
+    expect(touch.body).toEqual({ u: landing, v: landing, a: { ids: 'idfa,aaid' }, r: '' });
+    expect(tokenOf(touch.body)).toBe(TOKEN);
+    expect(TOKEN.endsWith('.')).toBe(true);
     // the browser sends what the script no longer does: its language and its low-entropy client hints
     expect(seen.l).toBe('de-DE');
     expect(seen.ua).toBeTruthy();
@@ -125,17 +134,17 @@ describe('sspx.js in Chromium', () => {
     await page.goto(`${origin}/clean?sspdata=${TOKEN}&utm_source=ads`);
     await page.waitForFunction(() => (window as any).clickId !== undefined);
     expect(await page.evaluate(() => location.href)).toBe(`${origin}/clean`); // the page's script did strip it
-    expect(received.map((r) => [r.path, r.body.t, r.body.u])).toEqual([['/t', TOKEN, `${origin}/clean?sspdata=${TOKEN}&utm_source=ads`]]);
+    expect(received.map((r) => [r.path, tokenOf(r.body), r.body.u, r.body.v])).toEqual([['/t', TOKEN, `${origin}/clean?sspdata=${TOKEN}&utm_source=ads`, `${origin}/clean`]]);
     await page.close();
   });
 
-  test('a landing URL with an unreplaced ${SSP_DATA} sends only the diagnostic', async () => {
+  test('a landing URL with an unreplaced ${SSP_DATA} sends it once, read as the macro', async () => {
     received.length = 0;
     const page = await chromium.context.newPage();
     await page.goto(`${origin}/landing?sspdata=\${SSP_DATA}&utm_source=ads`);
     await page.waitForFunction(() => (window as any).clickId !== undefined);
     await page.waitForTimeout(300); // room for anything else it might (wrongly) send
-    expect(received.map((r) => [r.path, r.body])).toEqual([['/t', { t: '${SSP_DATA}' }]]);
+    expect(received.map((r) => [r.path, tokenOf(r.body)])).toEqual([['/t', '${SSP_DATA}']]);
     await page.close();
   });
 });

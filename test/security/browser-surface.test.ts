@@ -165,7 +165,7 @@ describe('security headers', () => {
     ['touch', '/t', touchReq()],
     ['touch, another spelling Express routes', '/T', touchReq()],
     ['touch refused origin', '/t', touchReq({ origin: 'https://evil.example' })],
-    ['touch too large', '/t', { ...touchReq(), body: JSON.stringify({ t: T, u: 'x'.repeat(9000) }) }],
+    ['touch too large', '/t', { ...touchReq(), body: JSON.stringify({ t: T, u: 'x'.repeat(25_000) }) }],
     ['conversion', '/c', { method: 'POST', headers: { origin: SITE, 'content-type': 'text/plain' }, body: JSON.stringify({ pixel: 'purchase' }) }],
   ];
 

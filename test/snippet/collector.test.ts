@@ -1,9 +1,10 @@
-// Guards the contract between the script and the collector end to end: the bodies the built script sends (a touch,
-// the macro diagnostic) posted as they are to a real collector's POST /t, with the headers a browser sends. The touch
-// is stored with its token byte for byte, the landing URL without the token params, the id named by data-ids, the
-// referrer, and the language and client hints the collector reads from Accept-Language and Sec-CH-UA-*. The
-// diagnostic, the suspicious value alone, is counted as an unreplaced macro per site and day (204, no cookie) in
-// every spelling; a real token that only looked suspicious to the script is recorded as a touch.
+// Guards the contract between the script and the collector end to end: the bodies the built script sends posted as
+// they are to a real collector's POST /t, with the headers a browser sends. The touch is stored with the token the
+// collector reads from its URLs byte for byte, the landing URL without the token params, the id named by data-ids,
+// the referrer, and the language and client hints the collector reads from Accept-Language and Sec-CH-UA-*. URLs
+// that hold only an unreplaced macro, and an older script's diagnostic (the suspicious value alone as `t`), are
+// counted as an unreplaced macro per site and day (202 {dropped}, no cookie) in every spelling; a real token that
+// only looked suspicious to an older script is recorded as a touch.
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { utcDay } from '../../collector/clock.js';
 import { post, SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
@@ -48,18 +49,19 @@ test("the script's touch is stored with the token byte for byte, the clean URL, 
   expect(hints).toEqual({ l: 'de-de', mo: true, pf: 'Android', ids: { idfa: IDFA.toLowerCase() } });
 });
 
-test("the script's macro diagnostic is counted, not refused, and sets no cookie", async () => {
+test("the script's unreplaced macro is counted, not refused, answered as a drop, and sets no cookie", async () => {
   const before = await macrosCounted();
   const page = await openLanding({ url: `${SITE}/landing?sspdata=%24%7BSSP_DATA%7D` });
   const [diagnostic] = diagnostics(page);
   const res = await post(c.url + '/t', diagnostic.raw, headers);
-  expect(res.status, res.text).toBe(204);
+  expect(res.status, res.text).toBe(202);
+  expect(res.json).toEqual({ dropped: 'unreplaced_macro' }); // what data-debug prints
   expect(res.headers.get('x-sspx-reason')).toBe('unreplaced_macro');
   expect(res.headers.get('set-cookie')).toBeNull();
   expect(await macrosCounted()).toBe(before + 1);
 });
 
-// every spelling the ad server may leave, as the script would send it (decoded once)
+// every spelling the ad server may leave, as an older script sent it (decoded once, alone)
 test.each([
   '${SSP_DATA}',
   '[SSPDATA]',
@@ -74,19 +76,30 @@ test.each([
 ])('POST /t {t: %j} counts an unreplaced macro for the site and stores nothing', async (value) => {
   const before = await macrosCounted();
   const res = await post(c.url + '/t', { t: value }, headers);
-  expect(res.status, res.text).toBe(204);
+  expect(res.status, res.text).toBe(202);
   expect(res.headers.get('x-sspx-reason')).toBe('unreplaced_macro');
   expect(res.headers.get('set-cookie')).toBeNull();
   expect(await macrosCounted()).toBe(before + 1);
 });
 
-test('a real token the script sent as a diagnostic (it looked like a macro) is recorded as a touch', async () => {
-  const page = await openLanding({ url: `${SITE}/landing?sspdata=ams1SSPxDATA.` });
-  const [diagnostic] = diagnostics(page);
-  expect(diagnostic.body).toEqual({ t: 'ams1SSPxDATA.' });
-  const res = await post(c.url + '/t', diagnostic.raw, headers);
+test('a real token an older script sent as a diagnostic (it looked like a macro) is recorded as a touch', async () => {
+  const res = await post(c.url + '/t', { t: 'ams1SSPxDATA.' }, headers);
   expect(res.status, res.text).toBe(200);
   expect((await c.ctx.store.touchByCid(res.json.cid))?.token).toBe('ams1SSPxDATA.');
+});
+
+test("an older script's touch, its token as `t` beside the landing URL, is stored as it was", async () => {
+  const res = await post(c.url + '/t', { t: TOKEN, u: `${SITE}/landing?sspdata=${TOKEN}&x=1`, a: {}, r: '' }, headers);
+  expect(res.status, res.text).toBe(200);
+  expect(await c.ctx.store.touchByCid(res.json.cid)).toMatchObject({ token: TOKEN, url: `${SITE}/landing` });
+});
+
+test('a token only in the current URL (a router put it there) is read from v', async () => {
+  const page = await openLanding({ url: `${SITE}/landing#/offer?sspdata=${TOKEN}`, navigated: `${SITE}/landing` });
+  const [touch] = touches(page);
+  const res = await post(c.url + '/t', touch.raw, headers);
+  expect(res.status, res.text).toBe(200);
+  expect(await c.ctx.store.touchByCid(res.json.cid)).toMatchObject({ token: TOKEN, url: `${SITE}/landing` });
 });
 
 test('a real token is never counted as a macro', async () => {
@@ -94,4 +107,13 @@ test('a real token is never counted as a macro', async () => {
   const res = await post(c.url + '/t', { t: token('macro-check'), u: `${SITE}/landing` }, headers);
   expect(res.status, res.text).toBe(200);
   expect(await macrosCounted()).toBe(before);
+});
+
+test('a touch from a browser without navigation timing (no u) is stored with the current URL as its landing URL', async () => {
+  const page = await openLanding({ url: `${SITE}/landing?sspdata=${TOKEN}&idfa=${IDFA}`, attrs: { ids: 'idfa' }, navigated: null });
+  const [touch] = touches(page);
+  expect('u' in touch.body).toBe(false);
+  const res = await post(c.url + '/t', touch.raw, headers);
+  expect(res.status, res.text).toBe(200);
+  expect(await c.ctx.store.touchByCid(res.json.cid)).toMatchObject({ token: TOKEN, url: `${SITE}/landing?idfa=${IDFA}`, device_id: IDFA.toLowerCase() });
 });

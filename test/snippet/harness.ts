@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { JSDOM, ResourceLoader, VirtualConsole } from 'jsdom';
 import { scriptTouchFacts, scriptTouchSchema, type HintHeaders } from '../../collector/ingest/touches.js';
 import { readLanding } from '../../snippet/landing.js';
+import { isMacro } from '../../snippet/token.js';
 import { markKind } from '../support/kinds.js';
 
 export const SCRIPT_PATH = fileURLToPath(new URL('../../dist/sspx.js', import.meta.url));
@@ -37,7 +38,8 @@ export interface PageOptions {
   tags?: number;
   /** which transports the browser has */
   transport?: 'fetch' | 'fetch-throws' | 'fetch-rejects' | 'beacon' | 'beacon-false' | 'none';
-  /** the collector's JSON answer per path */
+  /** the collector's JSON answer per path (by default a touch's, or for an unreplaced macro the drop, as the
+   * collector answers them) */
   answers?: Record<string, unknown>;
   /** localStorage content before the page loads, or 'throws' for disabled storage */
   storage?: Record<string, string> | 'throws';
@@ -67,6 +69,8 @@ const DEFAULT_ANSWERS: Record<string, unknown> = {
   '/t': { cid: 'cid-1' },
   '/c': { outcome: 'attributed', conversion_id: 'conv-1', fire_id: 'fire-1' },
 };
+/** what the collector answers a touch whose only value is an unreplaced macro */
+const MACRO_ANSWER = { dropped: 'unreplaced_macro' };
 
 class ScriptLoader extends ResourceLoader {
   override fetch(url: string, options: any) {
@@ -88,7 +92,9 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
   const transport = opts.transport ?? 'fetch';
 
   const virtualConsole = new VirtualConsole();
-  virtualConsole.on('log', (...a: unknown[]) => logs.push(a.join(' ')));
+  // an object (the collector's answer) as JSON, as a console shows its keys and values
+  const line = (a: unknown[]) => a.map((v) => (v && typeof v == 'object' && !(v instanceof Error) ? JSON.stringify(v) : String(v))).join(' ');
+  virtualConsole.on('log', (...a: unknown[]) => logs.push(line(a)));
   virtualConsole.on('warn', (...a: unknown[]) => warnings.push(a.join(' ')));
   virtualConsole.on('jsdomError', (e: Error) => errors.push(e));
 
@@ -118,7 +124,9 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
         window.fetch = (url: string | URL, init: RequestInit) => {
           record('fetch', url, init.body as string, init);
           if (transport === 'fetch-rejects') return Promise.reject(new TypeError('Failed to fetch'));
-          const answer = answers[new URL(url).pathname];
+          const path = new URL(url).pathname;
+          const macro = path == '/t' && !(opts.answers && '/t' in opts.answers) && isDiagnostic(JSON.parse(init.body as string));
+          const answer = macro ? MACRO_ANSWER : answers[path];
           return Promise.resolve({ json: () => Promise.resolve(answer) });
         };
       if (transport === 'fetch-throws')
@@ -161,15 +169,21 @@ export async function openLanding(opts: PageOptions): Promise<Page> {
   return { window, sent, logs, warnings, errors, flush, close: () => window.close() };
 }
 
-/** the touches (not the diagnostics) a page sent: /t with the landing URL */
-export const touches = (page: Page) => page.sent.filter((s) => s.path === '/t' && 'u' in s.body);
-/** the macro diagnostics a page sent: /t with the suspicious value alone, for the collector to classify */
-export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/t' && !('u' in s.body));
+/** a /t body as the collector reads it (scriptTouchSchema): the landing URL is the current one when none was sent */
+export const readTouch = (body: any) => scriptTouchSchema.parse(body);
+/** the token the collector reads from a /t body: the script's URLs hold it (scriptTouchFacts) */
+export const tokenOf = (body: any): string | undefined => scriptTouchFacts(readTouch(body)).token as string | undefined;
+/** true for a /t body the collector counts as an unreplaced macro, not a touch */
+const isDiagnostic = (body: any) => isMacro(tokenOf(body) ?? '');
+/** the touches (not the diagnostics) a page sent: /t whose URLs hold a token */
+export const touches = (page: Page) => page.sent.filter((s) => s.path === '/t' && !isDiagnostic(s.body));
+/** the macro diagnostics a page sent: /t whose URLs hold only an unreplaced macro, which the collector counts */
+export const diagnostics = (page: Page) => page.sent.filter((s) => s.path === '/t' && isDiagnostic(s.body));
 
 /** a touch's landing URL and device ids as the collector reads them from the body (the one shared parser, which
  * the script leaves the stripping and the ids to): the URL without the token params, the ids named by data-ids */
 export const landingOf = (body: any) => {
-  const { url, ids } = readLanding(body.u, body.a?.params, body.a?.ids);
+  const { url, ids } = readLanding(readTouch(body).u!, body.a?.params, body.a?.ids);
   return { url, ids: Object.keys(ids).length ? { ...ids } : undefined };
 };
 /** what the collector stores of a touch's body and the request's headers (its URL cleaned, ids normalised, the hints

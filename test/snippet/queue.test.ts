@@ -125,11 +125,10 @@ describe('cid', () => {
     expect(page.window.seen).toEqual([undefined]);
   });
 
-  test('the macro diagnostic answers no id: the stored one stays', async () => {
+  test('the macro diagnostic answers a drop, no id: the stored one stays', async () => {
     const page = await openLanding({
       url: `${LANDING}?sspdata=\${SSP_DATA}`,
       storage: { sspx_cid: 'stored-cid' },
-      answers: { '/t': undefined },
       before: queued(`sspx('cid', function (c) { seen.push(c) })`),
     });
     expect(diagnostics(page)).toHaveLength(1);

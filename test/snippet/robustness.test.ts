@@ -39,13 +39,17 @@ test("the page's own script runs undisturbed, before and after the tag", async (
   expect(page.errors).toEqual([]);
 });
 
+// what the collector answered (its click id, or why it stored nothing), else why nothing was sent
 test.each([
-  { name: 'token', url: WITH_TOKEN, log: ['[sspx] touch'] },
+  { name: 'token', url: WITH_TOKEN, log: ['[sspx] {"cid":"cid-1"}'] },
   { name: 'no token', url: 'https://shop.example/landing', log: ['[sspx] no token'] },
-  { name: 'macro', url: 'https://shop.example/landing?sspdata=${SSP_DATA}', log: ['[sspx] macro'] },
-  { name: 'consent pending', url: WITH_TOKEN, attrs: { consent: 'pending' }, log: ['[sspx] touch', '[sspx] pending'] },
-])('data-debug explains: $name', async ({ url, attrs, log }) => {
-  const page = await openLanding({ url, attrs: { debug: '', ...attrs } });
+  { name: 'macro', url: 'https://shop.example/landing?sspdata=${SSP_DATA}', log: ['[sspx] {"dropped":"unreplaced_macro"}'] },
+  { name: 'a bot, as the collector says', url: WITH_TOKEN, answers: { '/t': { dropped: 'bot' } }, log: ['[sspx] {"dropped":"bot"}'] },
+  { name: 'a refusal', url: WITH_TOKEN, answers: { '/t': { error: 'origin_not_allowed', message: 'm' } }, log: ['[sspx] {"error":"origin_not_allowed","message":"m"}'] },
+  { name: 'no answer (a beacon)', url: WITH_TOKEN, transport: 'beacon' as const, log: ['[sspx] beacon'] },
+  { name: 'consent pending', url: WITH_TOKEN, attrs: { consent: 'pending' }, log: ['[sspx] pending'] },
+])('data-debug explains: $name', async ({ url, attrs, answers, transport, log }) => {
+  const page = await openLanding({ url, attrs: { debug: '', ...attrs }, answers, transport });
   expect(page.logs).toEqual(log);
 });
 

@@ -84,9 +84,10 @@ describe('GET /sspx.js', () => {
     expect(res.headers.etag).toMatch(/^"[\w-]{16}(-br|-gzip)?"$/); // strong: no W/
   });
 
-  test('brotli: the head stays within 400 bytes', async () => {
+  test('brotli: the head stays within 400 bytes and the body within 800 (issue 16)', async () => {
     const res = await request(port, '/sspx.js', { 'Accept-Encoding': 'br' });
     expect(res.head.length).toBeLessThanOrEqual(400);
+    expect(res.body.length).toBeLessThanOrEqual(800);
   });
 
   test('each encoding has its own ETag, and a cache that holds it gets a 304 with the cache headers', async () => {

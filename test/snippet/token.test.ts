@@ -1,12 +1,15 @@
-// Guards how the script reads the auction token from the landing URL: byte-exact tokens from the query or
-// the fragment, the first valid one winning, also when another script rewrote the URL before ours ran (the
-// navigation entry's URL is read first); the macro rule of snippet/token.ts over every spelling and encoding depth;
-// and every unreplaced-macro form answered by exactly one diagnostic and no touch. Also that the landing URL has the token params removed (the collector strips them
-// from the URL the script sends, with the one shared parser: landingOf reads the body as the collector does; what it
-// then keeps of the URL is test/collector/stored-fields.test.ts's).
+// Guards how the auction token is read from the landing URL: the script sends a touch when a value under data-params
+// may be the token or its macro, and the collector reads it from the URLs sent (tokenOf reads the body as the
+// collector does): byte-exact tokens from the query or the fragment, the first valid one winning, also when another
+// script rewrote the URL before ours ran (the navigation entry's URL is read first); the macro rule of
+// snippet/token.ts over every spelling and encoding depth; and every unreplaced-macro form sent once and counted, no
+// touch. Also that the landing URL has the token params removed (the collector strips them from the URL the script
+// sends, with the one shared parser: landingOf reads the body as the collector does; what it then keeps of the URL
+// is test/collector/stored-fields.test.ts's).
 import { describe, expect, test } from 'vitest';
-import { decodeValue, isMacro, isToken, mayBeMacro } from '../../snippet/token.js';
-import { diagnostics, landingOf, openLanding, touches } from './harness.js';
+import { params, tokenValues } from '../../snippet/landing.js';
+import { decodeValue, isMacro, isToken } from '../../snippet/token.js';
+import { diagnostics, landingOf, openLanding, readTouch, tokenOf, touches } from './harness.js';
 
 const LANDING = 'https://shop.example/landing';
 const TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGULAAA3AAAAUQIAAD4AAA.';
@@ -25,10 +28,13 @@ describe('a valid token is sent byte for byte', () => {
     { name: 'in the fragment', url: `${LANDING}#sspdata=${TOKEN}`, token: TOKEN, u: LANDING },
     { name: 'in a fragment route', url: `${LANDING}#/offer?sspdata=${TOKEN}&x=1`, token: TOKEN, u: `${LANDING}#/offer?x=1` },
     { name: 'query before fragment', url: `${LANDING}?sspdata=query.#sspdata=fragment.`, token: 'query.' },
+    // the collector tells the macro from a token (isMacro): a real token that merely mentions SSP and DATA is one
+    { name: 'a token that looks like the macro', url: `${LANDING}?sspdata=ams1SSPxDATA.`, token: 'ams1SSPxDATA.' },
+    { name: 'a token after one that looks like the macro: the first', url: `${LANDING}?token=ams1SSPxDATA.&sspdata=${TOKEN}`, params: 'sspdata,token', token: 'ams1SSPxDATA.' },
   ];
   test.each(cases)('$name', async ({ url, params, token }) => {
     const page = await openLanding({ url, attrs: params ? { params } : {} });
-    expect(touches(page).map((s) => s.body.t)).toEqual([token]);
+    expect(touches(page).map((s) => tokenOf(s.body))).toEqual([token]);
     expect(diagnostics(page)).toEqual([]);
     expect(page.errors).toEqual([]);
   });
@@ -86,18 +92,17 @@ describe('the macro rule (snippet/token.ts, shared by the script and the collect
   test.each(macroForms)('$macro encoded $depth times is a macro, never a token', ({ value }) => {
     expect(isMacro(value)).toBe(true);
     expect(isToken(value)).toBe(false);
-    // the script's quick test sees it too, once decoded as the script decodes (so it goes as the diagnostic)
-    expect(mayBeMacro(decodeValue(value))).toBe(true);
+    // also once decoded as the script decodes, which is how the collector reads it from the script's URLs
+    expect(isMacro(decodeValue(value))).toBe(true);
   });
 
   test.each(strayPercent)('with a stray percent sign: %s', (value) => {
     expect(isMacro(value)).toBe(true);
-    expect(mayBeMacro(decodeValue(value))).toBe(true);
+    expect(isMacro(decodeValue(value))).toBe(true);
   });
 
   test('an empty value is a macro (the ad server replaced it with nothing)', () => {
     expect(isMacro('')).toBe(true);
-    expect(mayBeMacro('')).toBe(true);
   });
 
   test.each([
@@ -117,7 +122,7 @@ describe('the macro rule (snippet/token.ts, shared by the script and the collect
   });
 });
 
-describe('an unreplaced macro sends one diagnostic and no touch', () => {
+describe('an unreplaced macro is sent once, read by the collector as the macro, and no touch', () => {
   const forms = [
     ...MACRO_WRAPS.map((wrap) => ({ name: wrap('SSP_DATA'), value: wrap('SSP_DATA') })),
     { name: '${ssp-data}', value: '${ssp-data}' },
@@ -132,16 +137,16 @@ describe('an unreplaced macro sends one diagnostic and no touch', () => {
     const url = `${LANDING}?a=1&sspdata=${value}`;
     const page = await openLanding({ url, attrs: { debug: '' } });
     expect(touches(page)).toEqual([]);
-    // the value as the script read it, alone: the collector classifies it (isMacro) and counts it
-    const sent = diagnostics(page).map((s) => s.body);
-    expect(sent).toEqual([{ t: decodeValue(new URL(url).search.slice(`?a=1&sspdata=`.length)) }]);
-    expect(isMacro(sent[0].t)).toBe(true);
-    expect(page.logs).toContain('[sspx] macro');
+    // the value as the script reads it: the collector classifies it (isMacro), counts it and answers why
+    const sent = diagnostics(page).map((s) => tokenOf(s.body));
+    expect(sent).toEqual([decodeValue(new URL(url).search.slice(`?a=1&sspdata=`.length))]);
+    expect(isMacro(sent[0]!)).toBe(true);
+    expect(page.logs).toContain('[sspx] {"dropped":"unreplaced_macro"}');
   });
 
   test('a parameter without = counts as empty', async () => {
     const page = await openLanding({ url: `${LANDING}?sspdata` });
-    expect(diagnostics(page).map((s) => s.body)).toEqual([{ t: '' }]);
+    expect(diagnostics(page).map((s) => tokenOf(s.body))).toEqual(['']);
   });
 
   test('two macro params still send a single diagnostic, the first', async () => {
@@ -149,7 +154,8 @@ describe('an unreplaced macro sends one diagnostic and no touch', () => {
       url: `${LANDING}?token=[SSPDATA]#sspdata=\${SSP_DATA}`,
       attrs: { params: 'sspdata,token' },
     });
-    expect(page.sent.map((s) => s.body)).toEqual([{ t: '[SSPDATA]' }]);
+    expect(diagnostics(page).map((s) => tokenOf(s.body))).toEqual(['[SSPDATA]']);
+    expect(page.sent).toHaveLength(1);
   });
 
   test('the diagnostic goes out once even when the page calls the script again', async () => {
@@ -163,21 +169,46 @@ describe('an unreplaced macro sends one diagnostic and no touch', () => {
 describe('the URL the page was navigated to (issue 14, item 10)', () => {
   test('a "clean URL" script that removed the query first does not hide the token', async () => {
     const page = await openLanding({ url: LANDING, navigated: `${LANDING}?sspdata=${TOKEN}&utm_source=ads` });
-    expect(touches(page).map((s) => [s.body.t, s.body.u])).toEqual([[TOKEN, `${LANDING}?sspdata=${TOKEN}&utm_source=ads`]]);
+    expect(touches(page).map((s) => [tokenOf(s.body), s.body.u])).toEqual([[TOKEN, `${LANDING}?sspdata=${TOKEN}&utm_source=ads`]]);
   });
 
-  test('a browser without navigation timing reads the current URL', async () => {
+  test('a browser without navigation timing reads the current URL: the collector takes it as the landing URL', async () => {
     const page = await openLanding({ url: `${LANDING}#sspdata=${TOKEN}`, navigated: null });
-    expect(touches(page).map((s) => [s.body.t, s.body.u])).toEqual([[TOKEN, `${LANDING}#sspdata=${TOKEN}`]]);
+    expect(touches(page).map((s) => [s.body.u, s.body.v])).toEqual([[undefined, `${LANDING}#sspdata=${TOKEN}`]]);
+    expect(touches(page).map((s) => [tokenOf(s.body), readTouch(s.body).u])).toEqual([[TOKEN, `${LANDING}#sspdata=${TOKEN}`]]);
+    expect(landingOf(touches(page)[0].body).url).toBe(LANDING);
   });
 
   test('a router that put the token in the current URL after navigating: still found', async () => {
     const page = await openLanding({ url: `${LANDING}#/offer?sspdata=${TOKEN}`, navigated: LANDING });
-    expect(touches(page).map((s) => s.body.t)).toEqual([TOKEN]);
+    expect(touches(page).map((s) => tokenOf(s.body))).toEqual([TOKEN]);
+    // the landing URL stays the one navigated to; the current one goes beside it, where the collector found the token
+    expect(touches(page).map((s) => [s.body.u, s.body.v])).toEqual([[LANDING, `${LANDING}#/offer?sspdata=${TOKEN}`]]);
   });
 
   test('the same token in both URLs is one touch', async () => {
     const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
     expect(page.sent).toHaveLength(1);
+  });
+});
+
+describe('the script sends exactly when the collector finds a value to read (touchOf and tokenValues agree)', () => {
+  const urls = [
+    `${LANDING}?sspdata=${TOKEN}`,
+    `${LANDING}#/offer?x=1&sspdata=${TOKEN}`,
+    `${LANDING}?sspdata=\${SSP_DATA}`,
+    `${LANDING}?sspdata`,
+    `${LANDING}?sspdata=`,
+    `${LANDING}?utm_source=ads`,
+    `${LANDING}?token=${TOKEN}`,
+    `${LANDING}?sspdata=ams1%20AB.`,
+    `${LANDING}?sspdata=ams1%E2.`,
+    `${LANDING}?sspdata=${'A'.repeat(1025)}`,
+    `${LANDING}?sspdata=${'A'.repeat(1024)}`,
+    `${LANDING}?xsspdata=${TOKEN}&sspdata_=${TOKEN}`,
+  ];
+  test.each(urls)('%s', async (url) => {
+    const page = await openLanding({ url });
+    expect(page.sent.length).toBe(tokenValues(url + '#' + url, params()).length ? 1 : 0);
   });
 });

@@ -1,5 +1,6 @@
-// Guards the touch payload, the contract with the collector's POST /t: the token, the landing URL as it is, the tag's
-// attributes and the referrer, and nothing the collector can read for itself (the language comes from
+// Guards the touch payload, the contract with the collector's POST /t: the landing URL as it is and the current one
+// (the collector reads the token there), the tag's attributes and the referrer, and nothing the collector can read
+// for itself (the language comes from
 // Accept-Language, mobile and platform from the Sec-CH-UA-* client hints; screen, pixel ratio and time zone are not
 // collected). The collector strips the token params and reads the configured device ids (each at most 128
 // characters) with the one shared parser (snippet/landing.ts), so those are checked as the collector reads the body.
@@ -9,10 +10,11 @@ import { landingOf, openLanding, storedOf, touches } from './harness.js';
 const LANDING = 'https://shop.example/landing';
 const TOKEN = 'ams1AB.';
 
-test('a touch carries the token, the landing URL, the tag attributes and the referrer, and nothing else', async () => {
+test('a touch carries the landing URL, the current one, the tag attributes and the referrer, and nothing else', async () => {
   const page = await openLanding({ url: `${LANDING}?sspdata=${TOKEN}` });
   const [touch] = touches(page);
-  expect(touch.body).toEqual({ t: TOKEN, u: `${LANDING}?sspdata=${TOKEN}`, a: {}, r: '' });
+  // the token is the collector's to read from the URLs (storedOf below)
+  expect(touch.body).toEqual({ u: `${LANDING}?sspdata=${TOKEN}`, v: `${LANDING}?sspdata=${TOKEN}`, a: {}, r: '' });
   expect(touch.url).toBe('https://collect.example/t');
   // and what the collector stores of it: the clean URL, no referrer, no hints without the headers that carry them
   expect(storedOf(touch.body)).toEqual({ token: TOKEN, device_id: null, url: LANDING, referrer: null, hints: null });

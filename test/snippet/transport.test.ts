@@ -1,7 +1,7 @@
 // Guards the transport fallbacks: fetch (keepalive) first; when fetch is missing or throws at once,
 // navigator.sendBeacon; when that is missing or refuses, an image GET to the same path with the body in ?b=.
 import { expect, test } from 'vitest';
-import { openLanding, type PageOptions } from './harness.js';
+import { openLanding, tokenOf, type PageOptions } from './harness.js';
 
 const URL_WITH_TOKEN = 'https://shop.example/landing?sspdata=ams1AB.';
 
@@ -13,14 +13,14 @@ test.each([
   { transport: 'none', via: 'image' },
 ] as const)('$transport → the touch goes by $via', async ({ transport, via }) => {
   const page = await openLanding({ url: URL_WITH_TOKEN, transport: transport as PageOptions['transport'] });
-  expect(page.sent.map((s) => [s.via, s.path, s.body.t])).toEqual([[via, '/t', 'ams1AB.']]);
+  expect(page.sent.map((s) => [s.via, s.path, tokenOf(s.body)])).toEqual([[via, '/t', 'ams1AB.']]);
   expect(page.errors).toEqual([]);
 });
 
 test('the image fallback puts the JSON body, URI-encoded, in ?b=', async () => {
   const page = await openLanding({ url: URL_WITH_TOKEN, transport: 'none' });
   const [image] = page.sent;
-  expect(image.url.startsWith('https://collect.example/t?b=%7B%22t%22%3A%22ams1AB.%22')).toBe(true);
+  expect(image.url.startsWith('https://collect.example/t?b=%7B%22u%22%3A%22https%3A%2F%2Fshop.example%2Flanding%3Fsspdata%3Dams1AB.%22')).toBe(true);
 });
 
 test('the beacon carries the same string body fetch would', async () => {

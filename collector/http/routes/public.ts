@@ -22,8 +22,12 @@ import { ensureVisitor, visitorOf } from '../visitor.js';
 /** a transparent 1×1 GIF */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
 
-/** the body cap of /t and /c */
+/** the body cap of /c */
 export const BODY_BYTES = 8192;
+
+/** the body cap of /t: room for the largest touch scriptTouchSchema takes, the landing URL and the current one
+ * (8,192 characters each), the referrer (4,096) and the tag's attributes */
+export const TOUCH_BODY_BYTES = 24_576;
 
 /** the GIF, embeddable by any page (CORP cross-origin), never cached */
 function sendGif(res: ServerResponse, status = 200): void {
@@ -68,16 +72,16 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
     const reason = touches.drop(req.headers);
     if (reason) return dropped(res, reason, gif);
     const site = siteOf(req, config);
-    // the diagnostic: an older script's {p}, or a value the script found suspicious ({t} alone) that is a macro;
-    // counted before a visitor cookie is set, so a misconfigured line item tracks nobody
-    if (body.t === undefined ? body.e === 'macro' : isMacro(body.t)) {
+    let facts = scriptTouchFacts(body, req.headers);
+    // an unreplaced macro: the only value the script's URLs hold under data-params, an older script's diagnostic
+    // ({t} alone, a value it found suspicious, or {p}); counted before a visitor cookie is set, so a misconfigured
+    // line item tracks nobody, and answered as a drop, whose reason the script's data-debug prints
+    if (typeof facts.token == 'string' ? isMacro(facts.token) : body.e === 'macro') {
       await touches.countMacro(site?.origin ?? null);
-      res.setHeader('X-Sspx-Reason', 'unreplaced_macro');
-      return void (gif ? sendGif(res) : res.writeHead(204).end());
+      return dropped(res, 'unreplaced_macro', gif);
     }
     const now = ctx.clock.now();
     const visitor_id = ensureVisitor(req, res, config, site, { https: isHttps(req, hops), now });
-    let facts = scriptTouchFacts(body, req.headers);
     if (facts.device_id && !deviceIdsAllowed(req, config, gif ? 'image' : 'script')) {
       facts = withoutDeviceIds(facts);
       ctx.events.emit('device_ids_ignored', { route: '/t' });
@@ -158,7 +162,7 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
   return [
     preflight('/t'),
     preflight('/c'),
-    route('POST', '/t', true, async (req, res) => touch(req, res, await readBody(req, BODY_BYTES), false)),
+    route('POST', '/t', true, async (req, res) => touch(req, res, await readBody(req, TOUCH_BODY_BYTES), false)),
     route('GET', '/i', false, impression),
     route('POST', '/c', true, async (req, res) => conversion(req, res, await readBody(req, BODY_BYTES), false)),
     // the script's last resort, an image, can only GET: the touch or the conversion as ?b=, answered with a GIF
