@@ -28,16 +28,34 @@ export function ensureVisitor(
   at: { https: boolean; now: number },
 ): string {
   const vid = visitorOf(req) ?? randomId();
-  const maxAge = config.cookie_days * DAY;
-  const cookie = serialize(VISITOR_COOKIE, vid, {
-    maxAge: Math.floor(maxAge / 1000),
-    domain: site?.cookie_domain,
-    path: '/',
-    expires: new Date(at.now + maxAge),
-    httpOnly: true,
-    secure: at.https || (config.public_url?.startsWith('https:') ?? false),
-    sameSite: 'lax',
-  });
-  res.appendHeader('Set-Cookie', cookie);
+  // an id is base64url (ID_PATTERN, randomId): `serialize` would write it as it is
+  res.appendHeader('Set-Cookie', `${VISITOR_COOKIE}=${vid}${cookieAttributes(config, site, at)}`);
   return vid;
+}
+
+/** the attributes last written, and what they were written for */
+let lastAttributes = { key: '', text: '' };
+
+/**
+ * What follows the visitor id in the cookie, as `serialize` writes it: the same for every visitor of a site within a
+ * second (Expires counts whole seconds), so written once per site and second rather than once per touch.
+ */
+function cookieAttributes(config: Config, site: SiteMatch | undefined, at: { https: boolean; now: number }): string {
+  const maxAge = config.cookie_days * DAY;
+  const secure = at.https || (config.public_url?.startsWith('https:') ?? false);
+  const expires = Math.floor((at.now + maxAge) / 1000) * 1000;
+  const key = `${maxAge} ${expires} ${secure} ${site?.cookie_domain ?? ''}`;
+  if (key !== lastAttributes.key) {
+    const cookie = serialize(VISITOR_COOKIE, '', {
+      maxAge: Math.floor(maxAge / 1000),
+      domain: site?.cookie_domain,
+      path: '/',
+      expires: new Date(expires),
+      httpOnly: true,
+      secure,
+      sameSite: 'lax',
+    });
+    lastAttributes = { key, text: cookie.slice(VISITOR_COOKIE.length + 1) };
+  }
+  return lastAttributes.text;
 }

@@ -42,15 +42,33 @@ function expandIpv6(ip: string): string[] {
 /** the visitor asked not to be tracked (Global Privacy Control) and the operator honours it: /t, /i and /c drop */
 export const gpcOptOut = (headers: Record<string, string | string[] | undefined>, honorGpc: boolean): boolean => honorGpc && headers['sec-gpc'] === '1';
 
+/** the User-Agents isBotAgent has read, and whether each is a bot: a landing-page burst repeats a few browsers' */
+const botVerdicts = new Map<string, boolean>();
+/** at most this many User-Agents remembered (then forgotten all at once), each at most this long: a few hundred KB */
+const BOT_VERDICTS = 1000;
+const REMEMBERED_AGENT = 512;
+
+/** a bot by its User-Agent: a maintained list (isbot, as Umami uses) rather than our own pattern, which took the Cubot
+ * phone and the Pinterest in-app browser for bots. isbot's one large pattern costs more than anything else a touch
+ * reads, so each User-Agent's verdict is remembered */
+export function isBotAgent(ua: string): boolean {
+  const known = botVerdicts.get(ua);
+  if (known !== undefined) return known;
+  const bot = isbot(ua);
+  if (ua.length <= REMEMBERED_AGENT) {
+    if (botVerdicts.size >= BOT_VERDICTS) botVerdicts.clear();
+    botVerdicts.set(ua, bot);
+  }
+  return bot;
+}
+
 /** a named reason to drop a browser request before it is stored, or null */
 export function dropReason(headers: Record<string, string | string[] | undefined>, honorGpc: boolean): string | null {
   const purpose = String(headers['sec-purpose'] ?? headers['purpose'] ?? headers['x-purpose'] ?? headers['x-moz'] ?? '');
   if (/prefetch|prerender|preview/i.test(purpose)) return 'prefetch';
   const ua = String(headers['user-agent'] ?? '');
   if (!ua) return 'no_user_agent';
-  // a maintained list (isbot, as Umami uses) rather than our own pattern, which took the Cubot phone and the
-  // Pinterest in-app browser for bots
-  if (isbot(ua)) return 'bot';
+  if (isBotAgent(ua)) return 'bot';
   if (gpcOptOut(headers, honorGpc)) return 'gpc';
   return null;
 }

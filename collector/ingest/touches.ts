@@ -135,8 +135,24 @@ export class Touches {
   async record(req: TouchRequest): Promise<Touch> {
     const refusal = tokenRefusal(req.token);
     if (refusal) return this.refused(refusal, req.site);
-    const { ip, token, ...facts } = req;
-    const touch = newTouch({ ...facts, token: token as string, ip_prefix: truncateIp(ip) }, this.ctx.clock.now());
+    // named one by one, not spread (see newTouch); the address is kept as its prefix
+    const touch = newTouch(
+      {
+        kind: req.kind,
+        source: req.source,
+        token: req.token as string,
+        visitor_id: req.visitor_id,
+        device_id: req.device_id,
+        site: req.site,
+        ip_prefix: truncateIp(req.ip),
+        user_agent: req.user_agent,
+        url: req.url,
+        referrer: req.referrer,
+        hints: req.hints,
+        occurred_at: req.occurred_at,
+      },
+      this.ctx.clock.now(),
+    );
     if (this.ctx.config.hint_matching) touch.hint_key = await touchHintKey(this.ctx.store, touch);
     await this.writes.add(touch);
     this.ctx.events.emit('touch', { outcome: 'stored', reason: req.kind });

@@ -65,6 +65,7 @@ const SHARED = { ...INGEST_SQL, ...queueSql(SQLITE), ...operatorSql(SQLITE) };
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
+  private readonly synchronous: { normal: Database.Statement; full: Database.Statement };
   private queue: Promise<unknown> = Promise.resolve();
   private events = new EventEmitter();
   private firesQueuedInTx = false;
@@ -81,6 +82,9 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
+    // relaxed()'s two settings, prepared once (db.pragma prepares on every call), and outside a transaction (SQLite
+    // refuses to prepare them inside one)
+    this.synchronous = { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') };
     this.db.function(SQLITE_HASH_FUNCTION, { deterministic: true }, (text: unknown) => lookupHash(text as string | null));
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
     this.events.setMaxListeners(0);
@@ -151,11 +155,11 @@ export class SqliteStore implements Store {
    * take that; conversions and attempts (what Microsoft is told) keep the fsync'd synchronous=FULL.
    */
   private relaxed<T>(fn: () => T): T {
-    this.db.pragma('synchronous = NORMAL');
+    this.synchronous.normal.run();
     try {
       return fn();
     } finally {
-      this.db.pragma('synchronous = FULL');
+      this.synchronous.full.run();
     }
   }
 

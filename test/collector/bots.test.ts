@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SITE, startTestCollector, token, type TestCollector } from '../support/collector.js';
 import { send } from '../support/proc.js';
+import { dropReason } from '../../collector/ingest/client.js';
 import { readStoredRows } from '../security/stored-rows.js';
 
 const people: [string, string][] = [
@@ -60,5 +61,17 @@ describe('bot drops', () => {
     }
     const tokens = await storedTokens();
     for (const i of routes.keys()) expect(tokens.has(token(`${name.replace(/\W/g, '')}-${i}`))).toBe(false);
+  });
+
+  it('each User-Agent keeps its verdict once remembered: asked again, after more agents than are kept, and when too long to keep', () => {
+    const verdict = (ua: string) => dropReason({ 'user-agent': ua }, true);
+    const expected = [...people.map(([, ua]) => [ua, null] as const), ...bots.map(([, ua]) => [ua, 'bot'] as const)];
+    for (const [ua, reason] of expected) expect([verdict(ua), verdict(ua)], ua).toEqual([reason, reason]);
+    // 1,500 browsers seen: more than are remembered, so the verdicts above are forgotten and judged again
+    for (let i = 0; i < 1500; i++) expect(verdict(`${people[0][1]} Build/${i}`)).toBeNull();
+    for (const [ua, reason] of expected) expect(verdict(ua), ua).toBe(reason);
+    // an agent too long to remember is judged every time
+    const long = (ua: string) => `${ua} ${'x'.repeat(600)}`;
+    for (const [ua, reason] of expected) expect([verdict(long(ua)), verdict(long(ua))], ua).toEqual([reason, reason]);
   });
 });

@@ -234,6 +234,16 @@ describe('the sspx_vid cookie', () => {
     expect(k.attrs).not.toContain('secure');
   });
 
+  it('expires cookie_days after the touch, to the second, as the clock moves (by milliseconds, seconds and days)', async () => {
+    const c = await collector({ cookie_days: 30 });
+    const expiresOf = async () => cookieOf(await send(c.url + '/t', touchReq())).attrs.find((a) => a.startsWith('expires='));
+    const expected = () => `expires=${new Date(c.clock.now() + 30 * 86_400_000).toUTCString().toLowerCase()}`;
+    for (const step of [0, 400, 700, 1000, 86_400_000]) {
+      c.clock.advance(step);
+      expect(await expiresOf(), `after ${step} ms`).toBe(expected());
+    }
+  });
+
   it('Secure when public_url is https', async () => {
     const c = await collector({ public_url: 'https://collect.shop.example' });
     expect(cookieOf(await send(c.url + '/t', touchReq())).attrs).toContain('secure');

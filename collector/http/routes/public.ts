@@ -87,10 +87,14 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
       ctx.events.emit('device_ids_ignored', { route: '/t' });
     }
     const t = await touches.record({
-      ...facts,
       kind: 'click',
       source: 'script',
+      token: facts.token,
       visitor_id,
+      device_id: facts.device_id,
+      url: facts.url,
+      referrer: facts.referrer,
+      hints: facts.hints,
       site: site?.origin ?? null,
       ip: clientAddress(req, hops),
       user_agent: headerText(req.headers['user-agent'], 512),
