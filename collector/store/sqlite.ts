@@ -8,7 +8,9 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
 import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { lookupHash, matchArgs, touchHashes } from './touch-hashes.js';
+import { lookupHash, matchArgs } from './touch-hashes.js';
+import { storedTouch } from './schema.js';
+import { TextCache, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
@@ -40,9 +42,6 @@ const bit = (v: boolean | undefined) => (v ? 1 : 0);
 
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
-
-/** a touch's insert parameters: hints as JSON text, and its lookup hashes */
-const touchParams = (t: Touch) => ({ ...t, hints: json(t.hints), ...touchHashes(t) });
 
 function toTouch(r: Row | undefined): Touch | undefined {
   return r && ({ ...r, hints: parse(r.hints) } as Touch);
@@ -77,6 +76,9 @@ export class SqliteStore implements Store {
   private events = new EventEmitter();
   private firesQueuedInTx = false;
   private prepared?: ReturnType<SqliteStore['prepareAll']>;
+  private readonly texts = new TextCache();
+  /** texts added in the open transaction: remembered at its commit, forgotten at its rollback */
+  private textsInTx: [TextNeed, number][] = [];
 
   constructor(readonly path: string) {
     if (path !== ':memory:') {
@@ -113,6 +115,9 @@ export class SqliteStore implements Store {
       touchByCid: db.prepare(SHARED.touchByCid),
       touchById: db.prepare(SHARED.touchById),
       insertTouch: db.prepare(SHARED.insertTouch),
+      /** SQLite's own: a touch text, added or marked used until @used; its id */
+      addText: db.prepare(`INSERT INTO touch_texts (text, last_used) VALUES (@text, @used)
+                           ON CONFLICT (text) DO UPDATE SET last_used = MAX(last_used, excluded.last_used) RETURNING id`),
       conversionByDedupKey: db.prepare(SHARED.conversionByDedupKey),
       conversionById: db.prepare(SHARED.conversionById),
       linkedConversions: db.prepare(SHARED.linkedConversions),
@@ -174,7 +179,28 @@ export class SqliteStore implements Store {
     return run;
   }
 
+  /**
+   * A touch's insert parameters (its texts by reference, its lookup hashes), the texts it names
+   * added first; inside a transaction, whose commit remembers them (rememberTexts)
+   */
+  private touchParams(touches: Touch[]): Record<string, unknown>[] {
+    const added = new Map<string, number>();
+    for (const need of this.texts.needs(touches)) {
+      const id = (this.sql.addText.get(need) as { id: number }).id;
+      added.set(need.text, id);
+      this.textsInTx.push([need, id]);
+    }
+    return touches.map((t) => storedTouch(t, this.texts.refs(t, added)));
+  }
+
+  /** after a commit: the texts it added are known; after a rollback they may not exist */
+  private rememberTexts(committed: boolean): void {
+    if (committed) for (const [need, id] of this.textsInTx) this.texts.remember(need.text, id, need.used);
+    this.textsInTx = [];
+  }
+
   private afterCommit(): void {
+    this.rememberTexts(true);
     if (this.firesQueuedInTx) {
       this.firesQueuedInTx = false;
       this.notifyFires();
@@ -236,6 +262,7 @@ export class SqliteStore implements Store {
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.firesQueuedInTx = false;
+        this.rememberTexts(false);
         throw err;
       }
     });
@@ -260,9 +287,9 @@ export class SqliteStore implements Store {
     touchByCid: async (cid) => toTouch(this.sql.touchByCid.get(matchArgs('cid', 'cid', cid)) as Row | undefined),
     touchById: async (id) => toTouch(this.sql.touchById.get({ id }) as Row | undefined),
     insertTouch: async (touch) => {
-      this.sql.insertTouch.run(touchParams(touch));
+      this.sql.insertTouch.run(this.touchParams([touch])[0]);
     },
-    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run(touchParams(touch)).changes === 1,
+    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run(this.touchParams([touch])[0]).changes === 1,
     installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get({ install_id, token }) as Row | undefined),
     conversionByDedupKey: async (dedup_key) => conversionOf(this.sql.conversionByDedupKey.get({ dedup_key })),
     lastAttributedConversion: async (pixel_id, user_key, since) =>
@@ -286,13 +313,19 @@ export class SqliteStore implements Store {
   };
 
   insertTouches(touches: Touch[]): Promise<void> {
-    return this.serial(() =>
-      this.relaxed(() =>
-        this.db.transaction(() => {
-          for (const t of touches) this.sql.insertTouch.run(touchParams(t));
-        })(),
-      ),
-    );
+    return this.serial(() => {
+      try {
+        this.relaxed(() =>
+          this.db.transaction(() => {
+            for (const params of this.touchParams(touches)) this.sql.insertTouch.run(params);
+          })(),
+        );
+      } catch (err) {
+        this.rememberTexts(false);
+        throw err;
+      }
+      this.rememberTexts(true);
+    });
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {
@@ -487,6 +520,7 @@ export class SqliteStore implements Store {
           const gone = r.deleteTouches.all(args) as { occurred_at: number; kind: string }[];
           rolled = dailyCounts(gone.map((t) => ({ metric: 'touches' as const, key: t.kind, at: t.occurred_at })));
           done.touches = gone.length;
+          if (gone.length < args.limit && r.sweepTexts.run(args).changes) this.texts.forget();
         } else {
           done.transcripts = r.clearTranscripts.run(args).changes;
         }

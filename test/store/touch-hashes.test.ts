@@ -12,6 +12,7 @@ import { sqliteHash } from '../../collector/store/sqlite-schema.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
 import { emptyKeys, type Store, type Touch } from '../../collector/store/store.js';
 import { lookupHash } from '../../collector/store/touch-hashes.js';
+import { TOUCH_TABLE } from '../../collector/store/touch-texts.js';
 import { describePg, pgQuery } from '../support/pg.js';
 import { T0, touch } from './rows.js';
 
@@ -44,7 +45,7 @@ function suite(name: string, open: () => Site) {
       // newer, so it would win any lookup it matched
       const impostor = touch({ token: 'ams1other.', visitor_id: 'visitor-other', cid: 'cid-other-0123456789ab', occurred_at: T0 + 1000 });
       await store.insertTouches([own, impostor]);
-      await sql('UPDATE touches SET token_hash = $1, visitor_hash = $2, cid_hash = $3 WHERE id = $4', [lookupHash(own.token), lookupHash(own.visitor_id), lookupHash(own.cid), impostor.id]);
+      await sql(`UPDATE ${TOUCH_TABLE} SET token_hash = $1, visitor_hash = $2, cid_hash = $3 WHERE id = $4`, [lookupHash(own.token), lookupHash(own.visitor_id), lookupHash(own.cid), impostor.id]);
 
       expect(await latest(store, { tokens: [own.token] })).toEqual(own);
       expect(await latest(store, { visitor_ids: [own.visitor_id!] })).toEqual(own);
@@ -91,7 +92,7 @@ describePg('PostgreSQL', (pg) =>
     const schema = pg.newSchema();
     return {
       store: new PostgresStore(pg.url, { schema, poolSize: 2 }),
-      sql: (text, values) => pgQuery(pg.url, text.replace(/\btouches\b/, `"${schema}".touches`), values),
+      sql: (text, values) => pgQuery(pg.url, text.replace(/\b(touches|touch_rows)\b/, `"${schema}".$1`), values),
       hash: postgresHash,
     };
   }),
