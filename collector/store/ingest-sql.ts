@@ -18,7 +18,8 @@ export const latestTouchSql = (column: string, param: string, extra = '') =>
 export const INGEST_SQL = {
   /** bind matchArgs('cid', 'cid', cid) */
   touchByCid: `SELECT ${touchSelect()} FROM touches WHERE ${touchMatch('cid', 'cid')}`,
-  touchById: `SELECT ${touchSelect()} FROM touches WHERE id = @id`,
+  /** bind matchArgs('id', 'id', id): a touch's id is its click id's (touch-hashes.ts) */
+  touchById: `SELECT ${touchSelect()} FROM touches WHERE ${touchMatch('id', 'id')}`,
   /** a touch, its texts by reference (touch-texts.ts) and its hashes (touch-hashes.ts's touchHashes) */
   insertTouch: insertSql(TOUCH_TABLE, TOUCH_STORED_COLUMNS),
   /** a re-engagement click: the install's touch of this token, once (unique install_id, token) */

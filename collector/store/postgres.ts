@@ -4,16 +4,16 @@
 // user serialise on an advisory lock, and a NOTIFY at commit wakes the dispatchers of every process.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
+import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS, postgresHash } from './postgres-schema.js';
 import { storedTouch, TOUCH_STORED_COLUMNS } from './schema.js';
-import { matchArgs, TOUCH_HASH_COLUMNS } from './touch-hashes.js';
+import { matchArgs, TOUCH_HASH_COLUMNS, touchByIdSql } from './touch-hashes.js';
 import { TextCache, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
 import { listFiresSql, operatorSql } from './operator-sql.js';
 import { purgeArgs, retentionSql } from './retention-rules.js';
-import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
+import { LAST_REPORT_SQL, reconcileRowsSql, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -66,6 +66,9 @@ const POSTGRES: SqlDialect = {
   bucket: (column) => `((${column} - @from::bigint) / @bucket::bigint)`,
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   fireSet: (column) => `${column} = ANY(@ids::text[])`,
+  hash: postgresHash,
+  rowid: 'ctid',
+  inRows: (subquery) => `ctid = ANY(ARRAY(${subquery}))`,
 };
 
 /** All SQL of the store: the shared statements, then PostgreSQL's own. */
@@ -290,7 +293,7 @@ export class PostgresStore implements Store {
         return touch as Touch;
       },
       touchByCid: (cid) => one<Touch>(SQL.touchByCid, matchArgs('cid', 'cid', cid)),
-      touchById: (id) => one<Touch>(SQL.touchById, { id }),
+      touchById: (id) => one<Touch>(SQL.touchById, matchArgs('id', 'id', id)),
       insertTouch: async (touch) => {
         await query(SQL.insertTouch, (await this.touchRows(query, [touch], queued.texts))[0]);
       },
@@ -455,7 +458,7 @@ export class PostgresStore implements Store {
       this.query<Attempt>(SQL.attemptsOf, { fire_id: id }).then((r) => r.rows),
       this.query<Conversion>(SQL.linkedConversions, { id: fire.conversion_id }).then((r) => r.rows),
     ]);
-    const touch = conversion?.touch_id ? (await this.query<Touch>(SQL.touchById, { id: conversion.touch_id })).rows[0] ?? null : null;
+    const touch = conversion?.touch_id ? (await this.query<Touch>(SQL.touchById, matchArgs('id', 'id', conversion.touch_id))).rows[0] ?? null : null;
     return { ...fire, attempts, conversion, touch, linked };
   }
 
@@ -493,7 +496,7 @@ export class PostgresStore implements Store {
   // ---- Reconciliation with Microsoft's report (collector/reconcile/); SQL in reconcile-sql.ts ----
 
   async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
-    return (await this.query<ReconcileRow>(RECONCILE_ROWS_SQL, { from, to })).rows;
+    return (await this.query<ReconcileRow>(reconcileRowsSql(touchByIdSql('t.', 'c.touch_id', POSTGRES.hash)), { from, to })).rows;
   }
 
   async saveReport(report: SavedReport): Promise<void> {

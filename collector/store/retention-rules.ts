@@ -4,6 +4,7 @@
 import type { SqlDialect } from './dialect.js';
 import type { PurgeCutoffs } from './store.js';
 import { TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef } from './touch-texts.js';
+import { touchIdSql } from './touch-hashes.js';
 
 /** the cutoffs as named parameters; `touches` is the later of the two touch cutoffs, for the index range */
 export const purgeArgs = (c: PurgeCutoffs) => ({
@@ -15,7 +16,7 @@ export const purgeArgs = (c: PurgeCutoffs) => ({
 export const FIRE_GONE = `f.created_at < @records AND f.state NOT IN ('queued', 'in_flight')`;
 export const CONVERSION_GONE = `c.created_at < @records AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.conversion_id = c.id AND NOT (${FIRE_GONE}))`;
 export const TOUCH_GONE = `t.occurred_at < @touches AND ((t.kind = 'click' AND t.occurred_at < @clicks) OR (t.kind = 'view' AND t.occurred_at < @views))
-                    AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.touch_id = t.id AND NOT (${CONVERSION_GONE}))`;
+                    AND NOT EXISTS (SELECT 1 FROM conversions c WHERE c.touch_id = ${touchIdSql('t.cid')} AND NOT (${CONVERSION_GONE}))`;
 export const TRANSCRIPT_GONE = `a.hops IS NOT NULL AND a.started_at < @transcripts AND NOT EXISTS (SELECT 1 FROM fires f WHERE f.id = a.fire_id AND ${FIRE_GONE})`;
 
 export const retentionSql = (d: SqlDialect) => ({
@@ -31,8 +32,8 @@ export const retentionSql = (d: SqlDialect) => ({
   deleteAttemptsOf: `DELETE FROM attempts WHERE ${d.fireSet('fire_id')} RETURNING started_at, outcome, error_class`,
   deleteConversions: `DELETE FROM conversions WHERE id IN (SELECT c.id FROM conversions c WHERE ${CONVERSION_GONE}
                       ORDER BY c.created_at LIMIT @limit${d.skipLocked}) RETURNING created_at, outcome`,
-  deleteTouches: `DELETE FROM ${TOUCH_TABLE} WHERE id IN (SELECT t.id FROM ${TOUCH_TABLE} t WHERE ${TOUCH_GONE}
-                  ORDER BY t.occurred_at LIMIT @limit${d.skipLocked}) RETURNING occurred_at, kind`,
+  deleteTouches: `DELETE FROM ${TOUCH_TABLE} WHERE ${d.inRows(`SELECT t.${d.rowid} FROM ${TOUCH_TABLE} t WHERE ${TOUCH_GONE}
+                  ORDER BY t.occurred_at LIMIT @limit${d.skipLocked}`)} RETURNING occurred_at, kind`,
   clearTranscripts: `UPDATE attempts SET hops = NULL WHERE id IN (SELECT a.id FROM attempts a WHERE ${TRANSCRIPT_GONE}
                      ORDER BY a.started_at LIMIT @limit${d.skipLocked})`,
   /** install hint matching: touches that occurred before @before forget their hint keys */

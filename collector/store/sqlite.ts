@@ -7,8 +7,8 @@ import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
-import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { lookupHash, matchArgs } from './touch-hashes.js';
+import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS, sqliteHash } from './sqlite-schema.js';
+import { lookupHash, matchArgs, touchByIdSql } from './touch-hashes.js';
 import { storedTouch } from './schema.js';
 import { TextCache, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
@@ -16,7 +16,7 @@ import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
 import { listFiresSql, operatorSql } from './operator-sql.js';
 import { purgeArgs, retentionSql } from './retention-rules.js';
-import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
+import { LAST_REPORT_SQL, reconcileRowsSql, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -57,7 +57,10 @@ function toAttempt(r: Row): Attempt {
  * Where SQLite writes the shared SQL its own way: a bucket index is cast back to an integer (numbers bind as REAL);
  * no rows to skip (one writer); a lease expiry and a purge's attempts run once per fire.
  */
-const SQLITE: SqlDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '', fireSet: (column) => `${column} = @id` };
+const SQLITE: SqlDialect = {
+  bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '', fireSet: (column) => `${column} = @id`,
+  hash: sqliteHash, rowid: 'rowid', inRows: (subquery) => `rowid IN (${subquery})`,
+};
 const SHARED = { ...INGEST_SQL, ...queueSql(SQLITE), ...operatorSql(SQLITE) };
 
 /** an empty file only its owner may read (an empty file is an empty SQLite database); another process may win the race */
@@ -285,7 +288,7 @@ export class SqliteStore implements Store {
       return toTouch(best);
     },
     touchByCid: async (cid) => toTouch(this.sql.touchByCid.get(matchArgs('cid', 'cid', cid)) as Row | undefined),
-    touchById: async (id) => toTouch(this.sql.touchById.get({ id }) as Row | undefined),
+    touchById: async (id) => toTouch(this.sql.touchById.get(matchArgs('id', 'id', id)) as Row | undefined),
     insertTouch: async (touch) => {
       this.sql.insertTouch.run(this.touchParams([touch])[0]);
     },
@@ -448,7 +451,7 @@ export class SqliteStore implements Store {
     const fire = fireOf(this.sql.fireById.get({ id }));
     if (!fire) return undefined;
     const conversion = conversionOf(this.sql.conversionById.get({ id: fire.conversion_id })) ?? null;
-    const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get({ id: conversion.touch_id }) as Row | undefined) ?? null : null;
+    const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get(matchArgs('id', 'id', conversion.touch_id)) as Row | undefined) ?? null : null;
     const attempts = (this.sql.attemptsOf.all({ fire_id: id }) as Row[]).map(toAttempt);
     const linked = (this.sql.linkedConversions.all({ id: fire.conversion_id }) as Row[]).map((row) => conversionOf(row)!);
     return { ...fire, attempts, conversion, touch, linked };
@@ -533,7 +536,7 @@ export class SqliteStore implements Store {
   // ---- Reconciliation with Microsoft's report (collector/reconcile/) ----
 
   async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
-    return this.db.prepare(RECONCILE_ROWS_SQL).all({ from, to }) as ReconcileRow[];
+    return this.db.prepare(reconcileRowsSql(touchByIdSql('t.', 'c.touch_id', SQLITE.hash))).all({ from, to }) as ReconcileRow[];
   }
 
   saveReport(report: SavedReport): Promise<void> {
