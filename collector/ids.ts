@@ -19,6 +19,6 @@ export function randomBytesPooled(n: number): Buffer {
 /** 128 random bits, base64url: click ids and visitor ids (unguessable, so they cannot be enumerated) */
 export const randomId = (): string => randomBytesPooled(16).toString('base64url');
 
-/** opaque row ids with a readable prefix: t_ touch, c_ conversion, f_ fire, i_ install */
-export const rowId = (prefix: 't' | 'c' | 'f'): string => `${prefix}_${randomBytesPooled(12).toString('base64url')}`;
+/** opaque row ids with a readable prefix: c_ conversion, f_ fire (a touch's, t_, is its click id's: store/touch-hashes.ts) */
+export const rowId = (prefix: 'c' | 'f'): string => `${prefix}_${randomBytesPooled(12).toString('base64url')}`;
 

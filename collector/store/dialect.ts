@@ -13,6 +13,12 @@ export interface SqlDialect {
    * (@id), PostgreSQL once for the set it locked (@ids, an array)
    */
   fireSet: (column: string) => string;
+  /** touch-hashes.ts's lookupHash of a text, in SQL (SQLite: a function the store registers) */
+  hash: (text: string) => string;
+  /** a base table's own row address, and the condition that a row is one of those a subquery selected by it
+   * (SQLite's rowid; PostgreSQL's ctid, matched as an array so the rows are fetched by address) */
+  rowid: string;
+  inRows: (subquery: string) => string;
 }
 
 /** an INSERT of these columns from the same-named parameters; `onConflict` skips only uniqueness conflicts */

@@ -1,9 +1,10 @@
 // The SQL of the attribution transaction (Tx) and of ingest's writes, written once for both stores (@name parameters,
 // see dialect.ts). What only one store runs stays in its file: PostgreSQL's batch inserts (unnest) and advisory lock,
 // SQLite's one-row diagnostics upsert.
-import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_ROW_COLUMNS, touchSelect } from './schema.js';
+import { CONVERSION_COLUMNS, FIRE_COLUMNS, INSTALL_COLUMNS, TOUCH_STORED_COLUMNS, touchSelect } from './schema.js';
 import { insertSql } from './dialect.js';
 import { touchMatch } from './touch-hashes.js';
+import { TOUCH_TABLE } from './touch-texts.js';
 
 /**
  * The newest touch of @kind in [@from, @to] under one key (`column` = @`param`, through its hash where it has one:
@@ -17,11 +18,12 @@ export const latestTouchSql = (column: string, param: string, extra = '') =>
 export const INGEST_SQL = {
   /** bind matchArgs('cid', 'cid', cid) */
   touchByCid: `SELECT ${touchSelect()} FROM touches WHERE ${touchMatch('cid', 'cid')}`,
-  touchById: `SELECT ${touchSelect()} FROM touches WHERE id = @id`,
-  /** a touch and its hashes (touch-hashes.ts's touchHashes) */
-  insertTouch: insertSql('touches', TOUCH_ROW_COLUMNS),
+  /** bind matchArgs('id', 'id', id): a touch's id is its click id's (touch-hashes.ts) */
+  touchById: `SELECT ${touchSelect()} FROM touches WHERE ${touchMatch('id', 'id')}`,
+  /** a touch, its texts by reference (touch-texts.ts) and its hashes (touch-hashes.ts's touchHashes) */
+  insertTouch: insertSql(TOUCH_TABLE, TOUCH_STORED_COLUMNS),
   /** a re-engagement click: the install's touch of this token, once (unique install_id, token) */
-  insertInstallTouch: insertSql('touches', TOUCH_ROW_COLUMNS, true),
+  insertInstallTouch: insertSql(TOUCH_TABLE, TOUCH_STORED_COLUMNS, true),
   installTouchByToken: `SELECT ${touchSelect()} FROM touches WHERE install_id = @install_id AND token = @token`,
   conversionByDedupKey: 'SELECT * FROM conversions WHERE dedup_key = @dedup_key',
   /** the latest attributed conversion of a pixel and user since @since */

@@ -3,6 +3,7 @@
 // Reconciliation's is in reconcile-sql.ts, retention's in retention-rules.ts.
 import type { SqlDialect } from './dialect.js';
 import { touchSelect } from './schema.js';
+import { idKeySql, touchByIdSql } from './touch-hashes.js';
 import type { FireFilter } from './store.js';
 
 /** what the charts count: each metric is one table's rows in a period, keyed by a column, placed by a time column */
@@ -25,13 +26,15 @@ export const statsSql = (bucket: (column: string) => string) =>
   SELECT metric, key, ${bucket('day')} AS b, count FROM daily_counts WHERE day >= @from AND day < @to`,
   ].join('\n  UNION ALL');
 
-/** the touches an install's conversions may be credited to (see InstallDetail), newest first */
-const INSTALL_TOUCHES = `
+/** the touches an install's conversions may be credited to (see InstallDetail), newest first; touches named by id
+ * are found through their click id's hash (touch-hashes.ts) */
+const installTouches = (hash: (text: string) => string) => `
   WITH i AS (SELECT i.touch_id, i.device_id, b.device_id AS bound_device, b.visitor_id AS bound_visitor,
                     b.visitor_hash AS bound_visitor_hash
-             FROM installs i LEFT JOIN touches b ON b.id = i.touch_id WHERE i.install_id = @install_id)
+             FROM installs i LEFT JOIN touches b ON ${touchByIdSql('b.', 'i.touch_id', hash)} WHERE i.install_id = @install_id),
+       named AS (SELECT touch_id FROM i UNION SELECT touch_id FROM conversions WHERE install_id = @install_id)
   SELECT ${touchSelect()} FROM touches WHERE install_id = @install_id
-    OR id IN (SELECT touch_id FROM i) OR id IN (SELECT touch_id FROM conversions WHERE install_id = @install_id)
+    OR (cid_hash IN (SELECT ${hash(idKeySql('touch_id'))} FROM named) AND id IN (SELECT touch_id FROM named))
     OR device_id IN (SELECT device_id FROM i UNION SELECT bound_device FROM i)
     OR (visitor_hash IN (SELECT bound_visitor_hash FROM i) AND visitor_id IN (SELECT bound_visitor FROM i))
   ORDER BY occurred_at DESC, created_at DESC LIMIT @limit`;
@@ -40,7 +43,7 @@ export const operatorSql = (d: SqlDialect) => ({
   fireById: 'SELECT * FROM fires WHERE id = @id',
   /** one install's page (InstallDetail; the install itself by ingest-sql.ts's installById): its touches and its
    * conversions, newest first, at most @limit */
-  installTouches: INSTALL_TOUCHES,
+  installTouches: installTouches(d.hash),
   installConversions: 'SELECT * FROM conversions WHERE install_id = @install_id ORDER BY occurred_at DESC, created_at DESC LIMIT @limit',
   conversionById: 'SELECT * FROM conversions WHERE id = @id',
   /** the reports a conversion decided (FireDetail.linked): its duplicates and the unattributed ones it superseded */

@@ -6,6 +6,6 @@ import { migrations } from './schema.js';
 /** touch-hashes.ts's lookupHash in SQL: the first 48 bits of the MD5, halved */
 export const postgresHash = (column: string) => `(('x' || substr(md5(${column}), 1, 12))::bit(48)::bigint >> 1)`;
 
-export const POSTGRES_MIGRATIONS = migrations({ int: 'BIGINT', real: 'DOUBLE PRECISION', json: 'JSONB', serial: 'BIGSERIAL PRIMARY KEY', sorted: ' COLLATE "C"', bool: 'BOOLEAN', false: 'false', hash: postgresHash });
+export const POSTGRES_MIGRATIONS = migrations({ int: 'BIGINT', real: 'DOUBLE PRECISION', json: 'JSONB', serial: 'BIGSERIAL PRIMARY KEY', sorted: ' COLLATE "C"', bool: 'BOOLEAN', false: 'false', hash: postgresHash, jsonText: (c) => `${c}::text`, asJson: (t) => `${t}::jsonb` });
 
 export const LATEST_POSTGRES_MIGRATION = POSTGRES_MIGRATIONS[POSTGRES_MIGRATIONS.length - 1].version;

@@ -4,15 +4,16 @@
 // user serialise on an advisory lock, and a NOTIFY at commit wakes the dispatchers of every process.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
-import { TOUCH_ROW_COLUMNS } from './schema.js';
-import { matchArgs, touchHashes } from './touch-hashes.js';
+import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS, postgresHash } from './postgres-schema.js';
+import { storedTouch, TOUCH_STORED_COLUMNS } from './schema.js';
+import { matchArgs, TOUCH_HASH_COLUMNS, touchByIdSql } from './touch-hashes.js';
+import { TextCache, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
 import { listFiresSql, operatorSql } from './operator-sql.js';
 import { purgeArgs, retentionSql } from './retention-rules.js';
-import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
+import { LAST_REPORT_SQL, reconcileRowsSql, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -53,8 +54,9 @@ const jsonb = (v: unknown) =>
 /** BIGINT columns refuse fractions; a duration measured with performance.now() may have one */
 const ms = (v: number | null | undefined) => (v == null ? null : Math.round(v));
 
-/** TOUCH_ROW_COLUMNS' types: the touch's columns, then its three lookup hashes */
-const TOUCH_TYPES = ['text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'text', 'bigint', 'bigint', 'text', 'bigint', 'bigint', 'bigint'];
+/** TOUCH_STORED_COLUMNS' types: text, but for times, text references and lookup hashes */
+const TOUCH_BIGINTS = new Set<string>(['occurred_at', 'created_delay', ...TOUCH_TEXT_COLUMNS.map(textRef), ...TOUCH_HASH_COLUMNS]);
+const TOUCH_TYPES = TOUCH_STORED_COLUMNS.map((c) => (TOUCH_BIGINTS.has(c) ? 'bigint' : 'text'));
 
 /**
  * Where PostgreSQL writes the shared SQL its own way: a bucket index is an integer division of bigints; rows another
@@ -64,6 +66,9 @@ const POSTGRES: SqlDialect = {
   bucket: (column) => `((${column} - @from::bigint) / @bucket::bigint)`,
   skipLocked: ' FOR UPDATE SKIP LOCKED',
   fireSet: (column) => `${column} = ANY(@ids::text[])`,
+  hash: postgresHash,
+  rowid: 'ctid',
+  inRows: (subquery) => `ctid = ANY(ARRAY(${subquery}))`,
 };
 
 /** All SQL of the store: the shared statements, then PostgreSQL's own. */
@@ -73,8 +78,12 @@ const SQL = {
   ...operatorSql(POSTGRES),
   ...retentionSql(POSTGRES),
   /** group commit: one statement whatever the number of touches (@columns: one array per touch column) */
-  insertTouches: `INSERT INTO touches (${TOUCH_ROW_COLUMNS.join(', ')})
-                  SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `@${TOUCH_ROW_COLUMNS[i]}::${t}[]`).join(', ')})`,
+  insertTouches: `INSERT INTO ${TOUCH_TABLE} (${TOUCH_STORED_COLUMNS.join(', ')})
+                  SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `@${TOUCH_STORED_COLUMNS[i]}::${t}[]`).join(', ')})`,
+  /** touch texts (touch-texts.ts), added or marked used until their @used; their ids. Sorted, so concurrent upserts
+   * take their row locks in one order */
+  addTexts: `INSERT INTO touch_texts (text, last_used) SELECT * FROM unnest(@texts::text[], @used::bigint[])
+             ON CONFLICT (text) DO UPDATE SET last_used = GREATEST(touch_texts.last_used, EXCLUDED.last_used) RETURNING id, text`,
   lockUser: `SELECT pg_advisory_xact_lock(${LOCK_USER}, hashtext(@user))`,
   notify: `SELECT pg_notify('${CHANNEL}', @payload)`,
   /** rows arrive summed and sorted, so concurrent upserts take their row locks in one order */
@@ -96,8 +105,7 @@ const SQL = {
   recordMigration: 'INSERT INTO schema_migrations (version, applied_at) VALUES (@version, @applied_at)',
 };
 
-/** a touch (with its lookup hashes), an install: JSON columns as JSONB text */
-const touchRow = (t: Touch): Row => ({ ...t, hints: jsonb(t.hints), ...touchHashes(t) });
+/** an install: JSON columns as JSONB text */
 const installRow = (i: Install) => ({ ...i, flags: jsonb(i.flags) });
 
 /**
@@ -134,6 +142,7 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<() => void>();
   private listener?: FiresListener;
   private closed = false;
+  private readonly texts = new TextCache();
 
   constructor(readonly url: string, opts: PostgresStoreOptions = {}) {
     if (opts.schema != null && !SCHEMA_NAME.test(opts.schema)) throw new Error(`invalid PostgreSQL schema name ${JSON.stringify(opts.schema)}`);
@@ -150,6 +159,25 @@ export class PostgresStore implements Store {
     });
     // An idle connection dropped by the server: the pool discards it and the next query opens another.
     this.pool.on('error', () => undefined);
+  }
+
+  /**
+   * touches as their base table stores them: their texts by reference (touch-texts.ts), added first with `query`
+   * (the texts added are listed in `added`, for the caller to remember once they are committed), and their hashes
+   */
+  private async touchRows(query: Query, touches: Touch[], added: [TextNeed, number][]): Promise<Row[]> {
+    const needs = this.texts.needs(touches);
+    const ids = new Map<string, number>();
+    if (needs.length) {
+      const rows = (await query<{ id: number; text: string }>(SQL.addTexts, { texts: needs.map((n) => n.text), used: needs.map((n) => n.used) })).rows;
+      for (const r of rows) ids.set(r.text, r.id);
+      for (const n of needs) added.push([n, ids.get(n.text)!]);
+    }
+    return touches.map((t) => storedTouch(t, this.texts.refs(t, ids)));
+  }
+
+  private rememberTexts(added: [TextNeed, number][]): void {
+    for (const [need, id] of added) this.texts.remember(need.text, id, need.used);
   }
 
   /** one pooled client, BEGIN … COMMIT; ROLLBACK on a throw, and a client whose ROLLBACK failed is discarded */
@@ -247,13 +275,14 @@ export class PostgresStore implements Store {
   }
 
   async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const queued = { fires: false };
+    const queued = { fires: false, texts: [] as [TextNeed, number][] };
     const result = await this.inTransaction((query) => fn(this.tx(query, queued)));
+    this.rememberTexts(queued.texts);
     if (queued.fires) this.emitFiresQueued();
     return result;
   }
 
-  private tx(query: Query, queued: { fires: boolean }): Tx {
+  private tx(query: Query, queued: { fires: boolean; texts: [TextNeed, number][] }): Tx {
     const one = async <R extends Row>(sql: string, args: Record<string, unknown>) => (await query<R>(sql, args)).rows[0] as R | undefined;
     return {
       latestTouch: async (keys, kind, from, to) => {
@@ -264,11 +293,11 @@ export class PostgresStore implements Store {
         return touch as Touch;
       },
       touchByCid: (cid) => one<Touch>(SQL.touchByCid, matchArgs('cid', 'cid', cid)),
-      touchById: (id) => one<Touch>(SQL.touchById, { id }),
+      touchById: (id) => one<Touch>(SQL.touchById, matchArgs('id', 'id', id)),
       insertTouch: async (touch) => {
-        await query(SQL.insertTouch, touchRow(touch));
+        await query(SQL.insertTouch, (await this.touchRows(query, [touch], queued.texts))[0]);
       },
-      insertInstallTouch: async (touch) => (await query(SQL.insertInstallTouch, touchRow(touch))).rowCount === 1,
+      insertInstallTouch: async (touch) => (await query(SQL.insertInstallTouch, (await this.touchRows(query, [touch], queued.texts))[0])).rowCount === 1,
       installTouchByToken: (install_id, token) => one<Touch>(SQL.installTouchByToken, { install_id, token }),
       conversionByDedupKey: (dedup_key) => one<Conversion>(SQL.conversionByDedupKey, { dedup_key }),
       lastAttributedConversion: (pixel_id, user_key, since) => one<Conversion>(SQL.lastAttributed, { pixel_id, user_key, since }),
@@ -310,8 +339,11 @@ export class PostgresStore implements Store {
 
   async insertTouches(touches: Touch[]): Promise<void> {
     if (!touches.length) return;
-    const rows = touches.map(touchRow);
-    await this.query(SQL.insertTouches, Object.fromEntries(TOUCH_ROW_COLUMNS.map((c) => [c, rows.map((r) => r[c] ?? null)])));
+    // the texts are committed by their own statement, whatever becomes of the touches
+    const added: [TextNeed, number][] = [];
+    const rows = await this.touchRows(this.query, touches, added);
+    this.rememberTexts(added);
+    await this.query(SQL.insertTouches, Object.fromEntries(TOUCH_STORED_COLUMNS.map((c) => [c, rows.map((r) => r[c] ?? null)])));
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {
@@ -426,7 +458,7 @@ export class PostgresStore implements Store {
       this.query<Attempt>(SQL.attemptsOf, { fire_id: id }).then((r) => r.rows),
       this.query<Conversion>(SQL.linkedConversions, { id: fire.conversion_id }).then((r) => r.rows),
     ]);
-    const touch = conversion?.touch_id ? (await this.query<Touch>(SQL.touchById, { id: conversion.touch_id })).rows[0] ?? null : null;
+    const touch = conversion?.touch_id ? (await this.query<Touch>(SQL.touchById, matchArgs('id', 'id', conversion.touch_id))).rows[0] ?? null : null;
     return { ...fire, attempts, conversion, touch, linked };
   }
 
@@ -464,7 +496,7 @@ export class PostgresStore implements Store {
   // ---- Reconciliation with Microsoft's report (collector/reconcile/); SQL in reconcile-sql.ts ----
 
   async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
-    return (await this.query<ReconcileRow>(RECONCILE_ROWS_SQL, { from, to })).rows;
+    return (await this.query<ReconcileRow>(reconcileRowsSql(touchByIdSql('t.', 'c.touch_id', POSTGRES.hash)), { from, to })).rows;
   }
 
   async saveReport(report: SavedReport): Promise<void> {
@@ -519,6 +551,7 @@ export class PostgresStore implements Store {
         const gone = (await query<{ occurred_at: number; kind: string }>(SQL.deleteTouches, args)).rows;
         rolled = dailyCounts(gone.map((t) => ({ metric: 'touches' as const, key: t.kind, at: t.occurred_at })));
         done.touches = gone.length;
+        if (gone.length < args.limit && (await query(SQL.sweepTexts, args)).rowCount) this.texts.forget();
       } else {
         done.transcripts = (await query(SQL.clearTranscripts, args)).rowCount ?? 0;
       }

@@ -42,8 +42,9 @@ export interface SavedReport {
 }
 
 /** conversions created in [@from, @to), each with its fire, its touch, and how many fired before it for this user;
- * test conversions are left out: their fires never reach Microsoft, so its report never counts them */
-export const RECONCILE_ROWS_SQL = `
+ * test conversions are left out: their fires never reach Microsoft, so its report never counts them. `touchOf` is the
+ * condition that finds the touch `t` by the conversion's touch id (touch-hashes.ts's touchByIdSql, in the store's SQL) */
+export const reconcileRowsSql = (touchOf: string) => `
   SELECT c.id AS conversion_id, c.pixel_id, c.order_id, c.value, c.outcome, c.duplicate_of, c.rule, c.source, c.occurred_at, c.created_at,
          f.id AS fire_id, f.state AS fire_state, f.value AS fire_value, f.fired_at, f.last_error,
          t.kind AS touch_kind, t.occurred_at AS touched_at,
@@ -52,7 +53,7 @@ export const RECONCILE_ROWS_SQL = `
              AND e.occurred_at < c.occurred_at AND ef.state = 'fired') AS earlier_fires
     FROM conversions c
     LEFT JOIN fires f ON f.conversion_id = c.id
-    LEFT JOIN touches t ON t.id = c.touch_id
+    LEFT JOIN touches t ON ${touchOf}
    WHERE c.created_at >= @from AND c.created_at < @to AND NOT c.test
    ORDER BY c.created_at, c.id`;
 

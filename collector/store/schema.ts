@@ -3,7 +3,8 @@
 // the text its store was released with (integers that are plain INTEGER in PostgreSQL too are written so here).
 import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
-import { TOUCH_HASHED, TOUCH_HASH_COLUMNS } from './touch-hashes.js';
+import { cidKeySql, TOUCH_HASHED, TOUCH_HASH_COLUMNS, touchHashes, touchIdOf, touchIdSql } from './touch-hashes.js';
+import { TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextColumn, type TextRefs } from './touch-texts.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, DUPLICATE_RULES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
 /** each row's columns, in the order both stores insert and select them */
@@ -12,6 +13,25 @@ export const CONVERSION_COLUMNS = ['id', 'pixel_id', 'pixel', 'source', 'order_i
 export const FIRE_COLUMNS = ['id', 'conversion_id', 'pixel_id', 'order_id', 'value', 'other', 'token', 'state', 'attempt_count', 'next_attempt_at', 'lease_owner', 'lease_expires_at', 'last_outcome', 'last_error', 'created_at', 'updated_at', 'fired_at', 'test'] satisfies (keyof Fire)[];
 /** a touch as stored: its columns, then the hashes its lookups go through (touch-hashes.ts) */
 export const TOUCH_ROW_COLUMNS = [...TOUCH_COLUMNS, ...TOUCH_HASH_COLUMNS];
+/** a touch as its base table stores it (migration 13): no id (its click id's first 16 characters, touch-hashes.ts),
+ * its texts by reference (touch-texts.ts), created_at as its delay after occurred_at (none for a browser's touch, which
+ * SQLite stores in no bytes), then its hashes */
+const storedColumn = (c: string) => ((TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? textRef(c as TextColumn) : c === 'created_at' ? 'created_delay' : c);
+export const TOUCH_STORED_COLUMNS = TOUCH_ROW_COLUMNS.filter((c) => c !== 'id').map(storedColumn);
+/** a touch's insert parameters for its base table (TOUCH_STORED_COLUMNS), given the ids of its texts
+ * (TextCache.refs): one literal, as spreading the touch into a new object cost more than the insert itself */
+export const storedTouch = (t: Touch, refs: TextRefs): Record<string, unknown> => {
+  // the id is not stored: one that is not the click id's would be lost
+  if (t.id !== touchIdOf(t.cid)) throw new Error(`touch ${t.id} does not carry its click id's id ${touchIdOf(t.cid)}`);
+  const hashes = touchHashes(t);
+  return {
+    kind: t.kind, token: t.token, cid: t.cid, visitor_id: t.visitor_id, device_id: t.device_id,
+    site_ref: refs.site, source_ref: refs.source, ip_prefix_ref: refs.ip_prefix, user_agent_ref: refs.user_agent, url_ref: refs.url,
+    referrer_ref: refs.referrer, hints_ref: refs.hints, hint_key: t.hint_key, occurred_at: t.occurred_at,
+    created_delay: t.created_at - t.occurred_at, install_id: t.install_id,
+    token_hash: hashes.token_hash, visitor_hash: hashes.visitor_hash, cid_hash: hashes.cid_hash,
+  };
+};
 /** what a touch's SELECT reads (never `*`: the hashes are the store's, not the touch's), optionally of an alias */
 export const touchSelect = (alias = '') => TOUCH_COLUMNS.map((c) => alias + c).join(', ');
 export const INSTALL_COLUMNS = ['install_id', 'platform', 'touch_id', 'method', 'confidence', 'flags', 'device_id', 'bound_at', 'created_at'] satisfies (keyof Install)[];
@@ -31,7 +51,19 @@ export interface Dialect {
   false: string;
   /** touch-hashes.ts's lookupHash of a text column, in SQL (SQLite: a function the store registers) */
   hash: (column: string) => string;
+  /** a JSON column's text, and a text read back as the JSON column type */
+  jsonText: (column: string) => string;
+  asJson: (text: string) => string;
 }
+
+/** the view `touches`: the base table's columns, each text read back from touch_texts (touch-texts.ts) */
+const touchesView = (d: Dialect) => {
+  const text = (column: TextColumn) => `(SELECT x.text FROM touch_texts x WHERE x.id = r.${textRef(column)})`;
+  const read = (c: string) =>
+    (TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? `${c === 'hints' ? d.asJson(text('hints')) : text(c as TextColumn)} AS ${c}`
+    : c === 'created_at' ? 'r.occurred_at + r.created_delay AS created_at' : c === 'id' ? `${touchIdSql('r.cid')} AS id` : `r.${c}`;
+  return `CREATE VIEW touches AS SELECT ${TOUCH_ROW_COLUMNS.map(read).join(', ')} FROM ${TOUCH_TABLE} r;`;
+};
 
 export const migrations = (d: Dialect): { version: number; sql: string }[] => [
   {
@@ -286,6 +318,66 @@ CREATE INDEX touches_hint ON touches (hint_key, occurred_at) WHERE hint_key IS N
 CREATE INDEX touches_occurred ON touches (occurred_at);
 CREATE INDEX touches_hint_age ON touches (occurred_at) WHERE hint_key IS NOT NULL;
 CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install_id IS NOT NULL;
+`,
+  },
+  {
+    // disk per touch (issue 16): what a request says about its client and page (site, source, address prefix, user
+    // agent, landing URL, referrer, hints) is kept once per distinct text in touch_texts and named by the touch, and
+    // created_at as its delay after occurred_at; a touch's id is its click id's first 16 characters, not stored
+    // (touch-hashes.ts: the click id's hash covers them, so it finds a touch by either), and the touch ids conversions
+    // and installs hold are rewritten to them. `touches` becomes the view that reads them back, so every reader sees
+    // the columns it saw before. Writes go to the base table, touch_rows; its indexes are recreated under their names.
+    version: 13,
+    sql: `
+CREATE TABLE touch_texts (
+  id ${d.serial},
+  text TEXT NOT NULL UNIQUE,
+  last_used ${d.int} NOT NULL
+);
+INSERT INTO touch_texts (text, last_used)
+  SELECT text, MAX(occurred_at) + 1 FROM (
+    ${TOUCH_TEXT_COLUMNS.map((c) => `SELECT ${c === 'hints' ? d.jsonText(c) : c} AS text, occurred_at FROM touches`).join('\n    UNION ALL ')}
+  ) named WHERE text IS NOT NULL GROUP BY text;
+CREATE TABLE ${TOUCH_TABLE} (
+  kind TEXT NOT NULL CHECK (kind IN (${sqlList(TOUCH_KINDS)})),
+  token TEXT NOT NULL,
+  cid TEXT NOT NULL,
+  visitor_id TEXT,
+  device_id TEXT,
+  site_ref ${d.int},
+  source_ref ${d.int} NOT NULL,
+  ip_prefix_ref ${d.int},
+  user_agent_ref ${d.int},
+  url_ref ${d.int},
+  referrer_ref ${d.int},
+  hints_ref ${d.int},
+  hint_key TEXT,
+  occurred_at ${d.int} NOT NULL,
+  created_delay ${d.int} NOT NULL,
+  install_id TEXT,
+  ${TOUCH_HASHED.token} ${d.int} NOT NULL,
+  ${TOUCH_HASHED.visitor_id} ${d.int},
+  ${TOUCH_HASHED.cid} ${d.int} NOT NULL
+);
+INSERT INTO ${TOUCH_TABLE} (${TOUCH_STORED_COLUMNS.join(', ')})
+  SELECT ${TOUCH_ROW_COLUMNS.filter((c) => c !== 'id').map((c) =>
+    (TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? `(SELECT x.id FROM touch_texts x WHERE x.text = ${c === 'hints' ? d.jsonText('t.hints') : `t.${c}`})`
+    : c === 'created_at' ? 't.created_at - t.occurred_at' : c === TOUCH_HASHED.cid ? d.hash(cidKeySql('t.cid')) : `t.${c}`).join(', ')}
+  FROM touches t;
+UPDATE conversions SET touch_id = (SELECT ${touchIdSql('t.cid')} FROM touches t WHERE t.id = conversions.touch_id)
+  WHERE touch_id IN (SELECT id FROM touches);
+UPDATE installs SET touch_id = (SELECT ${touchIdSql('t.cid')} FROM touches t WHERE t.id = installs.touch_id)
+  WHERE touch_id IN (SELECT id FROM touches);
+DROP TABLE touches;
+${touchesView(d)}
+CREATE INDEX touches_token ON ${TOUCH_TABLE} (${TOUCH_HASHED.token});
+CREATE INDEX touches_visitor ON ${TOUCH_TABLE} (${TOUCH_HASHED.visitor_id}) WHERE ${TOUCH_HASHED.visitor_id} IS NOT NULL;
+CREATE INDEX touches_cid ON ${TOUCH_TABLE} (${TOUCH_HASHED.cid});
+CREATE INDEX touches_device ON ${TOUCH_TABLE} (device_id, kind, occurred_at) WHERE device_id IS NOT NULL;
+CREATE INDEX touches_hint ON ${TOUCH_TABLE} (hint_key, occurred_at) WHERE hint_key IS NOT NULL;
+CREATE INDEX touches_occurred ON ${TOUCH_TABLE} (occurred_at);
+CREATE INDEX touches_hint_age ON ${TOUCH_TABLE} (occurred_at) WHERE hint_key IS NOT NULL;
+CREATE UNIQUE INDEX touches_install ON ${TOUCH_TABLE} (install_id, token) WHERE install_id IS NOT NULL;
 `,
   },
 ];

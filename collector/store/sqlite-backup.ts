@@ -59,7 +59,8 @@ function inspect(path: string): Pick<SqliteBackup, 'schemaVersion' | 'rows'> {
     copy.pragma('journal_mode = DELETE');
     const check = copy.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new Error(`the copy failed SQLite's quick_check: ${String(check)}`);
-    const tables = new Set((copy.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((t) => t.name));
+    // touches is a view of touch_rows and its texts since version 13
+    const tables = new Set((copy.prepare(`SELECT name FROM sqlite_master WHERE type IN ('table', 'view')`).all() as { name: string }[]).map((t) => t.name));
     const count = (table: string) => (tables.has(table) ? (copy.prepare(`SELECT COUNT(*) AS n FROM ${table}`).get() as { n: number }).n : 0);
     const version = tables.has('schema_migrations')
       ? ((copy.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null }).v ?? 0)

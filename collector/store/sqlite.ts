@@ -7,15 +7,17 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
-import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS } from './sqlite-schema.js';
-import { lookupHash, matchArgs, touchHashes } from './touch-hashes.js';
+import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS, sqliteHash } from './sqlite-schema.js';
+import { lookupHash, matchArgs, touchByIdSql } from './touch-hashes.js';
+import { storedTouch } from './schema.js';
+import { TextCache, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
 import { listFiresSql, operatorSql } from './operator-sql.js';
 import { createPrivateFile } from './private-file.js';
 import { purgeArgs, retentionSql } from './retention-rules.js';
-import { LAST_REPORT_SQL, RECONCILE_ROWS_SQL, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
+import { LAST_REPORT_SQL, reconcileRowsSql, SAVE_REPORT_SQL, type ReconcileRow, type SavedReport } from './reconcile-sql.js';
 import type {
   Attempt, AttemptNext, Conversion, Fire, FireDetail, FireFilter, FireState, IdentityKeys, Install, InstallDetail, NewAttempt, Store, Touch, TouchKind, Tx,
 } from './store.js';
@@ -42,9 +44,6 @@ const bit = (v: boolean | undefined) => (v ? 1 : 0);
 const json = (v: unknown) => (v == null ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
 
-/** a touch's insert parameters: hints as JSON text, and its lookup hashes */
-const touchParams = (t: Touch) => ({ ...t, hints: json(t.hints), ...touchHashes(t) });
-
 function toTouch(r: Row | undefined): Touch | undefined {
   return r && ({ ...r, hints: parse(r.hints) } as Touch);
 }
@@ -59,7 +58,10 @@ function toAttempt(r: Row): Attempt {
  * Where SQLite writes the shared SQL its own way: a bucket index is cast back to an integer (numbers bind as REAL);
  * no rows to skip (one writer); a lease expiry and a purge's attempts run once per fire.
  */
-const SQLITE: SqlDialect = { bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '', fireSet: (column) => `${column} = @id` };
+const SQLITE: SqlDialect = {
+  bucket: (column) => `CAST((${column} - @from) / @bucket AS INTEGER)`, skipLocked: '', fireSet: (column) => `${column} = @id`,
+  hash: sqliteHash, rowid: 'rowid', inRows: (subquery) => `rowid IN (${subquery})`,
+};
 const SHARED = { ...INGEST_SQL, ...queueSql(SQLITE), ...operatorSql(SQLITE) };
 
 export class SqliteStore implements Store {
@@ -70,6 +72,9 @@ export class SqliteStore implements Store {
   private events = new EventEmitter();
   private firesQueuedInTx = false;
   private prepared?: ReturnType<SqliteStore['prepareAll']>;
+  private readonly texts = new TextCache();
+  /** texts added in the open transaction: remembered at its commit, forgotten at its rollback */
+  private textsInTx: [TextNeed, number][] = [];
 
   constructor(readonly path: string) {
     if (path !== ':memory:') {
@@ -109,6 +114,9 @@ export class SqliteStore implements Store {
       touchByCid: db.prepare(SHARED.touchByCid),
       touchById: db.prepare(SHARED.touchById),
       insertTouch: db.prepare(SHARED.insertTouch),
+      /** SQLite's own: a touch text, added or marked used until @used; its id */
+      addText: db.prepare(`INSERT INTO touch_texts (text, last_used) VALUES (@text, @used)
+                           ON CONFLICT (text) DO UPDATE SET last_used = MAX(last_used, excluded.last_used) RETURNING id`),
       conversionByDedupKey: db.prepare(SHARED.conversionByDedupKey),
       conversionById: db.prepare(SHARED.conversionById),
       linkedConversions: db.prepare(SHARED.linkedConversions),
@@ -170,7 +178,28 @@ export class SqliteStore implements Store {
     return run;
   }
 
+  /**
+   * A touch's insert parameters (its texts by reference, its lookup hashes), the texts it names
+   * added first; inside a transaction, whose commit remembers them (rememberTexts)
+   */
+  private touchParams(touches: Touch[]): Record<string, unknown>[] {
+    const added = new Map<string, number>();
+    for (const need of this.texts.needs(touches)) {
+      const id = (this.sql.addText.get(need) as { id: number }).id;
+      added.set(need.text, id);
+      this.textsInTx.push([need, id]);
+    }
+    return touches.map((t) => storedTouch(t, this.texts.refs(t, added)));
+  }
+
+  /** after a commit: the texts it added are known; after a rollback they may not exist */
+  private rememberTexts(committed: boolean): void {
+    if (committed) for (const [need, id] of this.textsInTx) this.texts.remember(need.text, id, need.used);
+    this.textsInTx = [];
+  }
+
   private afterCommit(): void {
+    this.rememberTexts(true);
     if (this.firesQueuedInTx) {
       this.firesQueuedInTx = false;
       this.notifyFires();
@@ -232,6 +261,7 @@ export class SqliteStore implements Store {
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         this.firesQueuedInTx = false;
+        this.rememberTexts(false);
         throw err;
       }
     });
@@ -254,11 +284,11 @@ export class SqliteStore implements Store {
       return toTouch(best);
     },
     touchByCid: async (cid) => toTouch(this.sql.touchByCid.get(matchArgs('cid', 'cid', cid)) as Row | undefined),
-    touchById: async (id) => toTouch(this.sql.touchById.get({ id }) as Row | undefined),
+    touchById: async (id) => toTouch(this.sql.touchById.get(matchArgs('id', 'id', id)) as Row | undefined),
     insertTouch: async (touch) => {
-      this.sql.insertTouch.run(touchParams(touch));
+      this.sql.insertTouch.run(this.touchParams([touch])[0]);
     },
-    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run(touchParams(touch)).changes === 1,
+    insertInstallTouch: async (touch) => this.sql.insertInstallTouch.run(this.touchParams([touch])[0]).changes === 1,
     installTouchByToken: async (install_id, token) => toTouch(this.sql.installTouchByToken.get({ install_id, token }) as Row | undefined),
     conversionByDedupKey: async (dedup_key) => conversionOf(this.sql.conversionByDedupKey.get({ dedup_key })),
     lastAttributedConversion: async (pixel_id, user_key, since) =>
@@ -282,13 +312,19 @@ export class SqliteStore implements Store {
   };
 
   insertTouches(touches: Touch[]): Promise<void> {
-    return this.serial(() =>
-      this.relaxed(() =>
-        this.db.transaction(() => {
-          for (const t of touches) this.sql.insertTouch.run(touchParams(t));
-        })(),
-      ),
-    );
+    return this.serial(() => {
+      try {
+        this.relaxed(() =>
+          this.db.transaction(() => {
+            for (const params of this.touchParams(touches)) this.sql.insertTouch.run(params);
+          })(),
+        );
+      } catch (err) {
+        this.rememberTexts(false);
+        throw err;
+      }
+      this.rememberTexts(true);
+    });
   }
 
   async touchByCid(cid: string): Promise<Touch | undefined> {
@@ -411,7 +447,7 @@ export class SqliteStore implements Store {
     const fire = fireOf(this.sql.fireById.get({ id }));
     if (!fire) return undefined;
     const conversion = conversionOf(this.sql.conversionById.get({ id: fire.conversion_id })) ?? null;
-    const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get({ id: conversion.touch_id }) as Row | undefined) ?? null : null;
+    const touch = conversion?.touch_id ? toTouch(this.sql.touchById.get(matchArgs('id', 'id', conversion.touch_id)) as Row | undefined) ?? null : null;
     const attempts = (this.sql.attemptsOf.all({ fire_id: id }) as Row[]).map(toAttempt);
     const linked = (this.sql.linkedConversions.all({ id: fire.conversion_id }) as Row[]).map((row) => conversionOf(row)!);
     return { ...fire, attempts, conversion, touch, linked };
@@ -483,6 +519,7 @@ export class SqliteStore implements Store {
           const gone = r.deleteTouches.all(args) as { occurred_at: number; kind: string }[];
           rolled = dailyCounts(gone.map((t) => ({ metric: 'touches' as const, key: t.kind, at: t.occurred_at })));
           done.touches = gone.length;
+          if (gone.length < args.limit && r.sweepTexts.run(args).changes) this.texts.forget();
         } else {
           done.transcripts = r.clearTranscripts.run(args).changes;
         }
@@ -495,7 +532,7 @@ export class SqliteStore implements Store {
   // ---- Reconciliation with Microsoft's report (collector/reconcile/) ----
 
   async reconcileRows(from: number, to: number): Promise<ReconcileRow[]> {
-    return this.db.prepare(RECONCILE_ROWS_SQL).all({ from, to }) as ReconcileRow[];
+    return this.db.prepare(reconcileRowsSql(touchByIdSql('t.', 'c.touch_id', SQLITE.hash))).all({ from, to }) as ReconcileRow[];
   }
 
   saveReport(report: SavedReport): Promise<void> {

@@ -12,7 +12,8 @@ import { ADMIN_KEY, BASE_CONFIG, SERVER_KEY, token } from '../support/collector.
 import { json, send, spawnCollector, tempDir as makeTempDir, writeConfig, type CollectorProcess } from '../support/proc.js';
 import { startRouter, type TestRouter } from '../support/router.js';
 import { runCli } from './support.js';
-import { lookupHash } from '../../collector/store/touch-hashes.js';
+import { touchHashes } from '../../collector/store/touch-hashes.js';
+import { TOUCH_TABLE } from '../../collector/store/touch-texts.js';
 
 /** touches written straight into the file before the collector starts: a store of a few MB, so copying it takes a
  * while and conversions keep arriving meanwhile */
@@ -21,12 +22,20 @@ const SENDERS = 6;
 
 function prefill(dbPath: string): void {
   const db = new Database(dbPath);
-  const insert = db.prepare(`INSERT INTO touches (id, kind, token, cid, source, url, occurred_at, created_at, token_hash, cid_hash)
-                             VALUES (?, 'click', ?, ?, 'browser', ?, ?, ?, ?, ?)`);
+  // each touch its own landing URL: kept once per distinct text (collector/store/touch-texts.ts), so each adds its own
+  const addText = db.prepare('INSERT INTO touch_texts (text, last_used) VALUES (?, ?) RETURNING id');
+  const insert = db.prepare(`INSERT INTO ${TOUCH_TABLE} (kind, token, cid, source_ref, url_ref, occurred_at, created_delay, token_hash, cid_hash)
+                             VALUES ('click', ?, ?, ?, ?, ?, 0, ?, ?)`);
   const now = Date.now();
   const padding = 'x'.repeat(300);
   db.transaction(() => {
-    for (let i = 0; i < PREFILLED_TOUCHES; i++) insert.run(`t_prefill_${i}`, token(i), `cid_prefill_${i}`, `https://shop.example/landing?p=${padding}`, now, now, lookupHash(token(i)), lookupHash(`cid_prefill_${i}`));
+    const browser = (addText.get('browser', now + 86_400_000) as { id: number }).id;
+    for (let i = 0; i < PREFILLED_TOUCHES; i++) {
+      const url = (addText.get(`https://shop.example/landing?p=${padding}&n=${i}`, now + 86_400_000) as { id: number }).id;
+      const cid = `prefill${String(i).padStart(9, '0')}AAAAAA`;
+      const { token_hash, cid_hash } = touchHashes({ token: token(i), visitor_id: null, cid });
+      insert.run(token(i), cid, browser, url, now, token_hash, cid_hash);
+    }
   })();
   db.close();
 }

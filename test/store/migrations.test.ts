@@ -12,6 +12,7 @@ import { PostgresStore } from '../../collector/store/postgres.js';
 import { SQLITE_MIGRATIONS } from '../../collector/store/sqlite-schema.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
 import { emptyKeys, type NewAttempt, type Store } from '../../collector/store/store.js';
+import { touchHashes } from '../../collector/store/touch-hashes.js';
 import { markKind } from '../support/kinds.js';
 import { describePg, pgQuery } from '../support/pg.js';
 import { CLI_PATH } from '../support/proc.js';
@@ -58,10 +59,14 @@ function migrationSuite(name: string, kind: () => Kind): void {
       const f = fire({ conversion_id: c.id, token: t.token, state: 'fired', attempt_count: 1, fired_at: T0 + 5, updated_at: T0 + 5, last_outcome: 'fired' });
       const i = install({ touch_id: t.id });
       const a: NewAttempt = attempt({ started_at: T0 + 1, duration_ms: 4 });
-      await k().insertRow(store, 'touches', { ...t, install_id: undefined }); // the column came with version 7
-      await k().insertRow(store, 'conversions', { ...c, warning: undefined, rule: undefined, superseded_by: undefined, test: undefined }); // columns of versions 6, 8 and 9
+      // before version 13 a touch's id was random, and its conversions and installs name it: they name the click
+      // id's after the upgrade
+      const before = 't_mintedAtRandom01';
+      // install_id came with version 7, the lookup hashes with 12
+      await k().insertRow(store, 'touches', { ...t, id: before, install_id: undefined, ...(version >= 12 ? touchHashes(t) : {}) });
+      await k().insertRow(store, 'conversions', { ...c, touch_id: before, warning: undefined, rule: undefined, superseded_by: undefined, test: undefined }); // columns of versions 6, 8 and 9
       await k().insertRow(store, 'fires', { ...f, dry_run: undefined, test: undefined, sending_at: undefined }); // dry_run came with version 4, test with 9, sending_at with 10
-      await k().insertRow(store, 'installs', i as unknown as Record<string, unknown>);
+      await k().insertRow(store, 'installs', { ...i, touch_id: before } as unknown as Record<string, unknown>);
       await k().insertRow(store, 'attempts', { ...a, fire_id: f.id, n: 1, owner: 'old-build' });
 
       expect(await store.migrate()).toEqual(k().versions.filter((v) => v > version));
@@ -70,11 +75,14 @@ function migrationSuite(name: string, kind: () => Kind): void {
       expect(read).toMatchObject({ ...f, dry_run: false, test: false, conversion: { ...c, warning: null, rule: null, superseded_by: null, test: false }, touch: t });
       expect(read.attempts).toEqual([expect.objectContaining({ ...a, n: 1, owner: 'old-build', fire_id: f.id })]);
       expect(await store.touchByCid(t.cid)).toEqual(t);
-      // lookups by the hashes migration 12 computed in SQL find the touch the store's own hashes would
-      for (const keys of [{ tokens: [t.token] }, { visitor_ids: [t.visitor_id!] }]) {
+      // lookups by the hashes migrations 12 and 13 computed in SQL find the touch the store's own hashes would
+      for (const keys of [{ tokens: [t.token] }, { visitor_ids: [t.visitor_id!] }, { touch_ids: [t.id] }]) {
         expect(await store.transaction((tx) => tx.latestTouch({ ...emptyKeys(), ...keys }, 'click', 0, T0))).toEqual(t);
       }
+      expect(await store.transaction((tx) => tx.touchById(t.id))).toEqual(t);
       expect(await store.transaction((tx) => tx.installById(i.install_id))).toEqual(i);
+      expect(await store.transaction((tx) => tx.installByTouch(t.id))).toEqual(i);
+      expect((await store.installDetail(i.install_id))!.touches).toEqual([t]);
 
       // and the upgraded store works as usual: a new fire through a dry-run attempt
       const c2 = conversion({ touch_id: t.id, token: t.token });

@@ -1,17 +1,20 @@
 // Rows for store tests: every field set, defaults beside them, anything overridable.
 import { randomBytes } from 'node:crypto';
 import type { Conversion, Fire, Install, NewAttempt, Touch } from '../../collector/store/store.js';
+import { touchIdOf } from '../../collector/store/touch-hashes.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 
 const rand = () => randomBytes(9).toString('base64url');
 
+/** a touch; its id is its click id's (collector/store/touch-hashes.ts) */
 export function touch(over: Partial<Touch> = {}): Touch {
+  const cid = over.cid ?? rand() + rand();
   return {
-    id: `t_${rand()}`,
+    id: touchIdOf(cid),
     kind: 'click',
     token: `ams1AAAA${rand()}.`,
-    cid: rand() + rand(),
+    cid,
     visitor_id: null,
     device_id: null,
     site: 'https://shop.example',

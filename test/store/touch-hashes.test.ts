@@ -1,5 +1,5 @@
-// Guards the hashed lookups of touches (migration 12, collector/store/touch-hashes.ts) on both stores: a touch is
-// found by its token, visitor and click id through a hash, and the real value is compared too, so a touch whose
+// Guards the hashed lookups of touches (migrations 12 and 13, collector/store/touch-hashes.ts) on both stores: a touch
+// is found by its token, visitor, click id and id through a hash, and the real value is compared too, so a touch whose
 // hashes equal another value's (a collision, forced here) is never taken for that value's touch; and the hash SQL
 // computes (for the migration's backfill) is the one the store binds.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,8 @@ import { PostgresStore } from '../../collector/store/postgres.js';
 import { sqliteHash } from '../../collector/store/sqlite-schema.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
 import { emptyKeys, type Store, type Touch } from '../../collector/store/store.js';
-import { lookupHash } from '../../collector/store/touch-hashes.js';
+import { lookupHash, touchHashes } from '../../collector/store/touch-hashes.js';
+import { TOUCH_TABLE } from '../../collector/store/touch-texts.js';
 import { describePg, pgQuery } from '../support/pg.js';
 import { T0, touch } from './rows.js';
 
@@ -44,15 +45,19 @@ function suite(name: string, open: () => Site) {
       // newer, so it would win any lookup it matched
       const impostor = touch({ token: 'ams1other.', visitor_id: 'visitor-other', cid: 'cid-other-0123456789ab', occurred_at: T0 + 1000 });
       await store.insertTouches([own, impostor]);
-      await sql('UPDATE touches SET token_hash = $1, visitor_hash = $2, cid_hash = $3 WHERE id = $4', [lookupHash(own.token), lookupHash(own.visitor_id), lookupHash(own.cid), impostor.id]);
+      const hashes = touchHashes(own);
+      await sql(`UPDATE ${TOUCH_TABLE} SET token_hash = $1, visitor_hash = $2, cid_hash = $3 WHERE cid = $4`, [hashes.token_hash, hashes.visitor_hash, hashes.cid_hash, impostor.cid]);
 
       expect(await latest(store, { tokens: [own.token] })).toEqual(own);
       expect(await latest(store, { visitor_ids: [own.visitor_id!] })).toEqual(own);
       expect(await store.touchByCid(own.cid)).toEqual(own);
       expect(await store.transaction((tx) => tx.touchByCid(own.cid))).toEqual(own);
+      expect(await store.transaction((tx) => tx.touchById(own.id))).toEqual(own);
+      expect(await latest(store, { touch_ids: [own.id] })).toEqual(own);
       // the impostor's own values no longer lead to it: lookups go through the hash
       expect(await latest(store, { tokens: [impostor.token] })).toBeUndefined();
       expect(await store.touchByCid(impostor.cid)).toBeUndefined();
+      expect(await store.transaction((tx) => tx.touchById(impostor.id))).toBeUndefined();
     });
 
     it('the hash SQL computes is the one the store binds, for any text', async () => {
@@ -91,7 +96,7 @@ describePg('PostgreSQL', (pg) =>
     const schema = pg.newSchema();
     return {
       store: new PostgresStore(pg.url, { schema, poolSize: 2 }),
-      sql: (text, values) => pgQuery(pg.url, text.replace(/\btouches\b/, `"${schema}".touches`), values),
+      sql: (text, values) => pgQuery(pg.url, text.replace(/\b(touches|touch_rows)\b/, `"${schema}".$1`), values),
       hash: postgresHash,
     };
   }),

@@ -1,0 +1,94 @@
+// What a request says about its client and page — the site, the source, the address prefix, the user agent, the
+// landing URL, the referrer and the hints — takes few distinct values across many touches (one landing page per line
+// item, a few browsers, a few sites), yet was half of a touch's disk (issue 16: ~270 of ~600 B). A touch keeps each by reference
+// into touch_texts, one row per distinct text; the view `touches` reads them back, so every reader sees the same
+// columns as before (schema.ts, migration 13).
+//
+// Retention: a text is kept while a touch names it. Its last_used is past the occurred_at of every touch that names
+// it (the end of that UTC day, raised when a later touch names it), so once the touch purge is done, a text whose
+// last_used is before the touch cutoff is named, if at all, only by the older touches the purge kept
+// (retention-rules.ts, sweepTexts).
+import { DAY, dayStart } from '../clock.js';
+import type { Touch } from './store.js';
+
+/** the touch's columns kept by reference, each in the base table as `<column>_ref` */
+export const TOUCH_TEXT_COLUMNS = ['site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints'] as const satisfies (keyof Touch)[];
+export type TextColumn = (typeof TOUCH_TEXT_COLUMNS)[number];
+export const textRef = (column: TextColumn) => `${column}_ref`;
+/** the ids of a touch's texts (null where it has none) */
+export type TextRefs = Record<TextColumn, number | null>;
+
+/** the base table's name; `touches` is the view that reads it with its texts */
+export const TOUCH_TABLE = 'touch_rows';
+
+/** a touch's stored text of `column` (hints as JSON), or null */
+export const touchText = (t: Touch, column: TextColumn): string | null => {
+  const v = t[column];
+  return v == null ? null : typeof v === 'string' ? v : JSON.stringify(v);
+};
+
+/** the last_used a touch needs of each text it names: the end of the UTC day it occurred or was recorded in,
+ * whichever is later (so a text a process remembers for today's touches is never one a purge may sweep) */
+export const usedUntil = (t: Pick<Touch, 'occurred_at' | 'created_at'>): number => dayStart(Math.max(t.occurred_at, t.created_at)) + DAY;
+
+/** a text to look up or add: its last_used at least `used` */
+export interface TextNeed {
+  text: string;
+  used: number;
+}
+
+/**
+ * Each process remembers the texts it has used (id and last_used), so a touch whose texts are known costs no
+ * statement: only a new text, or one last marked used before this touch's day, goes to the store. Bounded: past
+ * MAX_CACHED texts it starts over.
+ */
+export class TextCache {
+  static readonly MAX_CACHED = 20_000;
+  private readonly known = new Map<string, { id: number; used: number }>();
+
+  /** the id of a text known to be kept at least until `used`, or undefined */
+  id(text: string, used: number): number | undefined {
+    const k = this.known.get(text);
+    return k && k.used >= used ? k.id : undefined;
+  }
+
+  remember(text: string, id: number, used: number): void {
+    if (this.known.size >= TextCache.MAX_CACHED) this.known.clear();
+    this.known.set(text, { id, used });
+  }
+
+  /** after a sweep removed texts: what this process remembers may be gone */
+  forget(): void {
+    this.known.clear();
+  }
+
+  /** the texts of these touches that the store must add or mark used, each once with the latest `used` */
+  needs(touches: Touch[]): TextNeed[] {
+    const needs = new Map<string, number>();
+    for (const t of touches) {
+      const used = usedUntil(t);
+      for (const column of TOUCH_TEXT_COLUMNS) {
+        const text = touchText(t, column);
+        if (text == null || this.id(text, used) !== undefined) continue;
+        needs.set(text, Math.max(used, needs.get(text) ?? 0));
+      }
+    }
+    // sorted, so concurrent upserts (PostgreSQL) take their row locks in one order
+    return [...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([text, used]) => ({ text, used }));
+  }
+
+  /** the ids of a touch's texts, by column: those the store just gave its needs (`added`), else the ones remembered.
+   * A literal of one shape (not built key by key): a touch's insert parameters are made thousands of times a second */
+  refs(t: Touch, added: ReadonlyMap<string, number>): TextRefs {
+    const ref = (text: string | null) => {
+      if (text == null) return null;
+      const id = added.get(text) ?? this.known.get(text)?.id;
+      if (id === undefined) throw new Error('a touch text was not added before its touch');
+      return id;
+    };
+    return {
+      site: ref(t.site), source: ref(t.source), ip_prefix: ref(t.ip_prefix), user_agent: ref(t.user_agent), url: ref(t.url),
+      referrer: ref(t.referrer), hints: ref(touchText(t, 'hints')),
+    };
+  }
+}

@@ -1,0 +1,137 @@
+// Guards the touch texts (migration 13, collector/store/touch-texts.ts) on both stores: what a request says about its
+// client and page is kept once per distinct text, whichever write path named it, and each touch reads back its own;
+// a rolled-back transaction's new texts are not taken for kept ones; and retention sweeps the texts no touch names
+// any more once the touch purge is done, while a store that remembered a swept text adds it again for a later touch.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PostgresStore } from '../../collector/store/postgres.js';
+import { SqliteStore } from '../../collector/store/sqlite.js';
+import { storedTouch, TOUCH_STORED_COLUMNS } from '../../collector/store/schema.js';
+import { noPurgeCounts, type PurgeCutoffs, type Store } from '../../collector/store/store.js';
+import { TextCache } from '../../collector/store/touch-texts.js';
+import { describePg, pgQuery } from '../support/pg.js';
+import { T0, conversion, touch } from './rows.js';
+
+interface Site {
+  /** a store; a second one on the same file or schema stands for another process (PostgreSQL) or a restart */
+  open(): Store;
+  /** the kept texts, sorted */
+  texts(): Promise<string[]>;
+}
+
+const DAY = 86_400_000;
+const OLD = T0 - 100 * DAY;
+const cutoffs: PurgeCutoffs = { records_before: T0 - 50 * DAY, clicks_before: T0 - 50 * DAY, views_before: T0 - 50 * DAY, transcripts_before: T0 - 50 * DAY };
+const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36';
+const PAGE = { site: 'https://shop.example', ip_prefix: '203.0.113.0/24', user_agent: UA, url: 'https://shop.example/landing?utm_source=bing', referrer: 'https://www.bing.com', hints: { l: 'en-us', mo: false, pf: 'Linux' } };
+const PAGE_TEXTS = ['script', PAGE.site, PAGE.ip_prefix, UA, PAGE.url, PAGE.referrer, JSON.stringify(PAGE.hints)];
+
+async function purgeTouches(store: Store): Promise<void> {
+  for (const step of ['conversions', 'touches'] as const) while ((await store.purgeBatch(step, cutoffs, 1))[step] === 1);
+}
+
+function suite(name: string, makeSite: () => Site) {
+  describe(name, () => {
+    const stores: Store[] = [];
+    afterAll(async () => {
+      for (const s of stores) await s.close();
+    });
+    const fresh = async () => {
+      const site = makeSite();
+      const open = async () => {
+        const s = site.open();
+        stores.push(s);
+        await s.migrate();
+        return s;
+      };
+      return { site, open, store: await open() };
+    };
+
+    it('keeps each text once, whichever write named it, and reads each touch back with its own', async () => {
+      const { site, store } = await fresh();
+      const batch = [touch(PAGE), touch(PAGE), touch({ ...PAGE, user_agent: 'Mozilla/5.0 (iPhone)', hints: null })];
+      await store.insertTouches(batch);
+      const inTx = touch({ ...PAGE, referrer: null });
+      await store.transaction((tx) => tx.insertTouch(inTx));
+      const reengaged = touch({ ...PAGE, install_id: 'inst-1' });
+      expect(await store.transaction((tx) => tx.insertInstallTouch(reengaged))).toBe(true);
+      for (const t of [...batch, inTx, reengaged]) expect(await store.touchByCid(t.cid)).toEqual(t);
+      expect(await site.texts()).toEqual([...PAGE_TEXTS, 'Mozilla/5.0 (iPhone)'].sort());
+    });
+
+    it('does not take a rolled-back transaction\'s new text for a kept one', async () => {
+      const { site, store } = await fresh();
+      const lost = touch({ ...PAGE, user_agent: 'rolled-back-ua' });
+      await expect(store.transaction(async (tx) => (await tx.insertTouch(lost), Promise.reject(new Error('boom'))))).rejects.toThrow('boom');
+      expect(await site.texts()).toEqual([]);
+      const later = touch({ ...PAGE, user_agent: 'rolled-back-ua' });
+      await store.insertTouches([later]);
+      expect(await store.touchByCid(later.cid)).toEqual(later);
+    });
+
+    it('sweeps the texts no touch names once the touch purge is done; a store that remembered one adds it again', async () => {
+      const { site, store, open } = await fresh();
+      const other = await open();
+      const gone = touch({ ...PAGE, user_agent: 'old-ua', occurred_at: OLD, created_at: OLD });
+      const kept = touch({ ...PAGE, url: 'https://shop.example/kept', occurred_at: OLD, created_at: OLD });
+      const recent = touch({ ...PAGE, occurred_at: T0, created_at: T0 });
+      await other.insertTouches([gone]);
+      await store.insertTouches([kept, recent]);
+      // the kept touch is named by a conversion retention keeps
+      await store.transaction((tx) => tx.insertConversion(conversion({ touch_id: kept.id, created_at: T0, occurred_at: T0 })));
+
+      await purgeTouches(store);
+      expect(await store.touchByCid(gone.cid)).toBeUndefined();
+      expect(await site.texts()).toEqual([...PAGE_TEXTS, kept.url!].sort());
+      expect(await store.touchByCid(kept.cid)).toEqual(kept);
+      expect(await store.touchByCid(recent.cid)).toEqual(recent);
+      expect(await store.purgeCounts(cutoffs)).toEqual(noPurgeCounts());
+
+      // `other` remembers old-ua from the old touch: a touch of today adds it again rather than name a swept row
+      const again = touch({ ...PAGE, user_agent: 'old-ua', occurred_at: T0, created_at: T0 });
+      await other.insertTouches([again]);
+      expect(await other.touchByCid(again.cid)).toEqual(again);
+      expect(await site.texts()).toContain('old-ua');
+    });
+  });
+}
+
+describe('a touch\'s insert parameters', () => {
+  it('are the base table\'s columns, its texts by the ids the store gave them', () => {
+    const t = touch(PAGE);
+    const cache = new TextCache();
+    const added = new Map(cache.needs([t]).map((need, i) => [need.text, i + 1]));
+    const params = storedTouch(t, cache.refs(t, added));
+    expect(Object.keys(params).sort()).toEqual([...TOUCH_STORED_COLUMNS].sort());
+    expect(params.user_agent_ref).toBe(added.get(UA));
+    expect(params.hints_ref).toBe(added.get(JSON.stringify(PAGE.hints)));
+    expect(() => cache.refs(touch({ ...PAGE, user_agent: 'never added' }), added)).toThrow();
+  });
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'sspx-texts-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+suite('SQLite', () => {
+  const path = join(dir, `${++n}.db`);
+  let first: SqliteStore | undefined;
+  return {
+    open: () => {
+      const s = new SqliteStore(path);
+      first ??= s;
+      return s;
+    },
+    texts: async () => (first!.db.prepare('SELECT text FROM touch_texts ORDER BY text').all() as { text: string }[]).map((r) => r.text),
+  };
+});
+describePg('PostgreSQL', (pg) =>
+  suite('PostgreSQL', () => {
+    const schema = pg.newSchema();
+    return {
+      open: () => new PostgresStore(pg.url, { schema, poolSize: 2 }),
+      texts: async () => (await pgQuery<{ text: string }>(pg.url, `SELECT text FROM "${schema}".touch_texts ORDER BY text COLLATE "C"`)).map((r) => r.text),
+    };
+  }),
+);
