@@ -4,8 +4,9 @@
 // user serialise on an advisory lock, and a NOTIFY at commit wakes the dispatchers of every process.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
-import { TOUCH_ROW_COLUMNS } from './schema.js';
+import { BATCH_CONFLICT, LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
+import { TOUCH_ROW_COLUMNS, touchSelect } from './schema.js';
+import { decideFromMemory, type BatchWrites, type Lookup, type LookupAnswer } from './batch-tx.js';
 import { matchArgs, touchHashes } from './touch-hashes.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
@@ -30,6 +31,7 @@ export interface PostgresStoreOptions {
 }
 
 type Row = Record<string, any>;
+
 /** runs `sql`, written with @name parameters like all the store's SQL, with the values of `args` */
 type Query = <R extends Row = Row>(sql: string, args?: Record<string, unknown>) => Promise<pg.QueryResult<R>>;
 
@@ -41,6 +43,7 @@ const LOCK_USER = 0x73737002;
 
 const INT8_OID = 20;
 const UNIQUE_VIOLATION = '23505';
+const DEADLOCK = '40P01';
 /** BIGINT (times, counts, serial ids) as a JS number: every value we store is a safe integer */
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -76,6 +79,9 @@ const SQL = {
   insertTouches: `INSERT INTO touches (${TOUCH_ROW_COLUMNS.join(', ')})
                   SELECT * FROM unnest(${TOUCH_TYPES.map((t, i) => `@${TOUCH_ROW_COLUMNS[i]}::${t}[]`).join(', ')})`,
   lockUser: `SELECT pg_advisory_xact_lock(${LOCK_USER}, hashtext(@user))`,
+  /** a decided conversion batch, written at once (postgres-schema.ts); @locks as lockUser names them */
+  writeConversions: `SELECT sspx_write_conversions(${LOCK_USER}, @locks::text[], @checks::jsonb, @touches::jsonb, @conversions::jsonb,
+                     @supersedes::jsonb, @fires::jsonb, '${CHANNEL}', @payload::text)`,
   notify: `SELECT pg_notify('${CHANNEL}', @payload)`,
   /** rows arrive summed and sorted, so concurrent upserts take their row locks in one order */
   countDiagnostics: `INSERT INTO diagnostics (day, site, kind, count)
@@ -122,6 +128,46 @@ function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to:
   if (!parts.length) return undefined;
   return { sql: `SELECT * FROM (${parts.join(' UNION ALL ')}) AS newest ORDER BY occurred_at DESC, ord LIMIT 1`, args };
 }
+
+/** the shared statement that answers one lookup of a conversion batch (batch-tx.ts), and what its row brings along */
+function lookupStatement(l: Lookup): { sql: string; args: Record<string, unknown>; brings?: 'fire' | 'touch' } {
+  const any = Number.MIN_SAFE_INTEGER;
+  switch (l.read) {
+    case 'cid': return { sql: SQL.touchByCid, args: matchArgs('cid', 'cid', l.cid) };
+    case 'touch': return { sql: SQL.touchById, args: { id: l.id } };
+    case 'latest': return { sql: latestTouchSql(l.column, 'key'), args: { ...matchArgs(l.column, 'key', l.value), kind: l.kind, from: any, to: l.to } };
+    case 'dedup': return { sql: SQL.conversionByDedupKey, args: { dedup_key: l.key }, brings: 'fire' };
+    case 'attributed': return { sql: SQL.lastAttributed, args: { pixel_id: l.pixel_id, user_key: l.user_key, since: any }, brings: 'fire' };
+    case 'fire': return { sql: SQL.fireByConversion, args: { conversion_id: l.conversion_id } };
+    case 'install': return { sql: SQL.installById, args: { install_id: l.install_id }, brings: 'touch' };
+  }
+}
+
+const BRINGS = {
+  fire: '(SELECT to_json(f) FROM fires f WHERE f.conversion_id = x.id)',
+  touch: `(SELECT to_json(t) FROM (SELECT ${touchSelect()} FROM touches WHERE id = x.touch_id) t)`,
+};
+
+/**
+ * Every lookup of a round in one statement: each shared statement, its parameters renamed apart, tagged with its
+ * lookup's index and answered as JSON (JSON numbers and booleans read back as the pooled queries' rows do).
+ */
+function lookupsQuery(lookups: Lookup[]): { sql: string; args: Record<string, unknown> } {
+  const args: Record<string, unknown> = {};
+  const parts = lookups.map((l, i) => {
+    const q = lookupStatement(l);
+    for (const [name, v] of Object.entries(q.args)) args[`${name}_${i}`] = v;
+    const sql = q.sql.replace(/@(\w+)/g, (_m, name: string) => `@${name}_${i}`);
+    return `SELECT ${i} AS i, to_json(x) AS row, ${q.brings ? BRINGS[q.brings] : 'NULL::json'} AS brought FROM (${sql}) x`;
+  });
+  return { sql: parts.join('\nUNION ALL\n'), args };
+}
+
+/** how many times a batch is read and written before it is decided in a transaction instead */
+const BATCH_ATTEMPTS = 3;
+
+/** the write failed on what the batch's read relied on (batch-tx.ts): the batch is decided again in a transaction */
+const batchConflict = (err: unknown) => [BATCH_CONFLICT, UNIQUE_VIOLATION, DEADLOCK].includes((err as { code?: string }).code ?? '');
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -251,6 +297,54 @@ export class PostgresStore implements Store {
     const result = await this.inTransaction((query) => fn(this.tx(query, queued)));
     if (queued.fires) this.emitFiresQueued();
     return result;
+  }
+
+  /**
+   * Two round trips for the batch (batch-tx.ts): one read of what its decisions ask, one write of what they decided.
+   * A read that depends on a row read (a click id's visitor, a repeat window's user) costs one round more; a write that
+   * finds what the read relied on taken meanwhile by another process leaves nothing, and the batch is read and decided
+   * again — after BATCH_ATTEMPTS, in a transaction, as SQLite decides it.
+   */
+  async decideBatch<I, O>(items: I[], decide: (tx: Tx, item: I) => Promise<O>): Promise<O[]> {
+    // a conflict is another process's conversion committed since the read: read again, and it is seen
+    for (let attempt = 0; attempt < BATCH_ATTEMPTS; attempt++) {
+      const decided = await decideFromMemory(items, decide, (lookups) => this.readLookups(lookups));
+      if (!decided) break;
+      try {
+        await this.writeConversions(decided.writes);
+        if (decided.writes.fires.length) this.emitFiresQueued();
+        return decided.results;
+      } catch (err) {
+        if (!batchConflict(err)) throw err;
+      }
+    }
+    return this.transaction(async (tx) => {
+      const out: O[] = [];
+      for (const item of items) out.push(await decide(tx, item));
+      return out;
+    });
+  }
+
+  private async readLookups(lookups: Lookup[]): Promise<LookupAnswer[]> {
+    const { sql, args } = lookupsQuery(lookups);
+    const answers: LookupAnswer[] = lookups.map((l) => ({ row: null, ...(l.read === 'dedup' || l.read === 'attributed' ? { fire: null } : l.read === 'install' ? { touch: null } : {}) }));
+    for (const r of (await this.query<{ i: number; row: any; brought: any }>(sql, args)).rows) {
+      const l = lookups[r.i];
+      answers[r.i] = { row: r.row, ...(l.read === 'dedup' || l.read === 'attributed' ? { fire: r.brought } : l.read === 'install' ? { touch: r.brought } : {}) };
+    }
+    return answers;
+  }
+
+  private async writeConversions(w: BatchWrites): Promise<void> {
+    await this.query(SQL.writeConversions, {
+      locks: w.locks,
+      checks: JSON.stringify(w.checks),
+      touches: jsonb(w.touches.map((t) => ({ ...t, ...touchHashes(t) }))),
+      conversions: jsonb(w.conversions),
+      supersedes: JSON.stringify(w.supersedes),
+      fires: jsonb(w.fires),
+      payload: w.fires.length ? `${this.schema ?? ''} ${this.instanceId}` : null,
+    });
   }
 
   private tx(query: Query, queued: { fires: boolean }): Tx {

@@ -31,6 +31,8 @@ export interface Dialect {
   false: string;
   /** touch-hashes.ts's lookupHash of a text column, in SQL (SQLite: a function the store registers) */
   hash: (column: string) => string;
+  /** PostgreSQL's one-statement write of a decided conversion batch (postgres-schema.ts); nothing in SQLite */
+  conversionBatchWriter: string;
 }
 
 export const migrations = (d: Dialect): { version: number; sql: string }[] => [
@@ -287,5 +289,11 @@ CREATE INDEX touches_occurred ON touches (occurred_at);
 CREATE INDEX touches_hint_age ON touches (occurred_at) WHERE hint_key IS NOT NULL;
 CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install_id IS NOT NULL;
 `,
+  },
+  {
+    // a conversion batch in two round trips on PostgreSQL (issue 16): decided from one read (batch-tx.ts), written by
+    // one call of a function; SQLite decides in its one writer's transaction and needs none
+    version: 14,
+    sql: d.conversionBatchWriter,
   },
 ];

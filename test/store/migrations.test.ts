@@ -12,6 +12,7 @@ import { PostgresStore } from '../../collector/store/postgres.js';
 import { SQLITE_MIGRATIONS } from '../../collector/store/sqlite-schema.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
 import { emptyKeys, type NewAttempt, type Store } from '../../collector/store/store.js';
+import { touchHashes } from '../../collector/store/touch-hashes.js';
 import { markKind } from '../support/kinds.js';
 import { describePg, pgQuery } from '../support/pg.js';
 import { CLI_PATH } from '../support/proc.js';
@@ -58,7 +59,8 @@ function migrationSuite(name: string, kind: () => Kind): void {
       const f = fire({ conversion_id: c.id, token: t.token, state: 'fired', attempt_count: 1, fired_at: T0 + 5, updated_at: T0 + 5, last_outcome: 'fired' });
       const i = install({ touch_id: t.id });
       const a: NewAttempt = attempt({ started_at: T0 + 1, duration_ms: 4 });
-      await k().insertRow(store, 'touches', { ...t, install_id: undefined }); // the column came with version 7
+      // install_id came with version 7, the lookup hashes with version 12
+      await k().insertRow(store, 'touches', { ...t, install_id: undefined, ...(version >= 12 ? touchHashes(t) : {}) });
       await k().insertRow(store, 'conversions', { ...c, warning: undefined, rule: undefined, superseded_by: undefined, test: undefined }); // columns of versions 6, 8 and 9
       await k().insertRow(store, 'fires', { ...f, dry_run: undefined, test: undefined, sending_at: undefined }); // dry_run came with version 4, test with 9, sending_at with 10
       await k().insertRow(store, 'installs', i as unknown as Record<string, unknown>);
