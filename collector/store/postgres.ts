@@ -4,6 +4,7 @@
 // user serialise on an advisory lock, and a NOTIFY at commit wakes the dispatchers of every process.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { Batcher } from '../batcher.js';
 import { BATCH_CONFLICT, LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS } from './postgres-schema.js';
 import { TOUCH_ROW_COLUMNS, touchSelect } from './schema.js';
 import { decideFromMemory, type BatchWrites, type Lookup, type LookupAnswer } from './batch-tx.js';
@@ -32,6 +33,12 @@ export interface PostgresStoreOptions {
 
 type Row = Record<string, any>;
 
+interface AttemptRecord {
+  fire_id: string;
+  owner: string;
+  attempt: NewAttempt;
+  next: AttemptNext;
+}
 /** runs `sql`, written with @name parameters like all the store's SQL, with the values of `args` */
 type Query = <R extends Row = Row>(sql: string, args?: Record<string, unknown>) => Promise<pg.QueryResult<R>>;
 
@@ -87,8 +94,11 @@ const SQL = {
   countDiagnostics: `INSERT INTO diagnostics (day, site, kind, count)
                      SELECT * FROM unnest(@days::text[], @sites::text[], @kinds::text[], @counts::bigint[])
                      ON CONFLICT (day, site, kind) DO UPDATE SET count = diagnostics.count + EXCLUDED.count`,
-  /** the fire's row lock orders an attempt's number after any other writer's (a lease expiry, say) */
-  lockFire: 'SELECT id FROM fires WHERE id = @id FOR UPDATE',
+  /** the fires' row locks order an attempt's number after any other writer's (a lease expiry, say); @ids sorted */
+  lockFires: 'SELECT id FROM fires WHERE id = ANY(@ids::text[]) ORDER BY id FOR UPDATE',
+  /** queue-sql.ts's markSending for several fires at once; answers the (1-based) positions marked */
+  markAllSending: `UPDATE fires SET sending_at = m.now FROM unnest(@ids::text[], @owners::text[], @nows::bigint[]) WITH ORDINALITY AS m(id, owner, now, i)
+                   WHERE fires.id = m.id AND fires.state = 'in_flight' AND fires.lease_owner = m.owner RETURNING m.i`,
   /** rows arrive summed and sorted (dailyCounts), so concurrent purges take their row locks in one order */
   countDaily: `INSERT INTO daily_counts (day, metric, key, count)
                SELECT * FROM unnest(@days::bigint[], @metrics::text[], @keys::text[], @counts::bigint[])
@@ -461,23 +471,40 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** attempts finishing together share one transaction (one commit): the dispatcher records hundreds a second */
+  private readonly attempts = new Batcher<AttemptRecord, boolean>((records) =>
+    this.inTransaction(async (query) => {
+      // the fires' row locks, taken in one order, order each attempt's number after any other writer's (a lease expiry)
+      await query(SQL.lockFires, { ids: [...new Set(records.map((r) => r.fire_id))].sort() });
+      const recorded: boolean[] = [];
+      for (const { fire_id, owner, attempt, next } of records) {
+        await query(SQL.insertAttempt, {
+          ...attempt, fire_id, owner, started_at: ms(attempt.started_at), hops: jsonb(attempt.hops), next_attempt_at: ms(attempt.next_attempt_at),
+        });
+        const finished = await query(SQL.finishAttempt, {
+          id: fire_id, owner, state: next.state, next_attempt_at: ms(next.next_attempt_at), outcome: attempt.outcome,
+          last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run === true,
+        });
+        recorded.push(finished.rowCount === 1);
+      }
+      return recorded;
+    }),
+  );
+
   recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: AttemptNext): Promise<boolean> {
-    return this.inTransaction(async (query) => {
-      // the fire's row lock orders this attempt's number after any other writer's (a lease expiry, say)
-      await query(SQL.lockFire, { id: fire_id });
-      await query(SQL.insertAttempt, {
-        ...attempt, fire_id, owner, started_at: ms(attempt.started_at), hops: jsonb(attempt.hops), next_attempt_at: ms(attempt.next_attempt_at),
-      });
-      const finished = await query(SQL.finishAttempt, {
-        id: fire_id, owner, state: next.state, next_attempt_at: ms(next.next_attempt_at), outcome: attempt.outcome,
-        last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run === true,
-      });
-      return finished.rowCount === 1;
-    });
+    return this.attempts.add({ fire_id, owner, attempt, next });
   }
 
-  async markSending(fire_id: string, owner: string, now: number): Promise<boolean> {
-    return ((await this.query(SQL.markSending, { id: fire_id, owner, now })).rowCount ?? 0) === 1;
+  /** sending marks made together: one statement (queue-sql.ts's markSending for each) */
+  private readonly marks = new Batcher<{ id: string; owner: string; now: number }, boolean>(async (marks) => {
+    const marked = new Set((await this.query<{ i: number }>(SQL.markAllSending, {
+      ids: marks.map((m) => m.id), owners: marks.map((m) => m.owner), nows: marks.map((m) => m.now),
+    })).rows.map((r) => r.i));
+    return marks.map((_m, i) => marked.has(i + 1));
+  });
+
+  markSending(fire_id: string, owner: string, now: number): Promise<boolean> {
+    return this.marks.add({ id: fire_id, owner, now });
   }
 
   /**
