@@ -159,16 +159,31 @@ const BRINGS = {
 };
 
 /**
- * Every lookup of a round in one statement: each shared statement, its parameters renamed apart, tagged with its
- * lookup's index and answered as JSON (JSON numbers and booleans read back as the pooled queries' rows do).
+ * Every lookup of a round in one statement: the lookups that share a statement (all the tokens' newest clicks, say) are
+ * one LATERAL join of it over their parameters as arrays, so the server plans each statement once whatever the batch's
+ * size; each row is tagged with its lookup's index and answered as JSON (numbers and booleans read back as the pooled
+ * queries' rows do).
  */
 function lookupsQuery(lookups: Lookup[]): { sql: string; args: Record<string, unknown> } {
-  const args: Record<string, unknown> = {};
-  const parts = lookups.map((l, i) => {
+  const groups = new Map<string, { brings?: 'fire' | 'touch'; names: string[]; rows: { i: number; args: Record<string, unknown> }[] }>();
+  lookups.forEach((l, i) => {
     const q = lookupStatement(l);
-    for (const [name, v] of Object.entries(q.args)) args[`${name}_${i}`] = v;
-    const sql = q.sql.replace(/@(\w+)/g, (_m, name: string) => `@${name}_${i}`);
-    return `SELECT ${i} AS i, to_json(x) AS row, ${q.brings ? BRINGS[q.brings] : 'NULL::json'} AS brought FROM (${sql}) x`;
+    let g = groups.get(q.sql);
+    if (!g) groups.set(q.sql, (g = { brings: q.brings, names: Object.keys(q.args), rows: [] }));
+    g.rows.push({ i, args: q.args });
+  });
+  const args: Record<string, unknown> = {};
+  const parts = [...groups].map(([sql, g], n) => {
+    const columns = ['i', ...g.names];
+    const arrays = columns.map((name) => {
+      const values = g.rows.map((r) => (name === 'i' ? r.i : r.args[name] ?? null));
+      args[`${name}_${n}`] = values;
+      const type = name === 'i' ? 'int' : values.some((v) => typeof v === 'number') ? 'bigint' : 'text';
+      return `@${name}_${n}::${type}[]`;
+    });
+    const lateral = sql.replace(/@(\w+)/g, (_m, name: string) => `k."${name}"`);
+    return `SELECT k.i, to_json(x) AS row, ${g.brings ? BRINGS[g.brings] : 'NULL::json'} AS brought
+            FROM unnest(${arrays.join(', ')}) AS k(${columns.map((c) => `"${c}"`).join(', ')}) CROSS JOIN LATERAL (${lateral}) x`;
   });
   return { sql: parts.join('\nUNION ALL\n'), args };
 }
