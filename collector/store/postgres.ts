@@ -32,7 +32,7 @@ export interface PostgresStoreOptions {
 }
 
 type Row = Record<string, any>;
-
+/** one attempt the dispatcher records, waiting for its batch (recordAttempt) */
 interface AttemptRecord {
   fire_id: string;
   owner: string;
@@ -191,7 +191,7 @@ function lookupsQuery(lookups: Lookup[]): { sql: string; args: Record<string, un
 /** how many times a batch is read and written before it is decided in a transaction instead */
 const BATCH_ATTEMPTS = 3;
 
-/** the write failed on what the batch's read relied on (batch-tx.ts): the batch is decided again in a transaction */
+/** the write failed on what the batch's read relied on (batch-tx.ts), changed by another process: read and decide again */
 const batchConflict = (err: unknown) => [BATCH_CONFLICT, UNIQUE_VIOLATION, DEADLOCK].includes((err as { code?: string }).code ?? '');
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
