@@ -52,13 +52,10 @@ export class Conversions {
   private readonly batcher: Batcher<ConversionInput, ConversionResult>;
 
   constructor(private readonly ctx: Context<AttributionStore>, private readonly macros: Macros) {
-    this.batcher = new Batcher((inputs) =>
-      ctx.store.transaction(async (tx) => {
-        const now = ctx.clock.now();
-        const out: ConversionResult[] = [];
-        for (const c of inputs) out.push(await decideConversion(tx, c, now));
-        return out;
-      }), 200);
+    this.batcher = new Batcher((inputs) => {
+      const now = ctx.clock.now();
+      return ctx.store.decideBatch(inputs, (tx, c) => decideConversion(tx, c, now));
+    }, 200);
   }
 
   /**

@@ -4,8 +4,10 @@
 // user serialise on an advisory lock, and a NOTIFY at commit wakes the dispatchers of every process.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS, postgresHash } from './postgres-schema.js';
-import { storedTouch, TOUCH_STORED_COLUMNS } from './schema.js';
+import { Batcher } from '../batcher.js';
+import { BATCH_CONFLICT, LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS, postgresHash } from './postgres-schema.js';
+import { storedTouch, TOUCH_STORED_COLUMNS, touchSelect } from './schema.js';
+import { decideFromMemory, type BatchWrites, type Lookup, type LookupAnswer } from './batch-tx.js';
 import { matchArgs, TOUCH_HASH_COLUMNS, touchByIdSql } from './touch-hashes.js';
 import { TextCache, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
@@ -31,6 +33,13 @@ export interface PostgresStoreOptions {
 }
 
 type Row = Record<string, any>;
+/** one attempt the dispatcher records, waiting for its batch (recordAttempt) */
+interface AttemptRecord {
+  fire_id: string;
+  owner: string;
+  attempt: NewAttempt;
+  next: AttemptNext;
+}
 /** runs `sql`, written with @name parameters like all the store's SQL, with the values of `args` */
 type Query = <R extends Row = Row>(sql: string, args?: Record<string, unknown>) => Promise<pg.QueryResult<R>>;
 
@@ -42,6 +51,7 @@ const LOCK_USER = 0x73737002;
 
 const INT8_OID = 20;
 const UNIQUE_VIOLATION = '23505';
+const DEADLOCK = '40P01';
 /** BIGINT (times, counts, serial ids) as a JS number: every value we store is a safe integer */
 const types: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
@@ -85,13 +95,19 @@ const SQL = {
   addTexts: `INSERT INTO touch_texts (text, last_used) SELECT * FROM unnest(@texts::text[], @used::bigint[])
              ON CONFLICT (text) DO UPDATE SET last_used = GREATEST(touch_texts.last_used, EXCLUDED.last_used) RETURNING id, text`,
   lockUser: `SELECT pg_advisory_xact_lock(${LOCK_USER}, hashtext(@user))`,
+  /** a decided conversion batch, written at once (postgres-schema.ts); @locks as lockUser names them */
+  writeConversions: `SELECT sspx_write_conversions(${LOCK_USER}, @locks::text[], @checks::jsonb, @touches::jsonb, @conversions::jsonb,
+                     @supersedes::jsonb, @fires::jsonb, '${CHANNEL}', @payload::text)`,
   notify: `SELECT pg_notify('${CHANNEL}', @payload)`,
   /** rows arrive summed and sorted, so concurrent upserts take their row locks in one order */
   countDiagnostics: `INSERT INTO diagnostics (day, site, kind, count)
                      SELECT * FROM unnest(@days::text[], @sites::text[], @kinds::text[], @counts::bigint[])
                      ON CONFLICT (day, site, kind) DO UPDATE SET count = diagnostics.count + EXCLUDED.count`,
-  /** the fire's row lock orders an attempt's number after any other writer's (a lease expiry, say) */
-  lockFire: 'SELECT id FROM fires WHERE id = @id FOR UPDATE',
+  /** the fires' row locks order an attempt's number after any other writer's (a lease expiry, say); @ids sorted */
+  lockFires: 'SELECT id FROM fires WHERE id = ANY(@ids::text[]) ORDER BY id FOR UPDATE',
+  /** queue-sql.ts's markSending for several fires at once; answers the (1-based) positions marked */
+  markAllSending: `UPDATE fires SET sending_at = m.now FROM unnest(@ids::text[], @owners::text[], @nows::bigint[]) WITH ORDINALITY AS m(id, owner, now, i)
+                   WHERE fires.id = m.id AND fires.state = 'in_flight' AND fires.lease_owner = m.owner RETURNING m.i`,
   /** rows arrive summed and sorted (dailyCounts), so concurrent purges take their row locks in one order */
   countDaily: `INSERT INTO daily_counts (day, metric, key, count)
                SELECT * FROM unnest(@days::bigint[], @metrics::text[], @keys::text[], @counts::bigint[])
@@ -130,6 +146,62 @@ function latestTouchQuery(keys: IdentityKeys, kind: TouchKind, from: number, to:
   if (!parts.length) return undefined;
   return { sql: `SELECT * FROM (${parts.join(' UNION ALL ')}) AS newest ORDER BY occurred_at DESC, ord LIMIT 1`, args };
 }
+
+/** the shared statement that answers one lookup of a conversion batch (batch-tx.ts), and what its row brings along */
+function lookupStatement(l: Lookup): { sql: string; args: Record<string, unknown>; brings?: 'fire' | 'touch' } {
+  const any = Number.MIN_SAFE_INTEGER;
+  switch (l.read) {
+    case 'cid': return { sql: SQL.touchByCid, args: matchArgs('cid', 'cid', l.cid) };
+    case 'touch': return { sql: SQL.touchById, args: { id: l.id } };
+    case 'latest': return { sql: latestTouchSql(l.column, 'key'), args: { ...matchArgs(l.column, 'key', l.value), kind: l.kind, from: any, to: l.to } };
+    case 'dedup': return { sql: SQL.conversionByDedupKey, args: { dedup_key: l.key }, brings: 'fire' };
+    case 'attributed': return { sql: SQL.lastAttributed, args: { pixel_id: l.pixel_id, user_key: l.user_key, since: any }, brings: 'fire' };
+    case 'fire': return { sql: SQL.fireByConversion, args: { conversion_id: l.conversion_id } };
+    case 'install': return { sql: SQL.installById, args: { install_id: l.install_id }, brings: 'touch' };
+  }
+}
+
+const BRINGS = {
+  fire: '(SELECT to_json(f) FROM fires f WHERE f.conversion_id = x.id)',
+  // the install's touch through the click id's hash (touch-hashes.ts), as touchById finds it
+  touch: `(SELECT to_json(t) FROM (SELECT ${touchSelect()} FROM touches WHERE ${touchByIdSql('', 'x.touch_id', postgresHash)}) t)`,
+};
+
+/**
+ * Every lookup of a round in one statement: the lookups that share a statement (all the tokens' newest clicks, say) are
+ * one LATERAL join of it over their parameters as arrays, so the server plans each statement once whatever the batch's
+ * size; each row is tagged with its lookup's index and answered as JSON (numbers and booleans read back as the pooled
+ * queries' rows do).
+ */
+function lookupsQuery(lookups: Lookup[]): { sql: string; args: Record<string, unknown> } {
+  const groups = new Map<string, { brings?: 'fire' | 'touch'; names: string[]; rows: { i: number; args: Record<string, unknown> }[] }>();
+  lookups.forEach((l, i) => {
+    const q = lookupStatement(l);
+    let g = groups.get(q.sql);
+    if (!g) groups.set(q.sql, (g = { brings: q.brings, names: Object.keys(q.args), rows: [] }));
+    g.rows.push({ i, args: q.args });
+  });
+  const args: Record<string, unknown> = {};
+  const parts = [...groups].map(([sql, g], n) => {
+    const columns = ['i', ...g.names];
+    const arrays = columns.map((name) => {
+      const values = g.rows.map((r) => (name === 'i' ? r.i : r.args[name] ?? null));
+      args[`${name}_${n}`] = values;
+      const type = name === 'i' ? 'int' : values.some((v) => typeof v === 'number') ? 'bigint' : 'text';
+      return `@${name}_${n}::${type}[]`;
+    });
+    const lateral = sql.replace(/@(\w+)/g, (_m, name: string) => `k."${name}"`);
+    return `SELECT k.i, to_json(x) AS row, ${g.brings ? BRINGS[g.brings] : 'NULL::json'} AS brought
+            FROM unnest(${arrays.join(', ')}) AS k(${columns.map((c) => `"${c}"`).join(', ')}) CROSS JOIN LATERAL (${lateral}) x`;
+  });
+  return { sql: parts.join('\nUNION ALL\n'), args };
+}
+
+/** how many times a batch is read and written before it is decided in a transaction instead */
+const BATCH_ATTEMPTS = 3;
+
+/** the write failed on what the batch's read relied on (batch-tx.ts), changed by another process: read and decide again */
+const batchConflict = (err: unknown) => [BATCH_CONFLICT, UNIQUE_VIOLATION, DEADLOCK].includes((err as { code?: string }).code ?? '');
 
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -282,6 +354,59 @@ export class PostgresStore implements Store {
     return result;
   }
 
+  /**
+   * Two round trips for the batch (batch-tx.ts): one read of what its decisions ask, one write of what they decided.
+   * A read that depends on a row read (a click id's visitor, a repeat window's user) costs one round more; a write that
+   * finds what the read relied on taken meanwhile by another process leaves nothing, and the batch is read and decided
+   * again — after BATCH_ATTEMPTS, in a transaction, as SQLite decides it.
+   */
+  async decideBatch<I, O>(items: I[], decide: (tx: Tx, item: I) => Promise<O>): Promise<O[]> {
+    // a conflict is another process's conversion committed since the read: read again, and it is seen
+    for (let attempt = 0; attempt < BATCH_ATTEMPTS; attempt++) {
+      const decided = await decideFromMemory(items, decide, (lookups) => this.readLookups(lookups));
+      if (!decided) break;
+      try {
+        await this.writeConversions(decided.writes);
+        if (decided.writes.fires.length) this.emitFiresQueued();
+        return decided.results;
+      } catch (err) {
+        if (!batchConflict(err)) throw err;
+      }
+    }
+    return this.transaction(async (tx) => {
+      const out: O[] = [];
+      for (const item of items) out.push(await decide(tx, item));
+      return out;
+    });
+  }
+
+  private async readLookups(lookups: Lookup[]): Promise<LookupAnswer[]> {
+    const { sql, args } = lookupsQuery(lookups);
+    const answers: LookupAnswer[] = lookups.map((l) => ({ row: null, ...(l.read === 'dedup' || l.read === 'attributed' ? { fire: null } : l.read === 'install' ? { touch: null } : {}) }));
+    for (const r of (await this.query<{ i: number; row: any; brought: any }>(sql, args)).rows) {
+      const l = lookups[r.i];
+      answers[r.i] = { row: r.row, ...(l.read === 'dedup' || l.read === 'attributed' ? { fire: r.brought } : l.read === 'install' ? { touch: r.brought } : {}) };
+    }
+    return answers;
+  }
+
+  private async writeConversions(w: BatchWrites): Promise<void> {
+    // the batch's new touches as their base table stores them; a text this process has not used yet is added first, by
+    // a statement of its own committed whatever becomes of the batch, as insertTouches adds them
+    const added: [TextNeed, number][] = [];
+    const touches = w.touches.length ? await this.touchRows(this.query, w.touches, added) : [];
+    this.rememberTexts(added);
+    await this.query(SQL.writeConversions, {
+      locks: w.locks,
+      checks: JSON.stringify(w.checks),
+      touches: jsonb(touches),
+      conversions: jsonb(w.conversions),
+      supersedes: JSON.stringify(w.supersedes),
+      fires: jsonb(w.fires),
+      payload: w.fires.length ? `${this.schema ?? ''} ${this.instanceId}` : null,
+    });
+  }
+
   private tx(query: Query, queued: { fires: boolean; texts: [TextNeed, number][] }): Tx {
     const one = async <R extends Row>(sql: string, args: Record<string, unknown>) => (await query<R>(sql, args)).rows[0] as R | undefined;
     return {
@@ -399,23 +524,40 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** attempts finishing together share one transaction (one commit): the dispatcher records hundreds a second */
+  private readonly attempts = new Batcher<AttemptRecord, boolean>((records) =>
+    this.inTransaction(async (query) => {
+      // the fires' row locks, taken in one order, order each attempt's number after any other writer's (a lease expiry)
+      await query(SQL.lockFires, { ids: [...new Set(records.map((r) => r.fire_id))].sort() });
+      const recorded: boolean[] = [];
+      for (const { fire_id, owner, attempt, next } of records) {
+        await query(SQL.insertAttempt, {
+          ...attempt, fire_id, owner, started_at: ms(attempt.started_at), hops: jsonb(attempt.hops), next_attempt_at: ms(attempt.next_attempt_at),
+        });
+        const finished = await query(SQL.finishAttempt, {
+          id: fire_id, owner, state: next.state, next_attempt_at: ms(next.next_attempt_at), outcome: attempt.outcome,
+          last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run === true,
+        });
+        recorded.push(finished.rowCount === 1);
+      }
+      return recorded;
+    }),
+  );
+
   recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: AttemptNext): Promise<boolean> {
-    return this.inTransaction(async (query) => {
-      // the fire's row lock orders this attempt's number after any other writer's (a lease expiry, say)
-      await query(SQL.lockFire, { id: fire_id });
-      await query(SQL.insertAttempt, {
-        ...attempt, fire_id, owner, started_at: ms(attempt.started_at), hops: jsonb(attempt.hops), next_attempt_at: ms(attempt.next_attempt_at),
-      });
-      const finished = await query(SQL.finishAttempt, {
-        id: fire_id, owner, state: next.state, next_attempt_at: ms(next.next_attempt_at), outcome: attempt.outcome,
-        last_error: next.last_error, now: attemptEndedAt(attempt), dry_run: next.dry_run === true,
-      });
-      return finished.rowCount === 1;
-    });
+    return this.attempts.add({ fire_id, owner, attempt, next });
   }
 
-  async markSending(fire_id: string, owner: string, now: number): Promise<boolean> {
-    return ((await this.query(SQL.markSending, { id: fire_id, owner, now })).rowCount ?? 0) === 1;
+  /** sending marks made together: one statement (queue-sql.ts's markSending for each) */
+  private readonly marks = new Batcher<{ id: string; owner: string; now: number }, boolean>(async (marks) => {
+    const marked = new Set((await this.query<{ i: number }>(SQL.markAllSending, {
+      ids: marks.map((m) => m.id), owners: marks.map((m) => m.owner), nows: marks.map((m) => m.now),
+    })).rows.map((r) => r.i));
+    return marks.map((_m, i) => marked.has(i + 1));
+  });
+
+  markSending(fire_id: string, owner: string, now: number): Promise<boolean> {
+    return this.marks.add({ id: fire_id, owner, now });
   }
 
   /**

@@ -54,6 +54,8 @@ export interface Dialect {
   /** a JSON column's text, and a text read back as the JSON column type */
   jsonText: (column: string) => string;
   asJson: (text: string) => string;
+  /** PostgreSQL's one-statement write of a decided conversion batch (postgres-schema.ts); nothing in SQLite */
+  conversionBatchWriter: string;
 }
 
 /** the view `touches`: the base table's columns, each text read back from touch_texts (touch-texts.ts) */
@@ -379,5 +381,11 @@ CREATE INDEX touches_occurred ON ${TOUCH_TABLE} (occurred_at);
 CREATE INDEX touches_hint_age ON ${TOUCH_TABLE} (occurred_at) WHERE hint_key IS NOT NULL;
 CREATE UNIQUE INDEX touches_install ON ${TOUCH_TABLE} (install_id, token) WHERE install_id IS NOT NULL;
 `,
+  },
+  {
+    // a conversion batch in two round trips on PostgreSQL (issue 16): decided from one read (batch-tx.ts), written by
+    // one call of a function; SQLite decides in its one writer's transaction and needs none
+    version: 14,
+    sql: d.conversionBatchWriter,
   },
 ];

@@ -5,4 +5,7 @@ import { migrations } from './schema.js';
 export const SQLITE_HASH_FUNCTION = 'sspx_hash';
 export const sqliteHash = (column: string) => `${SQLITE_HASH_FUNCTION}(${column})`;
 
-export const SQLITE_MIGRATIONS = migrations({ int: 'INTEGER', real: 'REAL', json: 'TEXT', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', sorted: '', bool: 'INTEGER', false: '0', hash: sqliteHash, jsonText: (c) => c, asJson: (t) => t });
+export const SQLITE_MIGRATIONS = migrations({
+  int: 'INTEGER', real: 'REAL', json: 'TEXT', serial: 'INTEGER PRIMARY KEY AUTOINCREMENT', sorted: '', bool: 'INTEGER', false: '0', hash: sqliteHash, jsonText: (c) => c, asJson: (t) => t,
+  conversionBatchWriter: '',
+});

@@ -252,6 +252,12 @@ export interface StoreLifecycle {
 export interface AttributionStore {
   /** one transaction, committed before the promise resolves; a throw rolls it back */
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * `decide` run over each item in order, all committed together before the promise resolves, as in one transaction;
+   * how is the store's (PostgreSQL: from one read for the batch and one write, batch-tx.ts). `decide` may run more
+   * than once per item and must write only through its Tx.
+   */
+  decideBatch<I, O>(items: I[], decide: (tx: Tx, item: I) => Promise<O>): Promise<O[]>;
 }
 
 /** ingest's writes outside the attribution transaction: touches, secrets, diagnostics; the dashboard's logouts */

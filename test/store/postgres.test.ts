@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../collector/store/postgres.js';
 import { openStore } from '../../collector/store/open.js';
 import { describePg, pgQuery } from '../support/pg.js';
-import { T0, fire } from './rows.js';
+import { T0, fire, touch } from './rows.js';
+import type { PixelConfig } from '../../collector/config.js';
+import { decideConversion, type ConversionInput, type ConversionResult } from '../../collector/ingest/attribution.js';
 import { storeSuite } from './store.suite.js';
 
 const until = async (cond: () => boolean | Promise<boolean>, ms = 5_000) => {
@@ -115,6 +117,74 @@ describePg('PostgresStore', (pg) => {
       await b.whenListening();
       await a.transaction((tx) => tx.insertFire(fire()));
       await until(() => bCalls === 2);
+    });
+
+    describe('a conversion batch', () => {
+      // the shipped example's pixel; `repeat` its min_minutes_per_conv
+      const pixel = (repeat: number | null = 0): PixelConfig => ({
+        id: 59633, name: 'purchase', trigger_type: 'hybrid', post_click_expire_mins: 43200, post_view_expire_mins: 1440, min_minutes_per_conv: repeat, sources: ['server'], on_install: false,
+      });
+      const input = (over: Partial<ConversionInput>): ConversionInput => ({
+        pixel: pixel(), source: 'server', order_id: null, value: '10.50', other: null, visitor_id: null, token: null, cid: null, install_id: null,
+        device_id: null, occurred_at: T0, ...over,
+      });
+      const decide = (s: PostgresStore, inputs: ConversionInput[]) => s.decideBatch(inputs, (tx, c) => decideConversion(tx, c, T0));
+      /** the statements `s` sends from now on; `before` runs ahead of each, with its text */
+      const statements = (s: PostgresStore, before?: (text: string) => Promise<void>) => {
+        const sent: string[] = [];
+        const query = s.pool.query.bind(s.pool) as (text: string, values?: unknown[]) => Promise<unknown>;
+        (s.pool as { query: unknown }).query = async (text: string, values?: unknown[]) => {
+          sent.push(text);
+          await before?.(text);
+          return query(text, values);
+        };
+        return sent;
+      };
+
+      it('costs two round trips however many conversions it holds: one read, one write', async () => {
+        const [a] = processes(1);
+        await a.migrate();
+        const clicks = Array.from({ length: 10 }, (_, i) => touch({ visitor_id: `v${i}`, occurred_at: T0 - 60_000 }));
+        await a.insertTouches(clicks);
+        const sent = statements(a);
+        // each click converts twice with one order id: the second report of an order is its duplicate
+        const results = await decide(a, clicks.flatMap((t, i) => [0, 1].map(() => input({ token: t.token, order_id: `A-${i}` }))));
+        expect(sent).toHaveLength(2);
+        expect(results.map((r) => r.outcome)).toEqual(clicks.flatMap(() => ['attributed', 'duplicate']));
+        expect(results.map((r) => r.touch_id)).toEqual(clicks.flatMap((t) => [t.id, t.id]));
+        expect(await a.countFires()).toMatchObject({ queued: 10 });
+        for (const [i, r] of results.entries()) expect((await a.getFire(r.fire_id!))?.conversion?.order_id).toBe(`A-${i >> 1}`);
+      });
+
+      it('is read and decided again when another process attributed its order since it was read', async () => {
+        const [a, b] = processes(2);
+        await a.migrate();
+        const click = touch({ visitor_id: 'v1', occurred_at: T0 - 60_000 });
+        await a.insertTouches([click]);
+        let other: ConversionResult | undefined;
+        statements(a, async (text) => {
+          if (text.includes('sspx_write_conversions') && !other) [other] = await decide(b, [input({ token: click.token, order_id: 'A-1' })]);
+        });
+        const [mine] = await decide(a, [input({ token: click.token, order_id: 'A-1' })]);
+        expect(other).toMatchObject({ outcome: 'attributed' });
+        expect(mine).toMatchObject({ outcome: 'duplicate', rule: 'order_id', conversion_id: other!.conversion_id, fire_id: other!.fire_id });
+        expect(await a.countFires()).toMatchObject({ queued: 1 });
+      });
+
+      it('is read and decided again when another process attributed its user in the repeat window since it was read', async () => {
+        const [a, b] = processes(2);
+        await a.migrate();
+        const click = touch({ visitor_id: 'v1', occurred_at: T0 - 60_000 });
+        await a.insertTouches([click]);
+        let other: ConversionResult | undefined;
+        statements(a, async (text) => {
+          if (text.includes('sspx_write_conversions') && !other) [other] = await decide(b, [input({ pixel: pixel(null), token: click.token, order_id: 'B-1' })]);
+        });
+        const [mine] = await decide(a, [input({ pixel: pixel(null), token: click.token, order_id: 'A-1' })]);
+        expect(other).toMatchObject({ outcome: 'attributed' });
+        expect(mine).toMatchObject({ outcome: 'duplicate', rule: 'min_minutes_per_conv', conversion_id: other!.conversion_id });
+        expect(await a.countFires()).toMatchObject({ queued: 1 });
+      });
     });
 
     it('is what openStore makes of a postgres:// URL', async () => {
