@@ -77,7 +77,7 @@ export function createApp(ctx: Context, parts: AppParts, front: FrontRoutes): ex
   // the script and the beacons first: they need none of the front handlers' security headers or request log
   const first = Router();
   first.get('/sspx.js', (req, res, next) => front.script(req, res, () => next()));
-  for (const route of front.beacons) first[route.method === 'OPTIONS' ? 'options' : route.method === 'GET' ? 'get' : 'post'](route.path, (req, res) => front.runBeacon(route, req, res));
+  for (const route of front.beacons) first[route.method.toLowerCase() as 'get' | 'head' | 'post' | 'options'](route.path, (req, res) => front.runBeacon(route, req, res));
   app.use(first);
   for (const h of frontHandlers(ctx, parts.before)) app.use(h);
   app.use(healthRoutes(ctx));

@@ -160,6 +160,24 @@ describe('collector edge', () => {
     expect(row).toEqual({ kind: 'view', token: token(77), device_id: '6d92078a-8246-4ba4-ae5b-76104861e7dc' });
   });
 
+  it('a HEAD of /i, /t?b= or /c?b= (a link checker, a mail scanner) answers the GIF\'s head and records nothing', async () => {
+    const t = token(78);
+    const ua = { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)', origin: SITE };
+    const b = (body: object) => encodeURIComponent(JSON.stringify(body));
+    for (const path of [`/i?sspdata=${encodeURIComponent(t)}`, `/t?b=${b({ u: `${SITE}/landing?sspdata=${t}` })}`, `/c?b=${b({ pixel: 'purchase', token: t, order_id: 'HEAD-1' })}`]) {
+      const res = await fetch(c.url + path, { method: 'HEAD', headers: ua });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('content-type')).toBe('image/gif');
+      expect(res.headers.get('set-cookie'), path).toBeNull();
+    }
+    await c.touches.drain();
+    const db = new Database(c.dbPath, { readonly: true });
+    const touches = db.prepare(`SELECT COUNT(*) AS n FROM touches WHERE token = ?`).get(t);
+    const conversions = db.prepare(`SELECT COUNT(*) AS n FROM conversions WHERE order_id = 'HEAD-1'`).get();
+    db.close();
+    expect([touches, conversions]).toEqual([{ n: 0 }, { n: 0 }]);
+  });
+
   it.each([
     ['missing token', '/i', 400, 'missing_token'],
     ['unreplaced macro', '/i?sspdata=%24%7BSSP_DATA%7D', 400, 'unreplaced_macro'],

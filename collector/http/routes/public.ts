@@ -47,7 +47,7 @@ function dropped(res: ServerResponse, reason: string, gif = false): void {
 
 /** a public route: its method and path, and the function that serves it, steps and all */
 export interface PublicRoute {
-  method: 'GET' | 'POST' | 'OPTIONS';
+  method: 'GET' | 'HEAD' | 'POST' | 'OPTIONS';
   path: '/t' | '/i' | '/c';
   serve(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
@@ -172,5 +172,7 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
     // the script's last resort, an image, can only GET: the touch or the conversion as ?b=, answered with a GIF
     route('GET', '/t', true, (req, res) => touch(req, res, fallbackText(req), true)),
     route('GET', '/c', true, (req, res) => conversion(req, res, fallbackText(req), true)),
+    // a HEAD (a link checker's, a mail scanner's) records nothing: the GIF's head alone (node:http sends no body)
+    ...(['/i', '/t', '/c'] as const).map((path) => route('HEAD', path, false, async (_req, res) => sendGif(res))),
   ];
 }
