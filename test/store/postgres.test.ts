@@ -156,33 +156,22 @@ describePg('PostgresStore', (pg) => {
         for (const [i, r] of results.entries()) expect((await a.getFire(r.fire_id!))?.conversion?.order_id).toBe(`A-${i >> 1}`);
       });
 
-      it('is read and decided again when another process attributed its order since it was read', async () => {
+      // what another process commits between this batch's read and its write: the order, or the user in the repeat window
+      it.each([
+        { since: 'its order', theirs: { order_id: 'A-1' }, rule: 'order_id' },
+        { since: 'its user in the repeat window', theirs: { pixel: pixel(null), order_id: 'B-1' }, mine: { pixel: pixel(null) }, rule: 'min_minutes_per_conv' },
+      ])('is read and decided again when another process attributed $since since it was read', async ({ theirs, mine: extra, rule }) => {
         const [a, b] = processes(2);
         await a.migrate();
         const click = touch({ visitor_id: 'v1', occurred_at: T0 - 60_000 });
         await a.insertTouches([click]);
         let other: ConversionResult | undefined;
         statements(a, async (text) => {
-          if (text.includes('sspx_write_conversions') && !other) [other] = await decide(b, [input({ token: click.token, order_id: 'A-1' })]);
+          if (text.includes('sspx_write_conversions') && !other) [other] = await decide(b, [input({ token: click.token, ...theirs })]);
         });
-        const [mine] = await decide(a, [input({ token: click.token, order_id: 'A-1' })]);
+        const [mine] = await decide(a, [input({ token: click.token, order_id: 'A-1', ...extra })]);
         expect(other).toMatchObject({ outcome: 'attributed' });
-        expect(mine).toMatchObject({ outcome: 'duplicate', rule: 'order_id', conversion_id: other!.conversion_id, fire_id: other!.fire_id });
-        expect(await a.countFires()).toMatchObject({ queued: 1 });
-      });
-
-      it('is read and decided again when another process attributed its user in the repeat window since it was read', async () => {
-        const [a, b] = processes(2);
-        await a.migrate();
-        const click = touch({ visitor_id: 'v1', occurred_at: T0 - 60_000 });
-        await a.insertTouches([click]);
-        let other: ConversionResult | undefined;
-        statements(a, async (text) => {
-          if (text.includes('sspx_write_conversions') && !other) [other] = await decide(b, [input({ pixel: pixel(null), token: click.token, order_id: 'B-1' })]);
-        });
-        const [mine] = await decide(a, [input({ pixel: pixel(null), token: click.token, order_id: 'A-1' })]);
-        expect(other).toMatchObject({ outcome: 'attributed' });
-        expect(mine).toMatchObject({ outcome: 'duplicate', rule: 'min_minutes_per_conv', conversion_id: other!.conversion_id });
+        expect(mine).toMatchObject({ outcome: 'duplicate', rule, conversion_id: other!.conversion_id, fire_id: other!.fire_id });
         expect(await a.countFires()).toMatchObject({ queued: 1 });
       });
     });
