@@ -174,12 +174,19 @@ export class SqliteStore implements Store {
 
   /**
    * A write that must survive a power cut: fn commits in the serial queue, and the promise resolves once the WAL's
-   * fdatasync that began after that commit has ended. The queue does not wait for it: the next writer commits while
-   * the fdatasync runs, and shares the next one. A write without it (touches, diagnostics, claims) survives a crash
-   * of the process, and only a power cut may roll back its last moments.
+   * fdatasync that began after that commit has ended. It begins when fn calls `committed` (right after its COMMIT),
+   * else when fn returns. The queue does not wait for it: the next writer commits while the fdatasync runs, and
+   * shares the next one. A write without it (touches, diagnostics, claims) survives a crash of the process, and only
+   * a power cut may roll back its last moments.
    */
-  private durable<T>(fn: () => T | Promise<T>): Promise<T> {
-    return this.serial(async () => ({ value: await fn(), synced: this.wal?.sync() })).then(async ({ value, synced }) => {
+  private durable<T>(fn: (committed: () => void) => T | Promise<T>): Promise<T> {
+    let synced: Promise<void> | undefined;
+    const committed = () => void (synced ??= this.wal?.sync());
+    return this.serial(async () => {
+      const value = await fn(committed);
+      committed();
+      return value;
+    }).then(async (value) => {
       await synced;
       return value;
     });
@@ -239,11 +246,13 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.durable(async () => {
+    return this.durable(async (committed) => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const result = await fn(this.tx);
         this.db.exec('COMMIT');
+        // the fdatasync begins before the dispatcher hears of the fires: it runs while they are claimed
+        committed();
         this.afterCommit();
         return result;
       } catch (err) {

@@ -159,6 +159,17 @@ describe('the WAL fdatasync off the event loop', () => {
     expect(await recorded).toBe(true);
   });
 
+  it('the fdatasync begins before the dispatcher hears of the fires, so it runs while they are claimed', async () => {
+    const { store, held } = await open();
+    const syncsWhenTold: number[] = [];
+    store.onFiresQueued(() => syncsWhenTold.push(held.calls.length));
+    const written = queueFire(store);
+    await held.called(1);
+    expect(syncsWhenTold).toEqual([1]);
+    held.calls[0].release();
+    await written;
+  });
+
   it('close waits for the fdatasync in flight', async () => {
     const { store, held } = await open();
     const written = queueFire(store);
