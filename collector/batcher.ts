@@ -1,9 +1,8 @@
 // Group commit: requests arriving in the same tick share one transaction (one fsync), and so do all those that
 // arrive while a flush is in flight — they wait for it anyway, and the next flush takes them together rather than
 // one small flush per tick queued behind it (on PostgreSQL each flush costs its round trips, so a queue of tiny
-// flushes was the latency). Each request is answered only after its commit; a failed flush fails every request
-// in it: nothing half-stored.
-
+// flushes was the latency; on SQLite a flush includes its fsync, which runs off the event loop meanwhile). Each
+// request is answered only after its commit; a failed flush fails every request in it: nothing half-stored.
 export class Batcher<I, O> {
   private pending: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;

@@ -260,9 +260,16 @@ export class Dispatcher {
   }
 
   private launch(fire: Fire): void {
-    // our own lease ran out while the attempt is still running and our claim took the fire back (lease_seconds too
-    // short for request_timeout_ms): the running attempt records under the same owner; do not send a second request
-    if (this.inFlight.has(fire.id)) return;
+    // Claimed again while its last attempt is still finishing: the attempt's record commits before its fsync ends
+    // (store/wal-sync.ts), so a retry due soon can be claimed meanwhile; or our own lease ran out while the attempt
+    // ran (lease_seconds too short for request_timeout_ms). Never two requests at once: launched again once the
+    // running attempt is over, its sending mark then says whether our lease still holds (a recorded attempt that
+    // settled the fire has cleared it, so nothing is sent twice).
+    const running = this.inFlight.get(fire.id);
+    if (running) {
+      void running.then(() => this.running && this.launch(fire));
+      return;
+    }
     const done = this.attempt(fire, this.cutShort.signal)
       .catch((err) => {
         this.stats.errors++;

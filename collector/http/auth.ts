@@ -14,12 +14,23 @@ export type Role = 'server' | 'app' | 'admin';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
-/** compares digests, so neither length nor content leaks through timing */
-export function keyMatches(candidate: string, keys: readonly string[]): boolean {
-  const c = digest(candidate);
+/** the configured keys' digests, made once per list (the configuration is read once) rather than on every request */
+const keyDigests = new WeakMap<readonly string[], Buffer[]>();
+function digestsOf(keys: readonly string[]): Buffer[] {
+  let digests = keyDigests.get(keys);
+  if (!digests) keyDigests.set(keys, (digests = keys.map(digest)));
+  return digests;
+}
+
+/** compares digests, so neither length nor content leaks through timing; every key is compared */
+function digestMatches(candidate: Buffer, keys: readonly string[]): boolean {
   let ok = false;
-  for (const k of keys) ok = timingSafeEqual(c, digest(k)) || ok;
+  for (const k of digestsOf(keys)) ok = timingSafeEqual(candidate, k) || ok;
   return ok;
+}
+
+export function keyMatches(candidate: string, keys: readonly string[]): boolean {
+  return digestMatches(digest(candidate), keys);
 }
 
 export function bearer(req: Request): string | undefined {
@@ -67,14 +78,15 @@ export class KeyGuard {
       if (throttled) return next(throttled);
       const key = bearer(req);
       if (!key) return next(new HttpError(401, 'missing_key', `this route needs Authorization: Bearer <${roles.join(' or ')} key>`, { 'WWW-Authenticate': 'Bearer' }));
-      const role = roles.find((r) => keyMatches(key, config.keys[r]));
+      const candidate = digest(key);
+      const role = roles.find((r) => digestMatches(candidate, config.keys[r]));
       if (!role) {
         this.failed(req);
         return next(new HttpError(401, 'invalid_key', `the key is not a configured ${roles.join(' or ')} key`, { 'WWW-Authenticate': 'Bearer error="invalid_token"' }));
       }
       res.locals.role = role;
       // the budget's key: a digest, so no key is kept beside the configuration
-      res.locals.keyId = digest(key).toString('base64url');
+      res.locals.keyId = candidate.toString('base64url');
       this.budget(req, res, next);
     };
   }

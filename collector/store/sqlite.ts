@@ -1,5 +1,7 @@
-// The embedded store: one SQLite file in WAL mode. Conversions and attempts commit with synchronous=FULL (fsync'd:
-// an acknowledged conversion survives a power cut); touches with NORMAL (they survive a crash of the process).
+// The embedded store: one SQLite file in WAL mode, every commit under synchronous=NORMAL (it survives a crash of the
+// process). Conversions, attempts and sending marks are fsync'd too (an acknowledged conversion survives a power
+// cut): their callers are answered once an fdatasync of the WAL file, run off the event loop, covers their commit
+// (wal-sync.ts says why that is as durable as synchronous=FULL); touches are not (they survive a crash of the process).
 // better-sqlite3 is synchronous and has one connection, so every write goes through one serial queue:
 // a transaction is never interleaved with another caller's statements.
 import Database from 'better-sqlite3';
@@ -7,6 +9,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Batcher } from '../batcher.js';
+import { WalSync, type SyncFile } from './wal-sync.js';
 import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS, sqliteHash } from './sqlite-schema.js';
 import { lookupHash, matchArgs, touchByIdSql } from './touch-hashes.js';
 import { storedTouch } from './schema.js';
@@ -64,10 +67,16 @@ const SQLITE: SqlDialect = {
 };
 const SHARED = { ...INGEST_SQL, ...queueSql(SQLITE), ...operatorSql(SQLITE) };
 
+export interface SqliteStoreOptions {
+  /** the fsync of the WAL file (wal-sync.ts): tests hold it to see what waits for it */
+  syncWal?: SyncFile;
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
-  private readonly synchronous: { normal: Database.Statement; full: Database.Statement };
+  /** undefined when the file is not in WAL mode (`:memory:`): every commit is then synchronous=FULL itself */
+  private readonly wal?: WalSync;
   private queue: Promise<unknown> = Promise.resolve();
   private events = new EventEmitter();
   private firesQueuedInTx = false;
@@ -76,20 +85,19 @@ export class SqliteStore implements Store {
   /** texts added in the open transaction: remembered at its commit, forgotten at its rollback */
   private textsInTx: [TextNeed, number][] = [];
 
-  constructor(readonly path: string) {
+  constructor(readonly path: string, options: SqliteStoreOptions = {}) {
     if (path !== ':memory:') {
       mkdirSync(dirname(path), { recursive: true });
       // the file holds tokens and visitors' ids: created for its owner only (SQLite gives its -wal and -shm the same mode)
       if (!existsSync(path)) createPrivateFile(path);
     }
     this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    if (this.db.pragma('journal_mode = WAL', { simple: true }) === 'wal') {
+      this.db.pragma('synchronous = NORMAL');
+      this.wal = new WalSync(`${path}-wal`, options.syncWal);
+    } else this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
-    // relaxed()'s two settings, prepared once (db.pragma prepares on every call), and outside a transaction (SQLite
-    // refuses to prepare them inside one)
-    this.synchronous = { normal: this.db.prepare('PRAGMA synchronous = NORMAL'), full: this.db.prepare('PRAGMA synchronous = FULL') };
     this.db.function(SQLITE_HASH_FUNCTION, { deterministic: true }, (text: unknown) => lookupHash(text as string | null));
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
     this.events.setMaxListeners(0);
@@ -157,20 +165,6 @@ export class SqliteStore implements Store {
     };
   }
 
-  /**
-   * Runs a write that may skip the fsync: in WAL mode with synchronous=NORMAL a commit survives a crash of the
-   * process (SIGKILL included) and only a power cut may roll back its last moments. Touches, diagnostics and leases
-   * take that; conversions and attempts (what Microsoft is told) keep the fsync'd synchronous=FULL.
-   */
-  private relaxed<T>(fn: () => T): T {
-    this.synchronous.normal.run();
-    try {
-      return fn();
-    } finally {
-      this.synchronous.full.run();
-    }
-  }
-
   /** runs fn after every earlier caller's work has finished */
   private serial<T>(fn: () => T | Promise<T>): Promise<T> {
     const run = this.queue.then(fn, fn);
@@ -198,6 +192,26 @@ export class SqliteStore implements Store {
     this.textsInTx = [];
   }
 
+  /**
+   * A write that must survive a power cut: fn commits in the serial queue, and the promise resolves once the WAL's
+   * fdatasync that began after that commit has ended. It begins when fn calls `committed` (right after its COMMIT),
+   * else when fn returns. The queue does not wait for it: the next writer commits while the fdatasync runs, and
+   * shares the next one. A write without it (touches, diagnostics, claims) survives a crash of the process, and only
+   * a power cut may roll back its last moments.
+   */
+  private durable<T>(fn: (committed: () => void) => T | Promise<T>): Promise<T> {
+    let synced: Promise<void> | undefined;
+    const committed = () => void (synced ??= this.wal?.sync());
+    return this.serial(async () => {
+      const value = await fn(committed);
+      committed();
+      return value;
+    }).then(async (value) => {
+      await synced;
+      return value;
+    });
+  }
+
   private afterCommit(): void {
     this.rememberTexts(true);
     if (this.firesQueuedInTx) {
@@ -218,7 +232,7 @@ export class SqliteStore implements Store {
   }
 
   async migrate(upTo = Infinity): Promise<number[]> {
-    return this.serial(() => {
+    return this.durable(() => {
       const done = new Set((this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
       const applied: number[] = [];
       for (const m of SQLITE_MIGRATIONS) {
@@ -247,15 +261,19 @@ export class SqliteStore implements Store {
     await this.marks.drain();
     await this.attempts.drain();
     await this.serial(() => undefined);
+    await this.wal?.idle();
     if (this.db.open) this.db.close();
+    await this.wal?.close();
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.serial(async () => {
+    return this.durable(async (committed) => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const result = await fn(this.tx);
         this.db.exec('COMMIT');
+        // the fdatasync begins before the dispatcher hears of the fires: it runs while they are claimed
+        committed();
         this.afterCommit();
         return result;
       } catch (err) {
@@ -323,11 +341,9 @@ export class SqliteStore implements Store {
   insertTouches(touches: Touch[]): Promise<void> {
     return this.serial(() => {
       try {
-        this.relaxed(() =>
-          this.db.transaction(() => {
-            for (const params of this.touchParams(touches)) this.sql.insertTouch.run(params);
-          })(),
-        );
+        this.db.transaction(() => {
+          for (const params of this.touchParams(touches)) this.sql.insertTouch.run(params);
+        })();
       } catch (err) {
         this.rememberTexts(false);
         throw err;
@@ -341,14 +357,14 @@ export class SqliteStore implements Store {
   }
 
   secret(name: string, fresh: string): Promise<string> {
-    return this.serial(() => {
+    return this.durable(() => {
       this.sql.keepSecret.run({ name, value: fresh, created_at: Date.now() });
       return (this.sql.secret.get({ name }) as { value: string }).value;
     });
   }
 
   revokeSession(nonce: string, expires_at: number, now: number): Promise<void> {
-    return this.serial(() =>
+    return this.durable(() =>
       this.db.transaction(() => {
         this.sql.forgetExpiredRevocations.run({ now });
         this.sql.revokeSession.run({ nonce, expires_at });
@@ -361,16 +377,14 @@ export class SqliteStore implements Store {
   }
 
   clearHints(before: number): Promise<number> {
-    return this.serial(() => this.rsql.clearHints.run({ before }).changes);
+    return this.durable(() => this.rsql.clearHints.run({ before }).changes);
   }
 
   countDiagnostics(rows: { day: string; site: string; kind: string; count: number }[]): Promise<void> {
     return this.serial(() =>
-      this.relaxed(() =>
-        this.db.transaction(() => {
-          for (const r of rows) this.sql.countDiagnostic.run({ day: r.day, site: r.site, kind: r.kind, count: r.count });
-        })(),
-      ),
+      this.db.transaction(() => {
+        for (const r of rows) this.sql.countDiagnostic.run({ day: r.day, site: r.site, kind: r.kind, count: r.count });
+      })(),
     );
   }
 
@@ -378,6 +392,10 @@ export class SqliteStore implements Store {
     return this.sql.diagnostics.all({ from: fromDay, to: toDay }) as { day: string; site: string; kind: string; count: number }[];
   }
 
+  /**
+   * Not fsync'd: a lease lost to a power cut is lost with the process that held it, and a fire's request leaves only
+   * after its sending mark's fdatasync, which covers the claim (and the lease expiries it settled) before it.
+   */
   claimFires(owner: string, now: number, lease_ms: number, limit: number, on_ambiguous: OnAmbiguous = 'retry'): Promise<Fire[]> {
     return this.serial(() =>
       this.db.transaction(() => {
@@ -389,7 +407,7 @@ export class SqliteStore implements Store {
 
   /** one process per file: every fire in flight at start was left by this process's previous life, dead now */
   takeBackOwnLeases(now: number, on_ambiguous: OnAmbiguous): Promise<number> {
-    return this.serial(() => {
+    return this.durable(() => {
       const n = this.db.transaction(() => this.takeBack(now, Number.MAX_SAFE_INTEGER, on_ambiguous))();
       if (n) this.notifyFires();
       return n;
@@ -406,9 +424,9 @@ export class SqliteStore implements Store {
     return ids.length;
   }
 
-  /** marks starting in the same tick share one transaction (one fsync), kept synchronous=FULL like the attempts */
+  /** marks starting in the same tick share one transaction, fsync'd like the attempts: the request leaves after it */
   private readonly marks = new Batcher<{ id: string; owner: string; now: number }, boolean>((marks) =>
-    this.serial(() => this.db.transaction(() => marks.map((m) => this.sql.markSending.run(m).changes === 1))()),
+    this.durable(() => this.db.transaction(() => marks.map((m) => this.sql.markSending.run(m).changes === 1))()),
   );
 
   markSending(fire_id: string, owner: string, now: number): Promise<boolean> {
@@ -417,7 +435,7 @@ export class SqliteStore implements Store {
 
   /** attempts finishing in the same tick share one transaction (one fsync): the dispatcher records hundreds a second */
   private readonly attempts = new Batcher<AttemptRecord, boolean>((records) =>
-    this.serial(() => this.db.transaction(() => records.map((r) => this.writeAttempt(r)))()),
+    this.durable(() => this.db.transaction(() => records.map((r) => this.writeAttempt(r)))()),
   );
 
   recordAttempt(fire_id: string, owner: string, attempt: NewAttempt, next: AttemptRecord['next']): Promise<boolean> {
@@ -433,7 +451,7 @@ export class SqliteStore implements Store {
   }
 
   releaseFires(owner: string, now: number): Promise<number> {
-    return this.serial(() => {
+    return this.durable(() => {
       const changed = this.sql.release.run({ owner, now }).changes;
       if (changed) this.notifyFires();
       return changed;
@@ -445,7 +463,7 @@ export class SqliteStore implements Store {
   }
 
   replayFire(id: string, now: number): Promise<Fire | undefined> {
-    return this.serial(() => {
+    return this.durable(() => {
       const fire = fireOf(this.sql.replay.get({ id, now }));
       if (fire) this.notifyFires();
       return fire;
@@ -511,7 +529,7 @@ export class SqliteStore implements Store {
   purgeBatch(step: PurgeStep, cutoffs: PurgeCutoffs, limit: number): Promise<PurgeCounts> {
     const args = { ...purgeArgs(cutoffs), limit: Math.max(0, Math.floor(limit)) };
     const r = this.rsql;
-    return this.serial(() =>
+    return this.durable(() =>
       this.db.transaction(() => {
         const done = noPurgeCounts();
         let rolled: DailyCount[] = [];
@@ -546,7 +564,7 @@ export class SqliteStore implements Store {
 
   saveReport(report: SavedReport): Promise<void> {
     const [clear, insert] = SAVE_REPORT_SQL.map((sql) => this.db.prepare(sql));
-    return this.serial(() =>
+    return this.durable(() =>
       this.db.transaction(() => {
         clear.run();
         insert.run({ source: report.source, from: report.from, to: report.to, saved_at: report.saved_at, rows: report.rows });

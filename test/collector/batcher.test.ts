@@ -1,73 +1,73 @@
-// Guards group commit (collector/batcher.ts): what arrives while a flush is in flight is flushed together after it,
-// not as one small flush per tick queued behind it (each PostgreSQL flush costs its round trips); each item is
-// answered with its own result only after its flush; a failed flush fails its items only; drain waits for all.
-import { setImmediate as tick } from 'node:timers/promises';
+// Guards group commit (collector/batcher.ts): items added in one tick share a flush; what arrives while a flush runs
+// (its commit and fsync, the event loop going on) waits and goes in ONE flush after it, not one per tick behind it,
+// up to maxBatch; each item is answered with its own result only once its flush ended, and a failed flush fails
+// every item in it. The flush is held by the test, so "still waiting" is a pending promise, not a wall-clock margin.
 import { describe, expect, it } from 'vitest';
 import { Batcher } from '../../collector/batcher.js';
 
-/** a flush that records each batch and finishes when the test says so */
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+/** a flush the test ends: each call waits until released (answering each item doubled) or failed */
 function heldFlush() {
-  const batches: number[][] = [];
-  const releases: (() => void)[] = [];
-  let failNext = false;
-  const flush = (items: number[]) => {
-    batches.push(items);
-    const fail = failNext;
-    failNext = false;
-    return new Promise<number[]>((resolve, reject) => releases.push(() => (fail ? reject(new Error('store down')) : resolve(items.map((i) => i * 10)))));
-  };
-  return { batches, flush, release: () => releases.shift()!(), failNextFlush: () => (failNext = true) };
+  const calls: { items: number[]; release: () => void; fail: (err: Error) => void }[] = [];
+  let onCall = () => undefined as void;
+  const flush = (items: number[]) =>
+    new Promise<number[]>((resolve, reject) => {
+      calls.push({ items, release: () => resolve(items.map((i) => i * 2)), fail: reject });
+      onCall();
+    });
+  const called = (n: number) => new Promise<void>((r) => ((onCall = () => calls.length >= n && r()), onCall()));
+  return { calls, flush, called };
 }
 
-describe('Batcher', () => {
-  it('flushes what arrived during a flush together, once it has committed', async () => {
+describe('Batcher: group commit', () => {
+  it('what arrives during a flush, over several ticks, goes in one flush after it', async () => {
     const f = heldFlush();
-    const b = new Batcher(f.flush, 100);
-    const first = b.add(1);
-    await tick();
-    expect(f.batches).toEqual([[1]]);
+    const b = new Batcher<number, number>(f.flush);
+    const first = [b.add(1), b.add(2)];
+    await f.called(1);
+    expect(f.calls[0].items).toEqual([1, 2]);
     const later: Promise<number>[] = [];
-    for (const i of [2, 3, 4, 5]) {
+    for (const i of [3, 4, 5]) {
       later.push(b.add(i));
-      await tick(); // each in a tick of its own
-    }
-    expect(f.batches).toEqual([[1]]);
-    f.release();
-    expect(await first).toBe(10);
-    await tick();
-    expect(f.batches).toEqual([[1], [2, 3, 4, 5]]);
-    f.release();
-    expect(await Promise.all(later)).toEqual([20, 30, 40, 50]);
-  });
-
-  it('cuts what gathered at the largest batch, and drain waits for every flush', async () => {
-    const f = heldFlush();
-    const b = new Batcher(f.flush, 2);
-    const all = [1, 2, 3, 4, 5].map((i) => b.add(i));
-    let drained = false;
-    const drain = b.drain().then(() => (drained = true));
-    for (let i = 0; i < 3; i++) {
       await tick();
-      f.release();
     }
-    await drain;
-    expect(drained).toBe(true);
-    expect(f.batches).toEqual([[1, 2], [3, 4], [5]]);
-    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50]);
+    expect(f.calls).toHaveLength(1);
+    f.calls[0].release();
+    expect(await Promise.all(first)).toEqual([2, 4]);
+    await f.called(2);
+    expect(f.calls[1].items).toEqual([3, 4, 5]);
+    f.calls[1].release();
+    expect(await Promise.all(later)).toEqual([6, 8, 10]);
+    expect(f.calls).toHaveLength(2);
   });
 
-  it('fails only the items of a failed flush; the next flush goes on', async () => {
+  it('a batch is never larger than maxBatch, even while a flush runs', async () => {
     const f = heldFlush();
-    const b = new Batcher(f.flush, 100);
-    f.failNextFlush();
-    const failed = b.add(1);
-    await tick();
-    const next = b.add(2);
-    f.release();
-    await expect(failed).rejects.toThrow('store down');
-    await tick();
-    f.release();
-    expect(await next).toBe(20);
-    expect(f.batches).toEqual([[1], [2]]);
+    const b = new Batcher<number, number>(f.flush, 2);
+    const all = [1, 2, 3, 4, 5].map((i) => b.add(i));
+    await f.called(1);
+    f.calls[0].release();
+    await f.called(2);
+    f.calls[1].release();
+    await f.called(3);
+    f.calls[2].release();
+    expect(await Promise.all(all)).toEqual([2, 4, 6, 8, 10]);
+    expect(f.calls.map((c) => c.items)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+
+  it('a failed flush fails its items only; drain waits for what was added', async () => {
+    const f = heldFlush();
+    const b = new Batcher<number, number>(f.flush);
+    const lost = b.add(1);
+    await f.called(1);
+    const kept = b.add(2);
+    f.calls[0].fail(new Error('disk full'));
+    await expect(lost).rejects.toThrow('disk full');
+    await f.called(2);
+    const drained = b.drain();
+    f.calls[1].release();
+    await drained;
+    expect(await kept).toBe(4);
   });
 });

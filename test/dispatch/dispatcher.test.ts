@@ -78,6 +78,8 @@ describe('Dispatcher: router behaviours end in the right state', () => {
     const d = dispatcher();
     d.start();
     const done = await settled(h, fire.id);
+    // the last attempt's row is visible once committed; its log line follows its fsync
+    await until('the last attempt to finish', () => d.inFlightCount, (n) => n === 0);
     expect(done.state).toBe(c.state);
     expect(done.attempts.map((a) => a.outcome)).toEqual(c.outcomes);
     expect(done.attempts.map((a) => a.error_class)).toEqual(c.classes);
@@ -282,6 +284,7 @@ describe('Dispatcher: crashes, stops and wake-ups', () => {
     d.start();
     try {
       for (const f of fires) expect((await settled(h, f.id)).state).toBe('fired');
+      await until('the last attempt to finish', () => d.inFlightCount, (n) => n === 0);
     } finally {
       clearInterval(sample);
     }
