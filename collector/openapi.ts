@@ -57,6 +57,13 @@ const gif = (description: string) => ({
   headers: { 'Cache-Control': { schema: str(undefined, { const: 'no-store' }) } },
   content: { 'image/gif': { schema: str('a transparent 1×1 GIF', { contentMediaType: 'image/gif' }) } },
 });
+/** a HEAD of a beacon route (a link checker's, a mail scanner's): the GIF's head, nothing recorded */
+const headOnly = () => ({
+  tags: ['browser'],
+  summary: "The GIF's head alone; records nothing (a link checker's or a mail scanner's HEAD)",
+  security: [],
+  responses: { 200: gif('nothing recorded'), ...ERRORS.rate },
+});
 const preflight = (path: string) => ({
   tags: ['browser'],
   summary: `CORS preflight for ${path}, answered for configured sites only`,
@@ -260,6 +267,7 @@ const paths = {
   },
   '/t': {
     options: preflight('/t'),
+    head: headOnly(),
     post: {
       tags: ['browser'],
       summary: 'A click touch from the script; sets the first-party cookie sspx_vid',
@@ -298,6 +306,7 @@ const paths = {
     },
   },
   '/i': {
+    head: headOnly(),
     get: {
       tags: ['browser'],
       summary: 'A view touch from an impression tracker',
@@ -313,6 +322,7 @@ const paths = {
   },
   '/c': {
     options: preflight('/c'),
+    head: headOnly(),
     post: {
       tags: ['browser'],
       summary: 'A conversion reported by the script from the thank-you page, bound to its visitor through sspx_vid',
