@@ -51,7 +51,7 @@ function sizeSuite(label: string, open: () => Promise<{ c: TestCollector; store:
       expect(LONG_LANDING.length).toBeLessThan(2048);
       expect(new URL(LONG_LANDING).href.length).toBeGreaterThan(2704);
       expect(new URL(LONG_REFERRER).origin.length).toBeGreaterThan(2704);
-      // sent together, so they share one group commit
+      // sent together: most often one group commit, where a text its index refused would fail all three
       const [hostile, hostileReferrer, visitor] = await Promise.all([
         touchOf(token('long-url'), LONG_LANDING),
         touchOf(token('long-ref'), `${SITE}/landing`, LONG_REFERRER),
