@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { isbot } from 'isbot';
 import { z } from 'zod';
+import { MAX_TOUCH_TEXT } from '../store/touch-texts.js';
 
 /** an IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4 client) as the IPv4 address it is */
 const unmapped = (ip: string) => (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip);
@@ -99,17 +100,19 @@ export function referrerOrigin(raw: unknown): string | null {
   return origin && origin !== 'null' ? origin : null;
 }
 
-/** a URL or referrer as we keep it: http(s) only, at most 2,048 characters */
+/** a URL or referrer as we keep it: http(s) only, at most MAX_TOUCH_TEXT (2,048) characters as it is serialised */
 export function cleanUrl(raw: unknown): string | null {
   return parsedUrl(raw)?.href ?? null;
 }
 
-/** cleanUrl's URL, parsed once for whoever reads its parts */
+/** cleanUrl's URL, parsed once for whoever reads its parts (each part, such as the origin, is no longer). The limit
+ * holds of the serialised URL, not only of the raw text: percent-encoding makes each non-ASCII character up to 9
+ * (2,000 CJK characters of path are 18 KB), past what touch_texts can index (../store/touch-texts.ts) */
 function parsedUrl(raw: unknown): URL | null {
-  if (typeof raw !== 'string' || !raw || raw.length > 2048) return null;
+  if (typeof raw !== 'string' || !raw || raw.length > MAX_TOUCH_TEXT) return null;
   try {
     const u = new URL(raw);
-    return u.protocol === 'https:' || u.protocol === 'http:' ? u : null;
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.href.length <= MAX_TOUCH_TEXT ? u : null;
   } catch {
     return null;
   }

@@ -4,7 +4,7 @@
 import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
 import { cidKeySql, TOUCH_HASHED, TOUCH_HASH_COLUMNS, touchHashes, touchIdOf, touchIdSql } from './touch-hashes.js';
-import { TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextColumn, type TextRefs } from './touch-texts.js';
+import { MAX_TOUCH_TEXT, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextColumn, type TextRefs } from './touch-texts.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, DUPLICATE_RULES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
 /** each row's columns, in the order both stores insert and select them */
@@ -329,6 +329,8 @@ CREATE UNIQUE INDEX touches_install ON touches (install_id, token) WHERE install
     // (touch-hashes.ts: the click id's hash covers them, so it finds a touch by either), and the touch ids conversions
     // and installs hold are rewritten to them. `touches` becomes the view that reads them back, so every reader sees
     // the columns it saw before. Writes go to the base table, touch_rows; its indexes are recreated under their names.
+    // A text past MAX_TOUCH_TEXT bytes (a whole serialised URL, as builds before issue 15 kept it) is not carried
+    // over: its touch keeps no such column, and PostgreSQL's index on touch_texts.text would refuse the migration.
     version: 13,
     sql: `
 CREATE TABLE touch_texts (
@@ -339,7 +341,7 @@ CREATE TABLE touch_texts (
 INSERT INTO touch_texts (text, last_used)
   SELECT text, MAX(occurred_at) + 1 FROM (
     ${TOUCH_TEXT_COLUMNS.map((c) => `SELECT ${c === 'hints' ? d.jsonText(c) : c} AS text, occurred_at FROM touches`).join('\n    UNION ALL ')}
-  ) named WHERE text IS NOT NULL GROUP BY text;
+  ) named WHERE text IS NOT NULL AND octet_length(text) <= ${MAX_TOUCH_TEXT} GROUP BY text;
 CREATE TABLE ${TOUCH_TABLE} (
   kind TEXT NOT NULL CHECK (kind IN (${sqlList(TOUCH_KINDS)})),
   token TEXT NOT NULL,

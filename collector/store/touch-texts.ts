@@ -18,6 +18,11 @@ export const textRef = (column: TextColumn) => `${column}_ref`;
 /** the ids of a touch's texts (null where it has none) */
 export type TextRefs = Record<TextColumn, number | null>;
 
+/** The longest text kept, in UTF-8 bytes: PostgreSQL's unique index on touch_texts.text refuses an entry past 2,704
+ * bytes, and a refused text would fail every touch of its commit. A URL or referrer (../ingest/client.ts) is ASCII
+ * once serialised and kept to this many characters; a user agent is at most 512 characters */
+export const MAX_TOUCH_TEXT = 2048;
+
 /** the base table's name; `touches` is the view that reads it with its texts */
 export const TOUCH_TABLE = 'touch_rows';
 

@@ -11,6 +11,7 @@ import { parseQuery } from '../../collector/http/query.js';
 import { deviceIdOf, invalidOrderId, invalidOther, invalidValue, tokenRefusal, ID_PATTERN, INSTALL_ID, VISITOR_ID_PATTERN } from '../../collector/fields.js';
 import { cleanUrl, dropReason, headerText, plainText, truncateIp } from '../../collector/ingest/client.js';
 import { normalizeLanguage, osFromUserAgent, osOfApp } from '../../collector/ingest/hints.js';
+import { scriptTouchFacts } from '../../collector/ingest/touches.js';
 import { readReferrer } from '../../collector/ingest/installs.js';
 import { parseConfig } from '../../collector/config.js';
 import { BASE_CONFIG } from '../support/collector.js';
@@ -33,6 +34,9 @@ interface Case {
   normal?: (n: number) => string;
 }
 
+/** data-params or data-ids naming as many parameters as the tag's 512 characters hold */
+const TAG_NAMES = ['sspdata', 'token', ...Array.from({ length: 110 }, (_, i) => `p${i}`)].join(',');
+
 const UA = 'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 ';
 const cases: Case[] = [
   { name: 'readLanding (landing URL)', run: (u) => readLanding('https://shop.example/p?' + u, 'sspdata', 'idfa,aaid'), worst: (n) => [rep('&', n), rep('?', n), rep('#', n), rep('&#', n), rep('=', n), rep('a=', n), rep('sspdata=&', n), rep('&', n - 1) + 'x', rep('%', n)] },
@@ -50,6 +54,13 @@ const cases: Case[] = [
   { name: 'parseQuery (every route)', run: (u) => parseQuery(u), worst: (n) => [rep('&', n), rep('=', n), rep('%', n), rep('a=1&', n), rep('%2', n)] },
   { name: 'parseTime (occurred_at, filters)', run: (u) => parseTime(u), worst: (n) => [rep('1', n), rep('2026-01-01', n), '2026-01-01T' + rep('1', n - 11)] },
   { name: 'hints (user agent, language, OS)', run: (u) => [osFromUserAgent(u), normalizeLanguage(u), osOfApp('ios', u, u)], normal: (n) => rep(UA, n), worst: (n) => [rep('Android ', n), rep('iPhone OS ', n), rep('1_', n), rep('-aa', n), rep('en-', n - 1) + '!', rep(' OS 1', n)] },
+  {
+    // the collector picks the token itself: every value under data-params in the landing URL, then in a current URL
+    // that differs, each told from the macro (isMacro) until a token is found; the tag's data-params may name many
+    name: 'scriptTouchFacts (the token in u, then v)',
+    run: (u) => scriptTouchFacts({ u: 'https://shop.example/p?' + u, v: 'https://shop.example/q#' + u, a: { params: TAG_NAMES, ids: TAG_NAMES } }),
+    worst: (n) => [rep('&', n), rep('p109=&', n), rep('sspdata=&', n), rep('sspdata=${SSP_DATA}&', n), rep('token=%2525%2525%257BSSP_DATA%257D&', n), 'sspdata=' + rep('[', 1000) + '&' + rep('sspdata=%25&', n - 1009), rep('sspdata=' + rep('%', 1024) + '&', n)],
+  },
   { name: 'readReferrer (Play install referrer)', run: (u) => readReferrer(u, ['sspdata', 'token']), worst: (n) => [rep('sspx_cid=', n), rep('%25', n), rep('&sspx_cid=a', n), rep('+', n), rep('&sspdata=', n), rep('sspdata%3D', n)] },
 ];
 
