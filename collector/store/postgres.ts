@@ -152,7 +152,7 @@ function lookupStatement(l: Lookup): { sql: string; args: Record<string, unknown
   const any = Number.MIN_SAFE_INTEGER;
   switch (l.read) {
     case 'cid': return { sql: SQL.touchByCid, args: matchArgs('cid', 'cid', l.cid) };
-    case 'touch': return { sql: SQL.touchById, args: { id: l.id } };
+    case 'touch': return { sql: SQL.touchById, args: matchArgs('id', 'id', l.id) };
     case 'latest': return { sql: latestTouchSql(l.column, 'key'), args: { ...matchArgs(l.column, 'key', l.value), kind: l.kind, from: any, to: l.to } };
     case 'dedup': return { sql: SQL.conversionByDedupKey, args: { dedup_key: l.key }, brings: 'fire' };
     case 'attributed': return { sql: SQL.lastAttributed, args: { pixel_id: l.pixel_id, user_key: l.user_key, since: any }, brings: 'fire' };

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../collector/store/postgres.js';
 import { openStore } from '../../collector/store/open.js';
 import { describePg, pgQuery } from '../support/pg.js';
-import { T0, fire, touch } from './rows.js';
+import { T0, fire, install, touch } from './rows.js';
 import type { PixelConfig } from '../../collector/config.js';
 import { decideConversion, type ConversionInput, type ConversionResult } from '../../collector/ingest/attribution.js';
 import { storeSuite } from './store.suite.js';
@@ -154,6 +154,16 @@ describePg('PostgresStore', (pg) => {
         expect(results.map((r) => r.touch_id)).toEqual(clicks.flatMap((t) => [t.id, t.id]));
         expect(await a.countFires()).toMatchObject({ queued: 10 });
         for (const [i, r] of results.entries()) expect((await a.getFire(r.fire_id!))?.conversion?.order_id).toBe(`A-${i >> 1}`);
+      });
+
+      it("decides a conversion of an install whose bound touch is gone (purged), as a transaction decides it", async () => {
+        const [a] = processes(1);
+        await a.migrate();
+        const gone = touch({ occurred_at: T0 - 60_000 });
+        const bound = install({ touch_id: gone.id });
+        expect(await a.transaction((tx) => tx.insertInstall(bound))).toBe(true);
+        const [mine] = await decide(a, [input({ install_id: bound.install_id, order_id: 'I-1' })]);
+        expect(mine).toMatchObject({ outcome: 'unattributed' });
       });
 
       // what another process commits between this batch's read and its write: the order, or the user in the repeat window
