@@ -238,8 +238,8 @@ export class PostgresStore implements Store {
    * (the texts added are listed in `added`, for the caller to remember once they are committed), and their hashes
    */
   private async touchRows(query: Query, touches: Touch[], added: [TextNeed, number][]): Promise<Row[]> {
-    const needs = this.texts.needs(touches);
     const ids = new Map<string, number>();
+    const needs = this.texts.needs(touches, ids);
     if (needs.length) {
       const rows = (await query<{ id: number; text: string }>(SQL.addTexts, { texts: needs.map((n) => n.text), used: needs.map((n) => n.used) })).rows;
       for (const r of rows) ids.set(r.text, r.id);

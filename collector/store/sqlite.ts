@@ -178,7 +178,7 @@ export class SqliteStore implements Store {
    */
   private touchParams(touches: Touch[]): Record<string, unknown>[] {
     const added = new Map<string, number>();
-    for (const need of this.texts.needs(touches)) {
+    for (const need of this.texts.needs(touches, added)) {
       const id = (this.sql.addText.get(need) as { id: number }).id;
       added.set(need.text, id);
       this.textsInTx.push([need, id]);

@@ -67,27 +67,34 @@ export class TextCache {
     this.known.clear();
   }
 
-  /** the texts of these touches that the store must add or mark used, each once with the latest `used` */
-  needs(touches: Touch[]): TextNeed[] {
+  /**
+   * the texts of these touches that the store must add or mark used, each once with the latest `used`; the ids of
+   * the others, remembered, go into `ids` now — the cache may start over or be forgotten (a sweep) while the store
+   * adds the needs (PostgreSQL awaits it), and what it was relied on for must not be looked up again
+   */
+  needs(touches: Touch[], ids: Map<string, number>): TextNeed[] {
     const needs = new Map<string, number>();
     for (const t of touches) {
       const used = usedUntil(t);
       for (const column of TOUCH_TEXT_COLUMNS) {
         const text = touchText(t, column);
-        if (text == null || this.id(text, used) !== undefined) continue;
-        needs.set(text, Math.max(used, needs.get(text) ?? 0));
+        if (text == null) continue;
+        const id = this.id(text, used);
+        // a text both remembered (for one touch) and needed (for a later one) takes the id the store gives its need
+        if (id === undefined) needs.set(text, Math.max(used, needs.get(text) ?? 0));
+        else if (!ids.has(text)) ids.set(text, id);
       }
     }
     // sorted, so concurrent upserts (PostgreSQL) take their row locks in one order
     return [...needs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([text, used]) => ({ text, used }));
   }
 
-  /** the ids of a touch's texts, by column: those the store just gave its needs (`added`), else the ones remembered.
+  /** the ids of a touch's texts, by column: `ids` as needs() filled it, with the ids the store gave its needs.
    * A literal of one shape (not built key by key): a touch's insert parameters are made thousands of times a second */
-  refs(t: Touch, added: ReadonlyMap<string, number>): TextRefs {
+  refs(t: Touch, ids: ReadonlyMap<string, number>): TextRefs {
     const ref = (text: string | null) => {
       if (text == null) return null;
-      const id = added.get(text) ?? this.known.get(text)?.id;
+      const id = ids.get(text);
       if (id === undefined) throw new Error('a touch text was not added before its touch');
       return id;
     };

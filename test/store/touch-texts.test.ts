@@ -102,7 +102,8 @@ describe('a touch\'s insert parameters', () => {
   it('are the base table\'s columns, its texts by the ids the store gave them', () => {
     const t = touch(PAGE);
     const cache = new TextCache();
-    const added = new Map(cache.needs([t]).map((need, i) => [need.text, i + 1]));
+    const added = new Map<string, number>();
+    cache.needs([t], added).forEach((need, i) => added.set(need.text, i + 1));
     const params = storedTouch(t, cache.refs(t, added));
     expect(Object.keys(params).sort()).toEqual([...TOUCH_STORED_COLUMNS].sort());
     expect(params.user_agent_ref).toBe(added.get(UA));
@@ -126,12 +127,41 @@ suite('SQLite', () => {
     texts: async () => (first!.db.prepare('SELECT text FROM touch_texts ORDER BY text').all() as { text: string }[]).map((r) => r.text),
   };
 });
-describePg('PostgreSQL', (pg) =>
+describePg('PostgreSQL', (pg) => {
   suite('PostgreSQL', () => {
     const schema = pg.newSchema();
     return {
       open: () => new PostgresStore(pg.url, { schema, poolSize: 2 }),
       texts: async () => (await pgQuery<{ text: string }>(pg.url, `SELECT text FROM "${schema}".touch_texts ORDER BY text COLLATE "C"`)).map((r) => r.text),
     };
-  }),
-);
+  });
+
+  describe('PostgreSQL, writes in flight', () => {
+    const stores: PostgresStore[] = [];
+    afterAll(async () => {
+      for (const s of stores) await s.close();
+    });
+
+    it('stores a group commit whose texts were remembered when a sweep made the store forget them while its new text was added', async () => {
+      const store = new PostgresStore(pg.url, { schema: pg.newSchema(), poolSize: 4 });
+      stores.push(store);
+      await store.migrate();
+      await store.insertTouches([touch({ ...PAGE, user_agent: 'old-ua', occurred_at: OLD, created_at: OLD })]);
+      await store.insertTouches([touch({ ...PAGE, occurred_at: T0, created_at: T0 })]);
+      // the purge (another caller of this process: the retention job) runs while the next touch's new URL is added
+      const query = store.pool.query.bind(store.pool) as (text: string, values?: unknown[]) => Promise<unknown>;
+      let purged = false;
+      (store.pool as { query: unknown }).query = async (text: string, values?: unknown[]) => {
+        if (!purged && text.includes('INSERT INTO touch_texts')) {
+          purged = true;
+          await purgeTouches(store);
+        }
+        return query(text, values);
+      };
+      const next = touch({ ...PAGE, url: 'https://shop.example/next', occurred_at: T0, created_at: T0 });
+      await store.insertTouches([next]);
+      expect(purged).toBe(true);
+      expect(await store.touchByCid(next.cid)).toEqual(next);
+    });
+  });
+});
