@@ -93,7 +93,7 @@ console.log(
   `\nsspx-relay bench — ${date.slice(0, 16).replace('T', ' ')} UTC, Node ${m.node}, ${m.cpu} × ${m.cores} cores, ` +
     `load average ${loadBefore.join(' ')} before / ${loadAfter.join(' ')} after, ${seconds} s${QUICK ? ' (QUICK: not for quoting)' : ''}\n` +
     `load: ${LOAD_TOOL}, ${LOAD.connections} connections, ${LOAD.seconds} s measured after ${LOAD.warmupSeconds} s warm-up (growth: ${SHORT_LOAD.seconds} s); ${PINNING.how}\n` +
-    `touch: ${capture ? `Chromium ${capture.browser_version} over ${capture.scheme}, ${capture.headers.map(([k]) => k).join(', ')}; a fresh token per request` : `not captured (${captureError})`}\n` +
+    `touch: ${capture ? `Chromium ${capture.browser_version} over ${capture.scheme}, ${capture.headers.map(([k]) => k).join(', ')}; a fresh token and msclkid per request` : `not captured (${captureError})`}\n` +
     `[load N]: the machine's 1-minute load average as the section started (other work on the machine skews its numbers)\n`,
 );
 console.log(render(rows));

@@ -80,3 +80,12 @@ export function isOneOf<T extends string>(list: readonly T[], value: unknown): v
 
 /** a list as SQL string literals for `CHECK (col IN (…))`: `'queued', 'in_flight', …` (the words hold no quotes) */
 export const sqlList = (list: readonly string[]): string => list.map((v) => `'${v}'`).join(', ');
+
+/** the names under which landing URLs and impression trackers carry advertising ids */
+export const DEVICE_ID_PARAMS = ['idfa', 'aaid', 'gaid', 'adid', 'ifa', 'device_id'] as const;
+
+/** the click ids ad platforms append to a landing URL (Microsoft's msclkid first), and our own deep-link one */
+export const CLICK_ID_PARAMS = ['msclkid', 'gclid', 'gbraid', 'wbraid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id', 'yclid', 'sspx_cid'] as const;
+
+/** a landing URL's parameters unique to one click: its click ids and advertising ids */
+export const PER_CLICK_PARAMS: ReadonlySet<string> = new Set([...CLICK_ID_PARAMS, ...DEVICE_ID_PARAMS]);

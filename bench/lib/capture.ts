@@ -1,6 +1,6 @@
 // What a real Chromium sends: once per run, a headless Chromium (playwright-core) loads a landing page that carries
 // the built script, against a capture server standing in for both the site and the collector, and the bench keeps
-// the POST /t it made — its headers, in order, and its body — to replay under load with a fresh token per request.
+// the POST /t it made — its headers, in order, and its body — to replay under load with a fresh token and msclkid per request.
 // The page and the collector have their real-world names (shop.example, collect.shop.example), mapped to the
 // capture server by Chromium's host resolver, so Origin, Referer and Sec-Fetch-Site are what a landing page gets.
 // Over https, as landing pages are (a throwaway self-signed certificate from openssl, which Chromium is told to
@@ -24,6 +24,9 @@ export const LANDING_HOST = 'shop.example';
 export const COLLECTOR_HOST = 'collect.shop.example';
 /** the token on the landing URL, shaped like Microsoft's (trailing period); every replayed request gets its own */
 export const CAPTURED_TOKEN = 'ams1AAAAAAAAkQC8rFPulI3JKKU9tUKckv1Oj1WFMAAAAAGU0LAAA3AAAAUQIAAD4AAA.';
+/** Microsoft Advertising's click id, which auto-tagging appends to every ad click's landing URL: each replayed
+ * request gets its own, as each real click does */
+export const CAPTURED_MSCLKID = 'f1e2d3c4b5a69788796a5b4c3d2e1f00';
 
 export interface CapturedTouch {
   /** the request headers in the order Chromium sent them, without those the load tool owns (Host, Content-Length, Connection) */
@@ -115,7 +118,7 @@ export async function captureTouch(timeoutMs = 60_000): Promise<CapturedTouch> {
   try {
     const version = context.browser()?.version() ?? '';
     const page = await context.newPage();
-    await page.goto(`${scheme}://${LANDING_HOST}/landing?utm_source=bing&utm_medium=cpc&utm_campaign=spring&sspdata=${CAPTURED_TOKEN}`, { referer: 'https://www.bing.com/' });
+    await page.goto(`${scheme}://${LANDING_HOST}/landing?utm_source=bing&utm_medium=cpc&utm_campaign=spring&sspdata=${CAPTURED_TOKEN}&msclkid=${CAPTURED_MSCLKID}`, { referer: 'https://www.bing.com/' });
     let timer: NodeJS.Timeout | undefined;
     const got = await Promise.race([touch, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`Chromium sent no POST /t within ${timeoutMs} ms`)), timeoutMs)))]);
     clearTimeout(timer);
@@ -126,6 +129,7 @@ export async function captureTouch(timeoutMs = 60_000): Promise<CapturedTouch> {
     for (let i = 0; i < got.raw.length; i += 2) if (!OWNED_BY_LOAD_TOOL.has(got.raw[i].toLowerCase())) headers.push([got.raw[i], visitor(got.raw[i + 1])]);
     const header = (name: string) => headers.find(([k]) => k.toLowerCase() === name)?.[1] ?? '';
     if (!got.body.includes(CAPTURED_TOKEN)) throw new Error(`the captured touch does not carry the landing token: ${got.body}`);
+    if (!got.body.includes(CAPTURED_MSCLKID)) throw new Error(`the captured touch does not carry the landing URL's msclkid: ${got.body}`);
     return { headers, body: got.body, token: CAPTURED_TOKEN, origin: header('origin'), scheme, user_agent: header('user-agent'), browser_version: version };
   } finally {
     await context.close().catch(() => {});

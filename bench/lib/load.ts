@@ -14,8 +14,10 @@ export interface LoadSettings {
   warmupSeconds: number;
 }
 
-/** marks in a body template: FRESH becomes a new value per request, PICK the next of `pick` in turn */
+/** marks in a body template: FRESH becomes a new value per request, CLICK_ID a new 32-hex-digit click id (as
+ * Microsoft's msclkid), PICK the next of `pick` in turn */
 export const FRESH = '@@FRESH@@';
+export const CLICK_ID = '@@CLICKID@@';
 export const PICK = '@@PICK@@';
 
 export interface LoadRequest {
@@ -61,12 +63,12 @@ export interface LoadResult extends LoadOutcome {
 
 /** the body of request number n */
 export function bodyMaker(r: Pick<LoadRequest, 'template' | 'fresh' | 'pick'>): (n: number) => string {
-  const pieces = r.template.split(new RegExp(`(${FRESH}|${PICK})`));
+  const pieces = r.template.split(new RegExp(`(${FRESH}|${CLICK_ID}|${PICK})`));
   const { prefix, digits, suffix } = r.fresh;
   return (n) => {
     const fresh = prefix + n.toString(36).padStart(digits, '0') + suffix;
     let out = '';
-    for (const p of pieces) out += p === FRESH ? fresh : p === PICK ? r.pick![n % r.pick!.length] : p;
+    for (const p of pieces) out += p === FRESH ? fresh : p === CLICK_ID ? n.toString(16).padStart(32, '0') : p === PICK ? r.pick![n % r.pick!.length] : p;
     return out;
   };
 }
@@ -130,7 +132,7 @@ const lua = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').rep
  * every answer to the answers file; the warm-up is a run of its own before the measured one, numbering on.
  */
 async function wrk(spec: LoadSpec, dir: string, run: number): Promise<LoadOutcome> {
-  const pieces = spec.template.split(new RegExp(`(${FRESH}|${PICK})`));
+  const pieces = spec.template.split(new RegExp(`(${FRESH}|${CLICK_ID}|${PICK})`));
   const script = (start: number, answers: string, mode: string) => `
 local n = ${start} - 1
 local pieces = { ${pieces.map(lua).join(', ')} }
@@ -149,7 +151,7 @@ request = function()
   local fresh = ${lua(spec.fresh.prefix)} .. base36(n) .. ${lua(spec.fresh.suffix)}
   local parts = {}
   for i, p in ipairs(pieces) do
-    if p == ${lua(FRESH)} then parts[i] = fresh elseif p == ${lua(PICK)} then parts[i] = picks[n % #picks + 1] else parts[i] = p end
+    if p == ${lua(FRESH)} then parts[i] = fresh elseif p == ${lua(CLICK_ID)} then parts[i] = string.format("%032x", n) elseif p == ${lua(PICK)} then parts[i] = picks[n % #picks + 1] else parts[i] = p end
   end
   return wrk.format(${lua(spec.method)}, ${lua(spec.path)}, headers, table.concat(parts))
 end

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../collector/paths.js';
-import type { CapturedTouch } from './capture.js';
-import { FRESH, PICK, type LoadRequest, type LoadSettings } from './load.js';
+import { CAPTURED_MSCLKID, type CapturedTouch } from './capture.js';
+import { CLICK_ID, FRESH, PICK, type LoadRequest, type LoadSettings } from './load.js';
 
 export const SERVER_KEY = 'bench-server-key-0123456789abcdef';
 /** the app and admin keys: the shipped sample's change-me keys would stop `serve` from starting */
@@ -61,7 +61,7 @@ export function touchRequest(c: CapturedTouch): LoadRequest {
     method: 'POST',
     path: '/t',
     headers: c.headers,
-    template: c.body.split(c.token).join(FRESH),
+    template: c.body.split(c.token).join(FRESH).split(CAPTURED_MSCLKID).join(CLICK_ID),
     fresh: { prefix: c.token.slice(0, keep) + runTag(), digits, suffix: '.' },
     idField: 'cid',
   };

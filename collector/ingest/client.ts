@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { isbot } from 'isbot';
 import { z } from 'zod';
 import { MAX_TOUCH_TEXT } from '../store/touch-texts.js';
+import { CLICK_ID_PARAMS, DEVICE_ID_PARAMS, PER_CLICK_PARAMS } from '../vocabulary.js';
 
 /** an IPv4-mapped IPv6 address (a dual-stack socket's view of an IPv4 client) as the IPv4 address it is */
 const unmapped = (ip: string) => (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip);
@@ -74,23 +75,22 @@ export function dropReason(headers: Record<string, string | string[] | undefined
   return null;
 }
 
-/** the names under which landing URLs and impression trackers carry advertising ids */
-export const DEVICE_ID_PARAMS = ['idfa', 'aaid', 'gaid', 'adid', 'ifa', 'device_id'] as const;
+export { CLICK_ID_PARAMS, DEVICE_ID_PARAMS };
 
-/** the click ids ad platforms append to a landing URL (Microsoft's msclkid first), and our own deep-link one */
-export const CLICK_ID_PARAMS = ['msclkid', 'gclid', 'gbraid', 'wbraid', 'dclid', 'fbclid', 'ttclid', 'twclid', 'li_fat_id', 'yclid', 'sspx_cid'] as const;
-
-/** the landing-URL parameters a touch keeps: campaign tags (utm_*), click ids and device-id names; anything else
- * (an e-mail address, a session, a search) is the page's business, not attribution's */
-const keptParam = (name: string): boolean =>
-  name.startsWith('utm_') || (CLICK_ID_PARAMS as readonly string[]).includes(name) || (DEVICE_ID_PARAMS as readonly string[]).includes(name);
+/** the landing-URL parameters a touch keeps: campaign tags (utm_*), and the click's own (PER_CLICK_PARAMS: click ids and
+ * device-id names); anything else (an e-mail address, a session, a search) is the page's business, not attribution's */
+const keptParam = (name: string): boolean => name.startsWith('utm_') || PER_CLICK_PARAMS.has(name);
 
 /** a landing URL as a touch stores it: origin and path (the page the ad pointed at), then only the allow-listed
- * query parameters, each byte for byte; no fragment, no credentials. SECURITY.md lists every stored field. */
+ * query parameters, each byte for byte, the campaign's before the click's own (so the store keeps the part a
+ * campaign's touches share once: ../store/touch-texts.ts); no fragment, no credentials. SECURITY.md lists every
+ * stored field. */
 export function landingUrl(raw: unknown): string | null {
   const u = parsedUrl(raw);
   if (!u) return null;
-  const kept = u.search.slice(1).split('&').filter((piece) => piece && keptParam(piece.split('=', 1)[0]));
+  const pieces = u.search.slice(1).split('&').filter((piece) => piece && keptParam(piece.split('=', 1)[0]));
+  const own = (piece: string) => PER_CLICK_PARAMS.has(piece.split('=', 1)[0]);
+  const kept = [...pieces.filter((p) => !own(p)), ...pieces.filter(own)];
   return u.origin + u.pathname + (kept.length ? '?' + kept.join('&') : '');
 }
 

@@ -4,7 +4,7 @@
 import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
 import { cidKeySql, TOUCH_HASHED, TOUCH_HASH_COLUMNS, touchHashes, touchIdOf, touchIdSql } from './touch-hashes.js';
-import { MAX_TOUCH_TEXT, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextColumn, type TextRefs } from './touch-texts.js';
+import { MAX_TOUCH_TEXT, splitUrl, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextColumn, type TextRefs } from './touch-texts.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, DUPLICATE_RULES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
 /** each row's columns, in the order both stores insert and select them */
@@ -16,17 +16,19 @@ export const TOUCH_ROW_COLUMNS = [...TOUCH_COLUMNS, ...TOUCH_HASH_COLUMNS];
 /** a touch as its base table stores it (migration 13): no id (its click id's first 16 characters, touch-hashes.ts),
  * its texts by reference (touch-texts.ts), created_at as its delay after occurred_at (none for a browser's touch, which
  * SQLite stores in no bytes), then its hashes */
-const storedColumn = (c: string) => ((TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? textRef(c as TextColumn) : c === 'created_at' ? 'created_delay' : c);
-export const TOUCH_STORED_COLUMNS = TOUCH_ROW_COLUMNS.filter((c) => c !== 'id').map(storedColumn);
+const storedColumns = (c: string): string[] =>
+  c === 'url' ? ['url_ref', 'url_params'] : (TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? [textRef(c as TextColumn)] : c === 'created_at' ? ['created_delay'] : [c];
+export const TOUCH_STORED_COLUMNS = TOUCH_ROW_COLUMNS.filter((c) => c !== 'id').flatMap(storedColumns);
 /** a touch's insert parameters for its base table (TOUCH_STORED_COLUMNS), given the ids of its texts
  * (TextCache.refs): one literal, as spreading the touch into a new object cost more than the insert itself */
 export const storedTouch = (t: Touch, refs: TextRefs): Record<string, unknown> => {
   // the id is not stored: one that is not the click id's would be lost
   if (t.id !== touchIdOf(t.cid)) throw new Error(`touch ${t.id} does not carry its click id's id ${touchIdOf(t.cid)}`);
   const hashes = touchHashes(t);
+  const url_params = t.url == null ? null : splitUrl(t.url)[1];
   return {
     kind: t.kind, token: t.token, cid: t.cid, visitor_id: t.visitor_id, device_id: t.device_id,
-    site_ref: refs.site, source_ref: refs.source, ip_prefix_ref: refs.ip_prefix, user_agent_ref: refs.user_agent, url_ref: refs.url,
+    site_ref: refs.site, source_ref: refs.source, ip_prefix_ref: refs.ip_prefix, user_agent_ref: refs.user_agent, url_ref: refs.url, url_params,
     referrer_ref: refs.referrer, hints_ref: refs.hints, hint_key: t.hint_key, occurred_at: t.occurred_at,
     created_delay: t.created_at - t.occurred_at, install_id: t.install_id,
     token_hash: hashes.token_hash, visitor_hash: hashes.visitor_hash, cid_hash: hashes.cid_hash,
@@ -62,7 +64,8 @@ export interface Dialect {
 const touchesView = (d: Dialect) => {
   const text = (column: TextColumn) => `(SELECT x.text FROM touch_texts x WHERE x.id = r.${textRef(column)})`;
   const read = (c: string) =>
-    (TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? `${c === 'hints' ? d.asJson(text('hints')) : text(c as TextColumn)} AS ${c}`
+    c === 'url' ? `${text('url')} || COALESCE(r.url_params, '') AS url`
+    : (TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? `${c === 'hints' ? d.asJson(text('hints')) : text(c as TextColumn)} AS ${c}`
     : c === 'created_at' ? 'r.occurred_at + r.created_delay AS created_at' : c === 'id' ? `${touchIdSql('r.cid')} AS id` : `r.${c}`;
   return `CREATE VIEW touches AS SELECT ${TOUCH_ROW_COLUMNS.map(read).join(', ')} FROM ${TOUCH_TABLE} r;`;
 };
@@ -353,6 +356,7 @@ CREATE TABLE ${TOUCH_TABLE} (
   ip_prefix_ref ${d.int},
   user_agent_ref ${d.int},
   url_ref ${d.int},
+  url_params TEXT,
   referrer_ref ${d.int},
   hints_ref ${d.int},
   hint_key TEXT,
@@ -365,7 +369,9 @@ CREATE TABLE ${TOUCH_TABLE} (
 );
 INSERT INTO ${TOUCH_TABLE} (${TOUCH_STORED_COLUMNS.join(', ')})
   SELECT ${TOUCH_ROW_COLUMNS.filter((c) => c !== 'id').map((c) =>
-    (TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? `(SELECT x.id FROM touch_texts x WHERE x.text = ${c === 'hints' ? d.jsonText('t.hints') : `t.${c}`})`
+    // a URL kept before keeps its text whole (url_params NULL): joined back, the same URL
+    c === 'url' ? `(SELECT x.id FROM touch_texts x WHERE x.text = t.url), NULL`
+    : (TOUCH_TEXT_COLUMNS as readonly string[]).includes(c) ? `(SELECT x.id FROM touch_texts x WHERE x.text = ${c === 'hints' ? d.jsonText('t.hints') : `t.${c}`})`
     : c === 'created_at' ? 't.created_at - t.occurred_at' : c === TOUCH_HASHED.cid ? d.hash(cidKeySql('t.cid')) : `t.${c}`).join(', ')}
   FROM touches t;
 UPDATE conversions SET touch_id = (SELECT ${touchIdSql('t.cid')} FROM touches t WHERE t.id = conversions.touch_id)

@@ -10,6 +10,7 @@
 // (retention-rules.ts, sweepTexts).
 import { DAY, dayStart } from '../clock.js';
 import type { Touch } from './store.js';
+import { PER_CLICK_PARAMS } from '../vocabulary.js';
 
 /** the touch's columns kept by reference, each in the base table as `<column>_ref` */
 export const TOUCH_TEXT_COLUMNS = ['site', 'source', 'ip_prefix', 'user_agent', 'url', 'referrer', 'hints'] as const satisfies (keyof Touch)[];
@@ -26,10 +27,26 @@ export const MAX_TOUCH_TEXT = 2048;
 /** the base table's name; `touches` is the view that reads it with its texts */
 export const TOUCH_TABLE = 'touch_rows';
 
-/** a touch's stored text of `column` (hints as JSON), or null */
+/**
+ * A landing URL in two: the part a campaign's touches share (origin, path, utm_* tags), kept once in touch_texts, and
+ * the click's own from its first click-id or advertising-id parameter (../ingest/client.ts's landingUrl puts them
+ * last) to the end, unique to the click (an msclkid on every Microsoft Ads click), kept in the touch's row
+ * (url_params); null when there is none. The two joined give the URL back, byte for byte, whatever its order.
+ */
+export function splitUrl(url: string): [shared: string, own: string | null] {
+  for (let at = url.indexOf('?'); at >= 0; at = url.indexOf('&', at + 1)) {
+    const end = url.indexOf('=', at + 1);
+    const next = url.indexOf('&', at + 1);
+    const name = url.slice(at + 1, end < 0 || (next >= 0 && next < end) ? (next < 0 ? undefined : next) : end);
+    if (PER_CLICK_PARAMS.has(name)) return [url.slice(0, at), url.slice(at)];
+  }
+  return [url, null];
+}
+
+/** a touch's stored text of `column` (hints as JSON; of the landing URL, the part its campaign shares), or null */
 export const touchText = (t: Touch, column: TextColumn): string | null => {
   const v = t[column];
-  return v == null ? null : typeof v === 'string' ? v : JSON.stringify(v);
+  return v == null ? null : typeof v !== 'string' ? JSON.stringify(v) : column === 'url' ? splitUrl(v)[0] : v;
 };
 
 /** the last_used a touch needs of each text it names: the end of the UTC day it occurred or was recorded in,
@@ -99,7 +116,7 @@ export class TextCache {
       return id;
     };
     return {
-      site: ref(t.site), source: ref(t.source), ip_prefix: ref(t.ip_prefix), user_agent: ref(t.user_agent), url: ref(t.url),
+      site: ref(t.site), source: ref(t.source), ip_prefix: ref(t.ip_prefix), user_agent: ref(t.user_agent), url: ref(touchText(t, 'url')),
       referrer: ref(t.referrer), hints: ref(touchText(t, 'hints')),
     };
   }

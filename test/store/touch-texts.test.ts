@@ -10,7 +10,8 @@ import { PostgresStore } from '../../collector/store/postgres.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
 import { storedTouch, TOUCH_STORED_COLUMNS } from '../../collector/store/schema.js';
 import { noPurgeCounts, type PurgeCutoffs, type Store } from '../../collector/store/store.js';
-import { TextCache } from '../../collector/store/touch-texts.js';
+import { splitUrl, TextCache } from '../../collector/store/touch-texts.js';
+import { landingUrl } from '../../collector/ingest/client.js';
 import { describePg, pgQuery } from '../support/pg.js';
 import { T0, conversion, touch } from './rows.js';
 
@@ -48,6 +49,14 @@ function suite(name: string, makeSite: () => Site) {
       };
       return { site, open, store: await open() };
     };
+
+    it("keeps a landing URL's click ids and advertising ids in the touch's row: 200 clicks of one campaign, each with its own msclkid, name one URL text and read back their own URL", async () => {
+      const { site, store } = await fresh();
+      const clicks = Array.from({ length: 200 }, (_, i) => touch({ ...PAGE, url: `${PAGE.url}&msclkid=${i.toString(16).padStart(32, '0')}${i % 2 ? `&idfa=${i}` : ''}` }));
+      await store.insertTouches(clicks);
+      for (const t of clicks) expect((await store.touchByCid(t.cid))?.url).toBe(t.url);
+      expect(await site.texts()).toEqual([...PAGE_TEXTS].sort());
+    });
 
     it('keeps each text once, whichever write named it, and reads each touch back with its own', async () => {
       const { site, store } = await fresh();
@@ -163,5 +172,28 @@ describePg('PostgreSQL', (pg) => {
       expect(purged).toBe(true);
       expect(await store.touchByCid(next.cid)).toEqual(next);
     });
+  });
+});
+
+describe('a landing URL in two (splitUrl): the part its campaign shares, and the click\'s own', () => {
+  it.each([
+    ['https://shop.example/landing', ['https://shop.example/landing', null]],
+    ['https://shop.example/landing?utm_source=bing', ['https://shop.example/landing?utm_source=bing', null]],
+    ['https://shop.example/landing?msclkid=abc', ['https://shop.example/landing', '?msclkid=abc']],
+    ['https://shop.example/landing?utm_source=bing&msclkid=abc&idfa=X', ['https://shop.example/landing?utm_source=bing', '&msclkid=abc&idfa=X']],
+    // only a parameter's name counts, whole: not a value, nor a longer name
+    ['https://shop.example/landing?utm_term=msclkid%3Dx&msclkidx=1', ['https://shop.example/landing?utm_term=msclkid%3Dx&msclkidx=1', null]],
+    ['https://shop.example/landing?utm_term=a&gclid', ['https://shop.example/landing?utm_term=a', '&gclid']],
+    // out of landingUrl's order the URL is still joined back byte for byte
+    ['https://shop.example/landing?gclid=1&utm_source=bing', ['https://shop.example/landing', '?gclid=1&utm_source=bing']],
+  ] as const)('%s', (url, parts) => {
+    expect(splitUrl(url)).toEqual(parts);
+    expect(parts[0] + (parts[1] ?? '')).toBe(url);
+  });
+
+  it('landingUrl puts the click\'s own parameters after its campaign\'s, each byte for byte', () => {
+    expect(landingUrl('https://shop.example/landing?msclkid=abc&email=a%40b.c&utm_source=bing&idfa=X&utm_campaign=q%2B1#top')).toBe(
+      'https://shop.example/landing?utm_source=bing&utm_campaign=q%2B1&msclkid=abc&idfa=X',
+    );
   });
 });
