@@ -19,6 +19,8 @@ const DEPLOY = join(REPO_ROOT, 'deploy');
 const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
 const deployConfig: ConfigInput = JSON.parse(read('deploy/sspx.config.json'));
 const config = parseConfig(deployConfig);
+/** deploy/'s configuration on the test collector's own temporary store (its /var/lib path is the server's) */
+const { store: _deployedStore, ...deployedElsewhere } = deployConfig;
 const publicHost = new URL(config.public_url!).host;
 const dataDir = dirname(config.store.slice('sqlite:'.length));
 
@@ -72,7 +74,7 @@ describe('a collector behind the nginx of deploy/', () => {
   });
 
   it('with trust_proxy 1, records the client address nginx saw and sets a Secure cookie for the site', async () => {
-    collector = await startTestCollector({ ...deployConfig, port: 0, store: undefined, host: '127.0.0.1', log_level: 'silent' });
+    collector = await startTestCollector({ ...deployedElsewhere, port: 0, host: '127.0.0.1', log_level: 'silent' });
     const { res, client } = await touchThroughNginx(collector);
     expect(res.status).toBe(200);
     const cookie = String(res.headers['set-cookie']);
@@ -86,7 +88,7 @@ describe('a collector behind the nginx of deploy/', () => {
   });
 
   it('without trust_proxy, would take the proxy for the client (why the setting matters)', async () => {
-    collector = await startTestCollector({ ...deployConfig, trust_proxy: 0, port: 0, store: undefined, host: '127.0.0.1', log_level: 'silent' });
+    collector = await startTestCollector({ ...deployedElsewhere, trust_proxy: 0, port: 0, host: '127.0.0.1', log_level: 'silent' });
     const { res, client } = await touchThroughNginx(collector);
     expect(res.status).toBe(200);
     const touch = await collector.ctx.store.touchByCid(json(res).cid);
