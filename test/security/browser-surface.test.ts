@@ -293,8 +293,12 @@ describe('the sspx_vid cookie', () => {
       await send(c.url + '/t', touchReq({ 'user-agent': 'Googlebot/2.1' })),
       await send(c.url + '/t', touchReq({ 'sec-gpc': '1' })),
       await send(c.url + '/t', { ...touchReq(), body: '{' }),
+      // a body without a usable token: refused before a visitor is ever named
+      await send(c.url + '/t', { ...touchReq(), body: JSON.stringify({ t: 'not a token' }) }),
+      await send(c.url + '/t', { ...touchReq(), body: JSON.stringify({ u: `${SITE}/landing?utm_source=bing` }) }),
     ];
-    for (const res of none) expect(res.headers['set-cookie']).toBeUndefined();
+    for (const res of none) expect(res.headers['set-cookie'], String(res.status)).toBeUndefined();
+    expect(none.slice(-2).map((r) => r.status)).toEqual([400, 400]);
     expect(none[3].status).toBe(202);
     expect(none[3].headers['x-sspx-reason']).toBe('gpc');
   });

@@ -5,7 +5,7 @@
 // and the spellings it also routes here, such as `/T`).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../../context.js';
-import { normalizeDeviceId } from '../../fields.js';
+import { normalizeDeviceId, tokenRefusal } from '../../fields.js';
 import { DEVICE_ID_PARAMS, gpcOptOut, headerText } from '../../ingest/client.js';
 import { browserConversionSchema, conversionAnswer, type Conversions } from '../../ingest/conversions.js';
 import { scriptTouchFacts, scriptTouchSchema, withoutDeviceIds, type Touches } from '../../ingest/touches.js';
@@ -80,6 +80,9 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
       await touches.countMacro(site?.origin ?? null);
       return dropped(res, 'unreplaced_macro', gif);
     }
+    // a touch that will be refused names no visitor: no cookie without a token (the script's own rule)
+    const refusal = tokenRefusal(facts.token);
+    if (refusal) throw refusal;
     const now = ctx.clock.now();
     const visitor_id = ensureVisitor(req, res, config, site, { https: isHttps(req, hops), now });
     if (facts.device_id && !deviceIdsAllowed(req, config, gif ? 'image' : 'script')) {
