@@ -19,18 +19,19 @@ export function visitorOf(req: { headers: IncomingHttpHeaders }): string | null 
   return vid && ID_PATTERN.test(vid) ? vid : null;
 }
 
-/** sets (or refreshes) the cookie, as Express's res.cookie writes it (Max-Age and Expires), and answers the visitor id */
-export function ensureVisitor(
-  req: { headers: IncomingHttpHeaders },
+/** the visitor a request's cookie names, or a new one: its touch is stored under it before the cookie is set */
+export const visitorFor = (req: { headers: IncomingHttpHeaders }): string => visitorOf(req) ?? randomId();
+
+/** sets (or refreshes) the cookie, as Express's res.cookie writes it (Max-Age and Expires) */
+export function setVisitorCookie(
   res: ServerResponse,
+  vid: string,
   config: Config,
   site: SiteMatch | undefined,
   at: { https: boolean; now: number },
-): string {
-  const vid = visitorOf(req) ?? randomId();
+): void {
   // an id is base64url (ID_PATTERN, randomId): `serialize` would write it as it is
   res.appendHeader('Set-Cookie', `${VISITOR_COOKIE}=${vid}${cookieAttributes(config, site, at)}`);
-  return vid;
 }
 
 /** the attributes last written, and what they were written for */

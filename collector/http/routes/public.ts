@@ -5,7 +5,7 @@
 // and the spellings it also routes here, such as `/T`).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../../context.js';
-import { normalizeDeviceId, tokenRefusal } from '../../fields.js';
+import { normalizeDeviceId } from '../../fields.js';
 import { DEVICE_ID_PARAMS, gpcOptOut, headerText } from '../../ingest/client.js';
 import { browserConversionSchema, conversionAnswer, type Conversions } from '../../ingest/conversions.js';
 import { scriptTouchFacts, scriptTouchSchema, withoutDeviceIds, type Touches } from '../../ingest/touches.js';
@@ -17,7 +17,7 @@ import { clientAddress, isHttps } from '../peer.js';
 import { queryOf, single } from '../query.js';
 import { rateLimit } from '../rate-limit.js';
 import { sendJson } from '../reply.js';
-import { ensureVisitor, visitorOf } from '../visitor.js';
+import { setVisitorCookie, visitorFor, visitorOf } from '../visitor.js';
 
 /** a transparent 1×1 GIF */
 export const PIXEL_GIF = Buffer.from('R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==', 'base64');
@@ -80,11 +80,8 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
       await touches.countMacro(site?.origin ?? null);
       return dropped(res, 'unreplaced_macro', gif);
     }
-    // a touch that will be refused names no visitor: no cookie without a token (the script's own rule)
-    const refusal = tokenRefusal(facts.token);
-    if (refusal) throw refusal;
     const now = ctx.clock.now();
-    const visitor_id = ensureVisitor(req, res, config, site, { https: isHttps(req, hops), now });
+    const visitor_id = visitorFor(req);
     if (facts.device_id && !deviceIdsAllowed(req, config, gif ? 'image' : 'script')) {
       facts = withoutDeviceIds(facts);
       ctx.events.emit('device_ids_ignored', { route: '/t' });
@@ -103,6 +100,8 @@ export function publicRoutes(ctx: Context, touches: Touches, conversions: Conver
       user_agent: headerText(req.headers['user-agent'], 512),
       occurred_at: now,
     });
+    // only a stored touch names its visitor: a refused one (no usable token) sets no cookie
+    setVisitorCookie(res, visitor_id, config, site, { https: isHttps(req, hops), now });
     if (gif) return sendGif(res);
     sendJson(res, 200, { cid: t.cid });
   }
