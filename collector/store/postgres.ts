@@ -9,7 +9,7 @@ import { BATCH_CONFLICT, LATEST_POSTGRES_MIGRATION, POSTGRES_MIGRATIONS, postgre
 import { storedTouch, TOUCH_STORED_COLUMNS, touchSelect } from './schema.js';
 import { decideFromMemory, type BatchWrites, type Lookup, type LookupAnswer } from './batch-tx.js';
 import { matchArgs, TOUCH_HASH_COLUMNS, touchByIdSql } from './touch-hashes.js';
-import { TextCache, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextNeed } from './touch-texts.js';
+import { TextCache, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, touchTexts, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
@@ -21,7 +21,7 @@ import type {
 } from './store.js';
 import type { OnAmbiguous } from '../vocabulary.js';
 import {
-  INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  INSTALL_DETAIL_LIMIT, attemptEndedAt, decideInTransaction, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -173,10 +173,12 @@ const BRINGS = {
  * size; each row is tagged with its lookup's index and answered as JSON (numbers and booleans read back as the pooled
  * queries' rows do).
  */
-function lookupsQuery(lookups: Lookup[]): { sql: string; args: Record<string, unknown> } {
+function lookupsQuery(lookups: Lookup[]): { sql: string; args: Record<string, unknown>; brings: ('fire' | 'touch' | undefined)[] } {
   const groups = new Map<string, { brings?: 'fire' | 'touch'; names: string[]; rows: { i: number; args: Record<string, unknown> }[] }>();
+  const brings: ('fire' | 'touch' | undefined)[] = [];
   lookups.forEach((l, i) => {
     const q = lookupStatement(l);
+    brings.push(q.brings);
     let g = groups.get(q.sql);
     if (!g) groups.set(q.sql, (g = { brings: q.brings, names: Object.keys(q.args), rows: [] }));
     g.rows.push({ i, args: q.args });
@@ -194,7 +196,7 @@ function lookupsQuery(lookups: Lookup[]): { sql: string; args: Record<string, un
     return `SELECT k.i, to_json(x) AS row, ${g.brings ? BRINGS[g.brings] : 'NULL::json'} AS brought
             FROM unnest(${arrays.join(', ')}) AS k(${columns.map((c) => `"${c}"`).join(', ')}) CROSS JOIN LATERAL (${lateral}) x`;
   });
-  return { sql: parts.join('\nUNION ALL\n'), args };
+  return { sql: parts.join('\nUNION ALL\n'), args, brings };
 }
 
 /** how many times a batch is read and written before it is decided in a transaction instead */
@@ -239,13 +241,14 @@ export class PostgresStore implements Store {
    */
   private async touchRows(query: Query, touches: Touch[], added: [TextNeed, number][]): Promise<Row[]> {
     const ids = new Map<string, number>();
-    const needs = this.texts.needs(touches, ids);
+    const texts = touches.map(touchTexts);
+    const needs = this.texts.needs(touches, texts, ids);
     if (needs.length) {
       const rows = (await query<{ id: number; text: string }>(SQL.addTexts, { texts: needs.map((n) => n.text), used: needs.map((n) => n.used) })).rows;
       for (const r of rows) ids.set(r.text, r.id);
       for (const n of needs) added.push([n, ids.get(n.text)!]);
     }
-    return touches.map((t) => storedTouch(t, this.texts.refs(t, ids)));
+    return touches.map((t, i) => storedTouch(t, texts[i], this.texts.refs(texts[i], ids)));
   }
 
   private rememberTexts(added: [TextNeed, number][]): void {
@@ -373,20 +376,18 @@ export class PostgresStore implements Store {
         if (!batchConflict(err)) throw err;
       }
     }
-    return this.transaction(async (tx) => {
-      const out: O[] = [];
-      for (const item of items) out.push(await decide(tx, item));
-      return out;
-    });
+    return decideInTransaction(this, items, decide);
   }
 
   private async readLookups(lookups: Lookup[]): Promise<LookupAnswer[]> {
-    const { sql, args } = lookupsQuery(lookups);
-    const answers: LookupAnswer[] = lookups.map((l) => ({ row: null, ...(l.read === 'dedup' || l.read === 'attributed' ? { fire: null } : l.read === 'install' ? { touch: null } : {}) }));
-    for (const r of (await this.query<{ i: number; row: any; brought: any }>(sql, args)).rows) {
-      const l = lookups[r.i];
-      answers[r.i] = { row: r.row, ...(l.read === 'dedup' || l.read === 'attributed' ? { fire: r.brought } : l.read === 'install' ? { touch: r.brought } : {}) };
-    }
+    const { sql, args, brings } = lookupsQuery(lookups);
+    // what a lookup's statement brings along (lookupStatement) is answered too, null when there is none
+    const answer = (i: number, row: LookupAnswer['row'], brought: any): LookupAnswer => {
+      const kind = brings[i];
+      return kind ? { row, [kind]: brought } : { row };
+    };
+    const answers = lookups.map((_l, i) => answer(i, null, null));
+    for (const r of (await this.query<{ i: number; row: any; brought: any }>(sql, args)).rows) answers[r.i] = answer(r.i, r.row, r.brought);
     return answers;
   }
 

@@ -4,7 +4,7 @@
 import { RECONCILE_MIGRATION_SQL } from './reconcile-sql.js';
 import type { Conversion, Fire, Install, Touch } from './store.js';
 import { cidKeySql, TOUCH_HASHED, TOUCH_HASH_COLUMNS, touchHashes, touchIdOf, touchIdSql } from './touch-hashes.js';
-import { MAX_TOUCH_TEXT, splitUrl, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextColumn, type TextRefs } from './touch-texts.js';
+import { MAX_TOUCH_TEXT, TOUCH_TABLE, TOUCH_TEXT_COLUMNS, textRef, type TextColumn, type TextRefs, type TouchTexts } from './touch-texts.js';
 import { ATTEMPT_OUTCOMES, CONVERSION_OUTCOMES, CONVERSION_SOURCES, DUPLICATE_RULES, FIRE_STATES, sqlList, TOUCH_KINDS } from '../vocabulary.js';
 
 /** each row's columns, in the order both stores insert and select them */
@@ -21,11 +21,10 @@ const storedColumns = (c: string): string[] =>
 export const TOUCH_STORED_COLUMNS = TOUCH_ROW_COLUMNS.filter((c) => c !== 'id').flatMap(storedColumns);
 /** a touch's insert parameters for its base table (TOUCH_STORED_COLUMNS), given the ids of its texts
  * (TextCache.refs): one literal, as spreading the touch into a new object cost more than the insert itself */
-export const storedTouch = (t: Touch, refs: TextRefs): Record<string, unknown> => {
+export const storedTouch = (t: Touch, { urlParams: url_params }: TouchTexts, refs: TextRefs): Record<string, unknown> => {
   // the id is not stored: one that is not the click id's would be lost
   if (t.id !== touchIdOf(t.cid)) throw new Error(`touch ${t.id} does not carry its click id's id ${touchIdOf(t.cid)}`);
   const hashes = touchHashes(t);
-  const url_params = t.url == null ? null : splitUrl(t.url)[1];
   return {
     kind: t.kind, token: t.token, cid: t.cid, visitor_id: t.visitor_id, device_id: t.device_id,
     site_ref: refs.site, source_ref: refs.source, ip_prefix_ref: refs.ip_prefix, user_agent_ref: refs.user_agent, url_ref: refs.url, url_params,

@@ -13,7 +13,7 @@ import { WalSync, type SyncFile } from './wal-sync.js';
 import { SQLITE_HASH_FUNCTION, SQLITE_MIGRATIONS, sqliteHash } from './sqlite-schema.js';
 import { lookupHash, matchArgs, touchByIdSql } from './touch-hashes.js';
 import { storedTouch } from './schema.js';
-import { TextCache, type TextNeed } from './touch-texts.js';
+import { TextCache, touchTexts, type TextNeed } from './touch-texts.js';
 import type { SqlDialect } from './dialect.js';
 import { INGEST_SQL, latestTouchSql } from './ingest-sql.js';
 import { queueSql } from './queue-sql.js';
@@ -26,7 +26,7 @@ import type {
 } from './store.js';
 import type { OnAmbiguous } from '../vocabulary.js';
 import {
-  INSTALL_DETAIL_LIMIT, attemptEndedAt, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
+  INSTALL_DETAIL_LIMIT, attemptEndedAt, decideInTransaction, attemptMetrics, collectStats, dailyCounts, noPurgeCounts, statsDays,
   type DailyCount, type PurgeCounts, type PurgeCutoffs, type PurgeStep, type QueueStats, type Stats,
 } from './store.js';
 
@@ -178,12 +178,13 @@ export class SqliteStore implements Store {
    */
   private touchParams(touches: Touch[]): Record<string, unknown>[] {
     const added = new Map<string, number>();
-    for (const need of this.texts.needs(touches, added)) {
+    const texts = touches.map(touchTexts);
+    for (const need of this.texts.needs(touches, texts, added)) {
       const id = (this.sql.addText.get(need) as { id: number }).id;
       added.set(need.text, id);
       this.textsInTx.push([need, id]);
     }
-    return touches.map((t) => storedTouch(t, this.texts.refs(t, added)));
+    return touches.map((t, i) => storedTouch(t, texts[i], this.texts.refs(texts[i], added)));
   }
 
   /** after a commit: the texts it added are known; after a rollback they may not exist */
@@ -331,11 +332,7 @@ export class SqliteStore implements Store {
 
   /** one transaction of the one writer: its reads cost no round trip */
   decideBatch<I, O>(items: I[], decide: (tx: Tx, item: I) => Promise<O>): Promise<O[]> {
-    return this.transaction(async (tx) => {
-      const out: O[] = [];
-      for (const item of items) out.push(await decide(tx, item));
-      return out;
-    });
+    return decideInTransaction(this, items, decide);
   }
 
   insertTouches(touches: Touch[]): Promise<void> {

@@ -260,6 +260,15 @@ export interface AttributionStore {
   decideBatch<I, O>(items: I[], decide: (tx: Tx, item: I) => Promise<O>): Promise<O[]>;
 }
 
+/** decideBatch the plain way: each item decided in order in one transaction (SQLite's, PostgreSQL's fallback) */
+export function decideInTransaction<I, O>(store: Pick<AttributionStore, 'transaction'>, items: I[], decide: (tx: Tx, item: I) => Promise<O>): Promise<O[]> {
+  return store.transaction(async (tx) => {
+    const out: O[] = [];
+    for (const item of items) out.push(await decide(tx, item));
+    return out;
+  });
+}
+
 /** ingest's writes outside the attribution transaction: touches, secrets, diagnostics; the dashboard's logouts */
 export interface IngestStore {
   /** group commit of touches: all or none */

@@ -43,11 +43,20 @@ export function splitUrl(url: string): [shared: string, own: string | null] {
   return [url, null];
 }
 
-/** a touch's stored text of `column` (hints as JSON; of the landing URL, the part its campaign shares), or null */
-export const touchText = (t: Touch, column: TextColumn): string | null => {
-  const v = t[column];
-  return v == null ? null : typeof v !== 'string' ? JSON.stringify(v) : column === 'url' ? splitUrl(v)[0] : v;
-};
+/** a touch's stored texts, by column (hints as JSON; of the landing URL, the part its campaign shares; null where it
+ * has none), and its landing URL's own part (url_params): worked out once per touch, for its needs, refs and row */
+export interface TouchTexts {
+  texts: Record<TextColumn, string | null>;
+  urlParams: string | null;
+}
+
+export function touchTexts(t: Touch): TouchTexts {
+  const [url, urlParams] = t.url == null ? [null, null] : splitUrl(t.url);
+  return {
+    texts: { site: t.site, source: t.source, ip_prefix: t.ip_prefix, user_agent: t.user_agent, url, referrer: t.referrer, hints: t.hints == null ? null : JSON.stringify(t.hints) },
+    urlParams,
+  };
+}
 
 /** the last_used a touch needs of each text it names: the end of the UTC day it occurred or was recorded in,
  * whichever is later (so a text a process remembers for today's touches is never one a purge may sweep) */
@@ -89,12 +98,12 @@ export class TextCache {
    * the others, remembered, go into `ids` now — the cache may start over or be forgotten (a sweep) while the store
    * adds the needs (PostgreSQL awaits it), and what it was relied on for must not be looked up again
    */
-  needs(touches: Touch[], ids: Map<string, number>): TextNeed[] {
+  needs(touches: Touch[], texts: TouchTexts[], ids: Map<string, number>): TextNeed[] {
     const needs = new Map<string, number>();
-    for (const t of touches) {
+    for (const [i, t] of touches.entries()) {
       const used = usedUntil(t);
       for (const column of TOUCH_TEXT_COLUMNS) {
-        const text = touchText(t, column);
+        const text = texts[i].texts[column];
         if (text == null) continue;
         const id = this.id(text, used);
         // a text both remembered (for one touch) and needed (for a later one) takes the id the store gives its need
@@ -108,7 +117,7 @@ export class TextCache {
 
   /** the ids of a touch's texts, by column: `ids` as needs() filled it, with the ids the store gave its needs.
    * A literal of one shape (not built key by key): a touch's insert parameters are made thousands of times a second */
-  refs(t: Touch, ids: ReadonlyMap<string, number>): TextRefs {
+  refs({ texts: x }: TouchTexts, ids: ReadonlyMap<string, number>): TextRefs {
     const ref = (text: string | null) => {
       if (text == null) return null;
       const id = ids.get(text);
@@ -116,8 +125,8 @@ export class TextCache {
       return id;
     };
     return {
-      site: ref(t.site), source: ref(t.source), ip_prefix: ref(t.ip_prefix), user_agent: ref(t.user_agent), url: ref(touchText(t, 'url')),
-      referrer: ref(t.referrer), hints: ref(touchText(t, 'hints')),
+      site: ref(x.site), source: ref(x.source), ip_prefix: ref(x.ip_prefix), user_agent: ref(x.user_agent), url: ref(x.url),
+      referrer: ref(x.referrer), hints: ref(x.hints),
     };
   }
 }

@@ -10,7 +10,7 @@ import { PostgresStore } from '../../collector/store/postgres.js';
 import { SqliteStore } from '../../collector/store/sqlite.js';
 import { storedTouch, TOUCH_STORED_COLUMNS } from '../../collector/store/schema.js';
 import { noPurgeCounts, type PurgeCutoffs, type Store } from '../../collector/store/store.js';
-import { splitUrl, TextCache } from '../../collector/store/touch-texts.js';
+import { splitUrl, TextCache, touchTexts } from '../../collector/store/touch-texts.js';
 import { landingUrl } from '../../collector/ingest/client.js';
 import { describePg, pgQuery } from '../support/pg.js';
 import { T0, conversion, touch } from './rows.js';
@@ -112,12 +112,12 @@ describe('a touch\'s insert parameters', () => {
     const t = touch(PAGE);
     const cache = new TextCache();
     const added = new Map<string, number>();
-    cache.needs([t], added).forEach((need, i) => added.set(need.text, i + 1));
-    const params = storedTouch(t, cache.refs(t, added));
+    cache.needs([t], [touchTexts(t)], added).forEach((need, i) => added.set(need.text, i + 1));
+    const params = storedTouch(t, touchTexts(t), cache.refs(touchTexts(t), added));
     expect(Object.keys(params).sort()).toEqual([...TOUCH_STORED_COLUMNS].sort());
     expect(params.user_agent_ref).toBe(added.get(UA));
     expect(params.hints_ref).toBe(added.get(JSON.stringify(PAGE.hints)));
-    expect(() => cache.refs(touch({ ...PAGE, user_agent: 'never added' }), added)).toThrow();
+    expect(() => cache.refs(touchTexts(touch({ ...PAGE, user_agent: 'never added' })), added)).toThrow();
   });
 });
 
