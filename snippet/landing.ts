@@ -24,12 +24,14 @@ export const PIECE = /([^?#&=]*)=?([^?#&]*)&?/g;
  * test/snippet/token.test.ts holds the two together. */
 export function tokenValues(urls: string, names: string[]): string[] {
   const values: string[] = [];
-  for (const [, name, raw] of urls.matchAll(PIECE)) {
-    if (!names.includes(name)) continue;
-    const value = decodeValue(raw);
-    if (tokenShaped(value)) values.push(value);
-  }
+  for (const [, name, raw] of urls.matchAll(PIECE)) if (names.includes(name)) keepTokenValue(values, raw);
   return values;
+}
+
+/** a token param's raw value, decoded as the script decodes it, kept in `values` when it may be the token or its macro */
+function keepTokenValue(values: string[], raw: string): void {
+  const value = decodeValue(raw);
+  if (tokenShaped(value)) values.push(value);
 }
 
 /** a landing URL as the collector keeps it: without the pieces named by data-params (the separators they leave
@@ -44,9 +46,7 @@ export function readLanding(url: string, paramsAttr?: string | null, idsAttr?: s
   url = url
     .replace(PIECE, (piece, name: string, raw: string) => {
       if (tokenParams.includes(name)) {
-        // tokenValues, read in the same pass
-        const value = decodeValue(raw);
-        if (tokenShaped(value)) tokens.push(value);
+        keepTokenValue(tokens, raw); // tokenValues, read in the same pass
         return '';
       }
       const value = decode(raw);
